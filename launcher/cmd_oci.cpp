@@ -1,0 +1,10 @@
+// Placeholder: filled in by the issue that owns this command.
+#include <CLI/CLI.hpp>
+
+#include "hardrun/commands.hpp"
+
+namespace hardrun::commands {
+
+void register_oci(CLI::App& app) { (void)app; }
+
+}  // namespace hardrun::commands

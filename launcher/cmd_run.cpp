@@ -1,0 +1,65 @@
+// hardrun run: parse -> plan -> launch.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "hardrun/commands.hpp"
+#include "hardrun/error.hpp"
+#include "hardrun/flags.hpp"
+#include "hardrun/launch.hpp"
+#include "hardrun/log.hpp"
+#include "hardrun/parse.hpp"
+#include "hardrun/run_front.hpp"
+
+namespace hardrun::commands {
+
+namespace {
+struct RunCommand {
+    RunFlags flags;
+    bool verbose = false;
+    bool quiet = false;
+};
+}  // namespace
+
+LaunchPlan plan_from_flags_or_bundle(const RunFlags& flags) {
+    if (!flags.bundle.empty()) return plan_from_bundle(flags);
+    return build_plan(flags, ::geteuid());
+}
+
+void print_plan(const LaunchPlan& plan) {
+    for (const auto& line : describe(plan)) log::info("applying " + line);
+}
+
+void print_warnings(const LaunchPlan& plan) {
+    for (const auto& w : plan.warnings) log::warning(w);
+}
+
+int report_outcome(const Outcome& out, const LaunchPlan& plan) {
+    if (out.error) {
+        log::error(*out.error);
+    } else if (out.oom_killed) {
+        std::string limit = plan.resources.memory_max ? parse::human_size(*plan.resources.memory_max) : "?";
+        log::error("workload killed by the OOM killer: memory limit " + limit + " reached; raise --memory");
+    }
+    return out.exit_code;
+}
+
+void register_run(CLI::App& app) {
+    auto cmd = std::make_shared<RunCommand>();
+    CLI::App* sub = app.add_subcommand("run", "Run a command under every hardening layer (docker-run style flags)");
+    add_run_flags(*sub, cmd->flags);
+    sub->add_flag("--verbose", cmd->verbose, "Print each layer as it is applied");
+    sub->add_flag("-q,--quiet", cmd->quiet, "Do not print warnings");
+    sub->callback([cmd] {
+        log::set_verbose(cmd->verbose);
+        LaunchPlan plan = plan_from_flags_or_bundle(cmd->flags);
+        if (!cmd->quiet) print_warnings(plan);
+        if (cmd->verbose) print_plan(plan);
+        Outcome out = launch(plan);
+        std::cout.flush();
+        throw Exit{report_outcome(out, plan)};
+    });
+}
+
+}  // namespace hardrun::commands

@@ -1,0 +1,485 @@
+// The launch. The supervisor prepares everything that can fail without side effects (seccomp compile,
+// AppArmor decision, cgroup), clones the child into its namespaces and cgroup, and then supervises.
+// The child runs the hardening story in child_main(), one module per kernel feature, in a fixed order.
+#include "hardrun/launch.hpp"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fstream>
+
+#include "hardrun/apparmor.hpp"
+#include "hardrun/capabilities.hpp"
+#include "hardrun/error.hpp"
+#include "hardrun/identity.hpp"
+#include "hardrun/landlock.hpp"
+#include "hardrun/log.hpp"
+#include "hardrun/mounts.hpp"
+#include "hardrun/namespaces.hpp"
+#include "hardrun/parse.hpp"
+
+namespace hardrun {
+
+namespace {
+
+constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
+
+// What the child writes on the report pipe: one message, atomic (< PIPE_BUF).
+struct ChildMessage {
+    char kind = 'E';  // 'E' error before exec, 'R' ready and waiting for `start` (detached)
+    int exit_code = kExitHardrunError;
+    char step[32] = {};
+    char text[1024] = {};
+};
+static_assert(sizeof(ChildMessage) < PIPE_BUF);
+
+struct ChildContext {
+    const LaunchPlan* plan;
+    const seccomp::Prepared* filter;
+    const apparmor::Decision* apparmor;
+    const LaunchOptions* options;
+    int report_fd;    // write end: CLOEXEC, so EOF at the parent means the workload was exec'ed
+    int sync_fd;      // read end: the parent writes one byte when the id maps are in place; EOF = parent died
+    int fd_socket;    // unix socket to hand fds (seccomp listener) to the supervisor, or -1
+    bool detached;
+};
+
+void send_message(int fd, char kind, int code, const std::string& step, const std::string& text) {
+    ChildMessage m;
+    m.kind = kind;
+    m.exit_code = code;
+    std::strncpy(m.step, step.c_str(), sizeof m.step - 1);
+    std::strncpy(m.text, text.c_str(), sizeof m.text - 1);
+    (void)!::write(fd, &m, sizeof m);
+}
+
+void send_fd(int sock, int fd) {
+    char dummy = 'F';
+    struct iovec iov {&dummy, 1};
+    alignas(struct cmsghdr) char buf[CMSG_SPACE(sizeof(int))] = {};
+    struct msghdr msg {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = buf;
+    msg.msg_controllen = sizeof buf;
+    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    if (::sendmsg(sock, &msg, MSG_NOSIGNAL) != 1) throw_errno("seccomp", "passing the listener to the supervisor", errno);
+}
+
+UniqueFd recv_fd(int sock) {
+    char dummy;
+    struct iovec iov {&dummy, 1};
+    alignas(struct cmsghdr) char buf[CMSG_SPACE(sizeof(int))] = {};
+    struct msghdr msg {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = buf;
+    msg.msg_controllen = sizeof buf;
+    if (::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1) return UniqueFd();
+    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    if (!c || c->cmsg_type != SCM_RIGHTS) return UniqueFd();
+    int fd;
+    std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
+    return UniqueFd(fd);
+}
+
+// The child dies with the supervisor (unless detached). PDEATHSIG is cleared by a credential change, so it is
+// set again after the uid switch, and the sync pipe tells whether the parent died in between.
+void tie_to_parent(const ChildContext& c) {
+    if (c.detached) return;
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) throw_errno("supervision", "PR_SET_PDEATHSIG", errno);
+    struct pollfd p {c.sync_fd, POLLIN, 0};
+    if (::poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR))) ::_exit(kExitHardrunError);
+}
+
+void close_inherited_fds(const ChildContext& c) {
+    // Only 0-2 (and explicitly preserved fds, renumbered from 3) reach the workload (CVE-2024-21626).
+    // The report pipe stays open until execve closes it (it is CLOEXEC).
+    const auto& keep = c.plan->preserve_fds;
+    unsigned next = 3;
+    for (int fd : keep) {
+        if (::dup2(fd, static_cast<int>(next)) < 0) throw_errno("fds", "preserving fd " + std::to_string(fd), errno);
+        ++next;
+    }
+    int report = c.report_fd;
+    if (report < static_cast<int>(next)) {  // move it out of the way of the preserved range
+        int moved = ::fcntl(report, F_DUPFD_CLOEXEC, static_cast<int>(next));
+        if (moved < 0) throw_errno("fds", "moving the report pipe", errno);
+        report = moved;
+        const_cast<ChildContext&>(c).report_fd = moved;
+    }
+    if (static_cast<unsigned>(report) > next)
+        if (::syscall(SYS_close_range, next, static_cast<unsigned>(report) - 1, 0) != 0)
+            throw_errno("fds", "close_range", errno);
+    if (::syscall(SYS_close_range, static_cast<unsigned>(report) + 1, ~0U, 0) != 0)
+        throw_errno("fds", "close_range", errno);
+}
+
+void enter_workdir(Sys& sys, const LaunchPlan& plan) {
+    // resolved inside the root, no symlink escapes and never a /proc/self/fd/N magic link (CVE-2024-21626)
+    int fd = sys.openat2(AT_FDCWD, plan.workdir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC, 0,
+                         RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+    if (fd < 0) throw_errno("workdir", plan.workdir, -fd, "the working directory must exist inside the rootfs");
+    int r = sys.fchdir(fd);
+    sys.close(fd);
+    if (r < 0) throw_errno("workdir", plan.workdir, -r);
+}
+
+// --init: PID 1 stays a tiny reaper that forwards signals to the workload and exits with its status.
+[[noreturn]] void run_init_reaper(pid_t workload) {
+    sigset_t all;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, nullptr);
+    ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    for (;;) {
+        siginfo_t si{};
+        int sig = sigwaitinfo(&all, &si);
+        if (sig == SIGCHLD) {
+            int status = 0;
+            pid_t p;
+            while ((p = ::waitpid(-1, &status, WNOHANG)) > 0) {
+                if (p == workload) {
+                    if (WIFEXITED(status)) ::_exit(WEXITSTATUS(status));
+                    ::_exit(128 + WTERMSIG(status));
+                }
+            }
+        } else if (sig > 0) {
+            ::kill(workload, sig);
+        }
+    }
+}
+
+void exec_workload(const ChildContext& c) {
+    const auto& plan = *c.plan;
+    std::vector<char*> argv, envp;
+    for (const auto& a : plan.args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    for (const auto& e : plan.env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+    // PATH lookup uses the workload's PATH (execvpe reads it from hardrun's environment: set it)
+    for (const auto& e : plan.env)
+        if (e.starts_with("PATH=")) ::setenv("PATH", e.c_str() + 5, 1);
+    ::execvpe(argv[0], argv.data(), envp.data());
+    int err = errno;
+    int code = (err == ENOENT || err == ENOTDIR) ? kExitNotFound : kExitCannotExecute;
+    std::string hint;
+    if (err == ENOENT) hint = "not found in the rootfs (or a missing interpreter or dynamic loader)";
+    else if (err == EACCES) hint = "not executable, or on a noexec mount";
+    else if (err == ENOEXEC) hint = "not a valid executable for this machine";
+    send_message(c.report_fd, 'E', code, "exec", "exec " + plan.args[0] + ": " + errno_text(err) + (hint.empty() ? "" : "; " + hint));
+    ::_exit(code);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The hardening story. Every step throws hardrun::Error naming the step, the object and the cause;
+// the first failure stops the launch before the workload runs (fail closed).
+// ---------------------------------------------------------------------------------------------
+[[noreturn]] void child_main(ChildContext& c) {
+    Sys& sys = real_sys();
+    const LaunchPlan& plan = *c.plan;
+    try {
+        // 0. wait until the supervisor has written our uid/gid maps (user namespace) and tied us to it
+        char go = 0;
+        if (::read(c.sync_fd, &go, 1) != 1) ::_exit(kExitHardrunError);  // the supervisor died
+        tie_to_parent(c);
+        namespaces::join(plan);                      // 2. namespaces to join by path (OCI)
+        if (int r = sys.setsid(); r < 0) throw_errno("session", "setsid", -r);  // no TIOCSTI into our parent
+        mounts::setup(sys, plan);                    // 3. private propagation, rootfs, mounts, pivot_root
+        if (plan.namespaces.net && !plan.namespaces.join.count("network"))
+            if (int r = sys.loopback_up(); r < 0) throw_errno("network", "bringing up lo", -r);
+        mounts::finalize(sys, plan);                 //    masked + read-only paths, read-only root
+        identity::set_hostname(sys, plan);           // 4. hostname and rlimits
+        identity::apply_rlimits(sys, plan);
+        // 5. cgroup limits: clone3(CLONE_INTO_CGROUP) put us in the workload's cgroup before our first instruction
+        capabilities::drop_bounding(plan);           // 6. bounding set while we still hold CAP_SETPCAP
+        identity::switch_user(sys, plan, plan.namespaces.user && ::geteuid() != 0 && !plan.uid_mappings.empty());
+        tie_to_parent(c);                            //    (the uid switch cleared PDEATHSIG)
+        capabilities::apply(plan);                   // 7. effective/permitted/inheritable/ambient
+        if (plan.no_new_privs)                       // 8. no_new_privs, AppArmor exec label, Landlock
+            if (int r = sys.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); r < 0) throw_errno("no_new_privs", "prctl", -r);
+        apparmor::apply(sys, *c.apparmor);
+        landlock::apply(plan);
+        if (plan.oom_score_adj) {
+            std::ofstream f("/proc/self/oom_score_adj");
+            if (!(f << *plan.oom_score_adj << std::flush)) throw Error("oom_score_adj", std::to_string(*plan.oom_score_adj), "cannot write /proc/self/oom_score_adj");
+        }
+        enter_workdir(sys, plan);
+        if (plan.umask) sys.umask(*plan.umask);
+        close_inherited_fds(c);                      //    only 0-2 (+ preserved) reach the workload
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, nullptr);
+        if (c.detached) {                            //    OCI create: wait for `start`
+            send_message(c.report_fd, 'R', 0, "", "");
+            int fifo = ::open(c.options->exec_fifo.c_str(), O_WRONLY | O_CLOEXEC);
+            if (fifo < 0) throw_errno("start", c.options->exec_fifo, errno);
+            (void)!::write(fifo, "0", 1);
+            ::close(fifo);
+        }
+        int listener = seccomp::load(sys, *c.filter);  // 9. seccomp last, then execve
+        if (listener >= 0) {
+            send_fd(c.fd_socket, listener);
+            ::close(listener);
+        }
+        if (c.fd_socket >= 0) ::close(c.fd_socket);
+        if (plan.init) {
+            pid_t pid = ::fork();
+            if (pid < 0) throw_errno("init", "fork", errno);
+            if (pid > 0) {
+                ::close(c.report_fd);  // EOF at the supervisor comes from the workload's execve
+                ::close(c.sync_fd);
+                run_init_reaper(pid);
+            }
+        }
+        exec_workload(c);
+    } catch (const Error& e) {
+        send_message(c.report_fd, 'E', e.exit_code(), e.step(), e.what());
+    } catch (const std::exception& e) {
+        send_message(c.report_fd, 'E', kExitHardrunError, "setup", e.what());
+    }
+    ::_exit(kExitHardrunError);
+}
+
+std::string userns_hint(int err) {
+    if (err != EPERM && err != EACCES && err != ENOSPC && err != EINVAL) return {};
+    std::string hint;
+    std::ifstream restrict_aa("/proc/sys/kernel/apparmor_restrict_unprivileged_userns");
+    int v = 0;
+    if (restrict_aa >> v && v == 1)
+        return "AppArmor restricts unprivileged user namespaces here (kernel.apparmor_restrict_unprivileged_userns=1); "
+               "run as root, or allow it with an AppArmor profile for hardrun";
+    std::ifstream clone_ok("/proc/sys/kernel/unprivileged_userns_clone");
+    if (clone_ok >> v && v == 0)
+        return "unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone=0); run as root or enable them";
+    std::ifstream max_ns("/proc/sys/user/max_user_namespaces");
+    if (max_ns >> v && v == 0) return "user.max_user_namespaces is 0; run as root or raise it";
+    return "creating namespaces needs root, or unprivileged user namespaces";
+}
+
+// Everything the supervisor holds for one child.
+struct Started {
+    pid_t pid = -1;
+    UniqueFd report;     // read end
+    UniqueFd sync;       // write end: kept open for the child's lifetime (its lifeline)
+    UniqueFd fd_socket;  // supervisor end
+    std::unique_ptr<cgroups::Cgroup> cgroup;
+    sigset_t old_mask{};
+};
+
+Started start_child(const LaunchPlan& plan, const LaunchOptions& options, const seccomp::Prepared& filter,
+                    const apparmor::Decision& aa, bool detached) {
+    Started s;
+    const std::string cg_name = options.cgroup_name.empty() ? "hardrun-" + std::to_string(::getpid()) : options.cgroup_name;
+    s.cgroup = cgroups::Cgroup::create(plan, cg_name);
+
+    Pipe report = Pipe::make("report pipe");
+    Pipe sync = Pipe::make("sync pipe");
+    UniqueFd sock_parent, sock_child;
+    if (filter.wants_listener()) {
+        int sv[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw_errno("prepare", "socketpair", errno);
+        sock_parent.reset(sv[0]);
+        sock_child.reset(sv[1]);
+    }
+
+    sigset_t block;
+    sigemptyset(&block);
+    for (int sig : kForwarded) sigaddset(&block, sig);
+    sigaddset(&block, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &block, &s.old_mask);
+
+    struct clone_args args {};
+    args.flags = namespaces::clone_flags(plan);
+    args.exit_signal = SIGCHLD;
+    if (s.cgroup) {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = static_cast<std::uint64_t>(s.cgroup->dir_fd());
+    }
+    long pid = ::syscall(SYS_clone3, &args, sizeof args);
+    if (pid < 0) {
+        int err = errno;
+        sigprocmask(SIG_SETMASK, &s.old_mask, nullptr);
+        throw_errno("namespaces", "clone3 into new namespaces", err, plan.namespaces.user ? userns_hint(err) : "");
+    }
+    if (pid == 0) {
+        report.read.reset();
+        sync.write.reset();
+        sock_parent.reset();
+        ChildContext c{&plan, &filter, &aa, &options, report.write.get(), sync.read.get(),
+                       sock_child ? sock_child.get() : -1, detached};
+        child_main(c);
+    }
+    s.pid = static_cast<pid_t>(pid);
+    report.write.reset();
+    sync.read.reset();
+    sock_child.reset();
+    s.report = std::move(report.read);
+    s.sync = std::move(sync.write);
+    s.fd_socket = std::move(sock_parent);
+    try {
+        if (plan.namespaces.user && !plan.uid_mappings.empty()) namespaces::write_id_maps(s.pid, plan);
+    } catch (...) {
+        ::kill(s.pid, SIGKILL);
+        ::waitpid(s.pid, nullptr, 0);
+        sigprocmask(SIG_SETMASK, &s.old_mask, nullptr);
+        throw;
+    }
+    if (::write(s.sync.get(), "g", 1) != 1) throw_errno("prepare", "releasing the child", errno);
+    return s;
+}
+
+// Reads the child's report: nullopt when the pipe closed without one (the workload was exec'ed).
+std::optional<ChildMessage> read_report(int fd) {
+    ChildMessage m;
+    ssize_t n;
+    do n = ::read(fd, &m, sizeof m);
+    while (n < 0 && errno == EINTR);
+    if (n == static_cast<ssize_t>(sizeof m)) return m;
+    return std::nullopt;
+}
+
+}  // namespace
+
+Outcome launch(const LaunchPlan& plan, const LaunchOptions& options) {
+    const auto t0 = std::chrono::steady_clock::now();
+    // 1. everything that can be decided or compiled is done before clone: the child does no parsing
+    const seccomp::Prepared filter = seccomp::prepare(plan, options.seccomp_mode);
+    const apparmor::Decision aa = apparmor::decide(plan);
+    Started s = start_child(plan, options, filter, aa, false);
+
+    Outcome out;
+    if (s.fd_socket) {
+        UniqueFd listener = recv_fd(s.fd_socket.get());
+        if (listener && options.hooks.on_listener) options.hooks.on_listener(std::move(listener), s.pid);
+    }
+    std::optional<ChildMessage> failure = read_report(s.report.get());
+    if (failure) {
+        out.error = std::string(failure->text);
+        out.error_step = failure->step;
+        out.exit_code = failure->exit_code;
+    } else if (options.hooks.on_exec) {
+        options.hooks.on_exec(s.pid);
+    }
+
+    // supervise: forward signals, reap
+    int status = 0;
+    struct rusage ru {};
+    for (;;) {
+        pid_t r = ::wait4(s.pid, &status, WNOHANG, &ru);
+        if (r == s.pid) break;
+        sigset_t set;
+        sigemptyset(&set);
+        for (int sig : kForwarded) sigaddset(&set, sig);
+        sigaddset(&set, SIGCHLD);
+        siginfo_t si{};
+        int sig = sigwaitinfo(&set, &si);
+        if (sig > 0 && sig != SIGCHLD) ::kill(s.pid, sig);
+    }
+    sigprocmask(SIG_SETMASK, &s.old_mask, nullptr);
+    out.wall = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
+    out.user_cpu_us = ru.ru_utime.tv_sec * 1000000L + ru.ru_utime.tv_usec;
+    out.sys_cpu_us = ru.ru_stime.tv_sec * 1000000L + ru.ru_stime.tv_usec;
+    out.max_rss_kib = ru.ru_maxrss;
+    if (!out.error) {
+        if (WIFEXITED(status)) {
+            out.status = WEXITSTATUS(status);
+            out.exit_code = *out.status;
+        } else if (WIFSIGNALED(status)) {
+            out.signal = WTERMSIG(status);
+            out.exit_code = 128 + *out.signal;
+        }
+    }
+    if (s.cgroup) {
+        out.cgroup = s.cgroup->collect();
+        if (out.cgroup->oom_killed && !out.error) {
+            out.oom_killed = true;
+            out.exit_code = 137;
+        }
+    }
+    s.cgroup.reset();  // kills leftovers, removes the cgroup
+    if (options.hooks.on_exit) options.hooks.on_exit(out);
+    return out;
+}
+
+Detached launch_detached(const LaunchPlan& plan, const LaunchOptions& options) {
+    const seccomp::Prepared filter = seccomp::prepare(plan, options.seccomp_mode);
+    const apparmor::Decision aa = apparmor::decide(plan);
+    Started s = start_child(plan, options, filter, aa, true);
+    sigprocmask(SIG_SETMASK, &s.old_mask, nullptr);
+    std::optional<ChildMessage> m = read_report(s.report.get());
+    if (!m || m->kind != 'R') {
+        int status = 0;
+        ::waitpid(s.pid, &status, 0);
+        std::string text = m ? std::string(m->text) : "the container process exited during setup";
+        throw Error(m ? m->step : "create", "", text, m ? m->exit_code : kExitHardrunError);
+    }
+    Detached d;
+    d.pid = s.pid;
+    if (s.cgroup) d.cgroup_path = s.cgroup->path();
+    s.cgroup.release();  // kept for `delete`
+    return d;
+}
+
+std::vector<std::string> describe(const LaunchPlan& p) {
+    std::vector<std::string> out;
+    std::string ns;
+    for (auto [on, name] : {std::pair{p.namespaces.user, "user"}, {p.namespaces.mount, "mount"}, {p.namespaces.pid, "pid"},
+                            {p.namespaces.ipc, "ipc"}, {p.namespaces.uts, "uts"}, {p.namespaces.net, "net"},
+                            {p.namespaces.cgroup, "cgroup"}})
+        if (on) ns += (ns.empty() ? "" : ",") + std::string(name);
+    out.push_back("namespaces: " + ns);
+    out.push_back("rootfs: " + p.rootfs + (p.readonly_root ? " (read-only)" : " (writable)") + ", pivot_root");
+    for (const auto& m : p.mounts) {
+        if (m.kind == MountKind::Tmpfs)
+            out.push_back("tmpfs: " + m.destination + " size=" + parse::human_size(m.size.value_or(0)) +
+                          (m.noexec ? ",noexec" : "") + (m.nosuid ? ",nosuid" : "") + (m.nodev ? ",nodev" : ""));
+        else if (m.kind == MountKind::Bind)
+            out.push_back("volume: " + m.source + " -> " + m.destination + (m.readonly ? " (ro)" : " (rw)"));
+    }
+    out.push_back("user: uid " + std::to_string(p.uid) + " gid " + std::to_string(p.gid) + ", no supplementary groups");
+    std::string caps;
+    for (int c = 0; c <= parse::last_capability(); ++c)
+        if (p.caps.bounding.has(c)) caps += (caps.empty() ? "" : ",") + parse::capability_name(c);
+    out.push_back("capabilities: " + (caps.empty() ? std::string("none (all five sets empty)") : caps));
+    out.push_back(std::string("no_new_privs: ") + (p.no_new_privs ? "on" : "OFF"));
+    switch (p.seccomp.mode) {
+        case SeccompChoice::Mode::Default: out.push_back("seccomp: hardrun default profile"); break;
+        case SeccompChoice::Mode::Profile: out.push_back("seccomp: " + p.seccomp.profile_path); break;
+        case SeccompChoice::Mode::Unconfined: out.push_back("seccomp: UNCONFINED"); break;
+    }
+    switch (p.apparmor.mode) {
+        case AppArmorChoice::Mode::Default: out.push_back("apparmor: hardrun-default where AppArmor is enabled"); break;
+        case AppArmorChoice::Mode::Named: out.push_back("apparmor: " + p.apparmor.profile); break;
+        case AppArmorChoice::Mode::Unconfined: out.push_back("apparmor: UNCONFINED"); break;
+    }
+    out.push_back(std::string("network: ") + (p.network == NetworkMode::None ? "none (loopback only)" : "HOST"));
+    out.push_back("hostname: " + p.hostname);
+    if (!p.resources.empty()) {
+        std::string r;
+        if (p.resources.memory_max) r += " memory.max=" + parse::human_size(*p.resources.memory_max);
+        if (p.resources.cpu_max)
+            r += " cpu.max=" + std::to_string(p.resources.cpu_max->quota_us) + "/" + std::to_string(p.resources.cpu_max->period_us);
+        if (p.resources.pids_max) r += " pids.max=" + std::to_string(*p.resources.pids_max);
+        out.push_back("cgroup v2:" + r);
+    }
+    return out;
+}
+
+}  // namespace hardrun

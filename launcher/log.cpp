@@ -1,0 +1,47 @@
+#include "hardrun/log.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+namespace hardrun::log {
+
+namespace {
+bool g_verbose = false;
+
+// systemd sets JOURNAL_STREAM=DEV:INODE when stderr is connected to the journal.
+bool stderr_is_journal() {
+    static const bool is = [] {
+        const char* js = std::getenv("JOURNAL_STREAM");
+        if (!js) return false;
+        unsigned long long dev = 0, ino = 0;
+        if (std::sscanf(js, "%llu:%llu", &dev, &ino) != 2) return false;
+        struct stat st {};
+        if (fstat(STDERR_FILENO, &st) != 0) return false;
+        return st.st_dev == dev && st.st_ino == ino;
+    }();
+    return is;
+}
+
+void emit(int priority, const char* label, const std::string& msg) {
+    std::string line;
+    if (stderr_is_journal()) line = "<" + std::to_string(priority) + ">";
+    line += "hardrun: ";
+    if (label) line += label;
+    line += msg;
+    line += '\n';
+    // one write so concurrent launches do not interleave lines
+    (void)!::write(STDERR_FILENO, line.data(), line.size());
+}
+}  // namespace
+
+void error(const std::string& msg) { emit(3, nullptr, msg); }
+void warning(const std::string& msg) { emit(4, "warning: ", msg); }
+void info(const std::string& msg) { emit(6, nullptr, msg); }
+void set_verbose(bool on) { g_verbose = on; }
+bool verbose() { return g_verbose; }
+
+}  // namespace hardrun::log

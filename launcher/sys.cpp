@@ -1,0 +1,127 @@
+// The real kernel behind the Sys seam: raw syscalls, -errno on failure.
+#include "hardrun/sys.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/filter.h>
+#include <linux/openat2.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "hardrun/fd.hpp"
+
+namespace hardrun {
+
+namespace {
+
+long ret(long r) { return r < 0 ? -errno : r; }
+int iret(long r) { return static_cast<int>(ret(r)); }
+
+class RealSys final : public Sys {
+public:
+    int fsopen(const char* fstype, unsigned flags) override { return iret(::syscall(SYS_fsopen, fstype, flags)); }
+    int fsconfig(int fd, unsigned cmd, const char* key, const char* value, int aux) override {
+        return iret(::syscall(SYS_fsconfig, fd, cmd, key, value, aux));
+    }
+    int fsmount(int fd, unsigned flags, unsigned attr_flags) override {
+        return iret(::syscall(SYS_fsmount, fd, flags, attr_flags));
+    }
+    int move_mount(int from_dfd, const char* from_path, int to_dfd, const char* to_path, unsigned flags) override {
+        return iret(::syscall(SYS_move_mount, from_dfd, from_path, to_dfd, to_path, flags));
+    }
+    int open_tree(int dfd, const char* path, unsigned flags) override {
+        return iret(::syscall(SYS_open_tree, dfd, path, flags));
+    }
+    int mount_setattr(int dfd, const char* path, unsigned flags, std::uint64_t attr_set, std::uint64_t attr_clr,
+                      std::uint64_t propagation) override {
+        struct mount_attr attr {};
+        attr.attr_set = attr_set;
+        attr.attr_clr = attr_clr;
+        attr.propagation = propagation;
+        return iret(::syscall(SYS_mount_setattr, dfd, path, flags, &attr, sizeof attr));
+    }
+    int mount(const char* source, const char* target, const char* fstype, unsigned long flags,
+              const char* data) override {
+        return iret(::syscall(SYS_mount, source, target, fstype, flags, data));
+    }
+    int umount2(const char* target, int flags) override { return iret(::syscall(SYS_umount2, target, flags)); }
+    int pivot_root(const char* new_root, const char* put_old) override {
+        return iret(::syscall(SYS_pivot_root, new_root, put_old));
+    }
+    int openat2(int dfd, const char* path, std::uint64_t flags, std::uint64_t mode, std::uint64_t resolve) override {
+        struct open_how how {};
+        how.flags = flags;
+        how.mode = mode;
+        how.resolve = resolve;
+        return iret(::syscall(SYS_openat2, dfd, path, &how, sizeof how));
+    }
+    int openat(int dfd, const char* path, int flags, mode_t mode) override {
+        return iret(::openat(dfd, path, flags, mode));
+    }
+    int mkdirat(int dfd, const char* path, mode_t mode) override { return iret(::mkdirat(dfd, path, mode)); }
+    int symlinkat(const char* target, int dfd, const char* path) override {
+        return iret(::symlinkat(target, dfd, path));
+    }
+    int fchmod(int fd, mode_t mode) override { return iret(::fchmod(fd, mode)); }
+    int fchown(int fd, uid_t uid, gid_t gid) override { return iret(::fchown(fd, uid, gid)); }
+    int chdir(const char* path) override { return iret(::chdir(path)); }
+    int fchdir(int fd) override { return iret(::fchdir(fd)); }
+    int close(int fd) override { return iret(::close(fd)); }
+    long write(int fd, const void* buf, std::size_t len) override { return ret(::write(fd, buf, len)); }
+    int close_range(unsigned first, unsigned last, unsigned flags) override {
+        return iret(::syscall(SYS_close_range, first, last, flags));
+    }
+    int dup2(int from, int to) override { return iret(::dup2(from, to)); }
+    int sethostname(const std::string& name) override { return iret(::sethostname(name.data(), name.size())); }
+    int setrlimit(int resource, std::uint64_t soft, std::uint64_t hard) override {
+        struct rlimit rl {};
+        rl.rlim_cur = soft;
+        rl.rlim_max = hard;
+        return iret(::setrlimit(static_cast<__rlimit_resource>(resource), &rl));
+    }
+    int setgroups(const std::vector<gid_t>& groups) override {
+        // raw syscall: glibc's wrapper would broadcast to threads (we have one) and is fine too
+        return iret(::syscall(SYS_setgroups, groups.size(), groups.data()));
+    }
+    int setresgid(gid_t gid) override { return iret(::syscall(SYS_setresgid, gid, gid, gid)); }
+    int setresuid(uid_t uid) override { return iret(::syscall(SYS_setresuid, uid, uid, uid)); }
+    int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5) override {
+        return iret(::prctl(option, a2, a3, a4, a5));
+    }
+    int umask(mode_t mask) override {
+        ::umask(mask);
+        return 0;
+    }
+    int setsid() override { return iret(::setsid()); }
+    int seccomp_load(unsigned flags, const sock_fprog* prog) override {
+        return iret(::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, prog));
+    }
+    int loopback_up() override {
+        UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+        if (!s) return -errno;
+        struct ifreq ifr {};
+        std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+        if (::ioctl(s.get(), SIOCGIFFLAGS, &ifr) != 0) return -errno;
+        ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP | IFF_RUNNING);
+        if (::ioctl(s.get(), SIOCSIFFLAGS, &ifr) != 0) return -errno;
+        return 0;
+    }
+};
+
+}  // namespace
+
+Sys& real_sys() {
+    static RealSys sys;
+    return sys;
+}
+
+}  // namespace hardrun

@@ -1,0 +1,24 @@
+# Shared by the scripts: paths and the idempotent apt-get installer. Source it, do not run it.
+HARDRUN_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD_DIR=${BUILD_DIR:-$HARDRUN_ROOT/build}
+ROOTFS_DIR=${ROOTFS_DIR:-$BUILD_DIR/rootfs}
+
+# need_packages PKG...: installs the Debian packages that are missing; quiet when all are there.
+need_packages() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "installing: ${missing[*]}" >&2
+  if [ "$(id -u)" != 0 ]; then echo "need root to install packages" >&2; return 1; fi
+  # an old package list may not know a package: update once, then install
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1 || {
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  }
+}
+
+BUILD_PACKAGES=(build-essential cmake pkg-config file libseccomp-dev libcap-ng-dev libapparmor-dev
+  nlohmann-json3-dev libcli11-dev doctest-dev libyaml-cpp-dev busybox-static)
+TEST_PACKAGES=(python3 python3-pytest util-linux iproute2 mandoc)

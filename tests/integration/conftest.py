@@ -1,0 +1,65 @@
+"""Shared fixtures for the integration tests: they launch the real hardrun binary on the busybox rootfs.
+
+Environment (set by scripts/test): HARDRUN (the binary), HARDRUN_ROOTFS (the demo rootfs),
+HARDRUN_HELPERS (static helper programs, also copied into the rootfs at /usr/local/bin),
+HARDRUN_SOURCE (the source tree). Tests that need root skip themselves otherwise.
+"""
+import os
+import subprocess
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HARDRUN = os.environ.get("HARDRUN", os.path.join(ROOT, "build", "hardrun"))
+ROOTFS = os.environ.get("HARDRUN_ROOTFS", os.path.join(ROOT, "build", "rootfs"))
+HELPERS = os.environ.get("HARDRUN_HELPERS", os.path.join(ROOT, "build", "helpers"))
+UNPRIV_UID = int(os.environ.get("HARDRUN_TEST_UID", "1000"))
+
+
+def run(args, *, rootfs=None, user=None, timeout=30, input=None, env=None, check=None):
+    """Runs `hardrun run [args]`; args is the list after 'run' and must include '--' and the command.
+    user: None = as the invoking user (root in CI); an int = as that unprivileged uid (rootless mode)."""
+    cmd = [HARDRUN, "run", "--rootfs", rootfs or ROOTFS] + list(args)
+    if user is not None:
+        cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"] + cmd
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, input=input, env=env)
+    if check is not None:
+        assert p.returncode == check, f"exit {p.returncode}, stderr: {p.stderr}\nstdout: {p.stdout}"
+    return p
+
+
+def hardrun(*args, timeout=30, input=None, env=None):
+    """Runs the hardrun binary with arbitrary arguments."""
+    return subprocess.run([HARDRUN] + list(args), capture_output=True, text=True, timeout=timeout,
+                          input=input, env=env)
+
+
+def status_fields(text):
+    """Parses /proc/PID/status text into a dict."""
+    out = {}
+    for line in text.splitlines():
+        if ":" in line:
+            k, v = line.split(":", 1)
+            out[k.strip()] = v.strip()
+    return out
+
+
+def mountinfo():
+    with open("/proc/self/mountinfo") as f:
+        return f.read()
+
+
+@pytest.fixture(params=["root", "rootless"])
+def as_user(request):
+    """Runs a test twice: as root (the invoker) and as an unprivileged uid (rootless, user namespace)."""
+    if request.param == "rootless":
+        return UNPRIV_UID
+    return None
+
+
+@pytest.fixture
+def tmp_rootfs(tmp_path):
+    """A private copy of the demo rootfs a test may alter (symlinks, missing files)."""
+    dst = tmp_path / "rootfs"
+    subprocess.run(["cp", "-a", ROOTFS, str(dst)], check=True)
+    os.chmod(tmp_path, 0o755)
+    return str(dst)

@@ -1,0 +1,109 @@
+#include <doctest/doctest.h>
+#include <linux/mount.h>
+#include <linux/openat2.h>
+
+#include "hardrun/error.hpp"
+#include "hardrun/flags.hpp"
+#include "hardrun/mounts.hpp"
+#include "recording_sys.hpp"
+
+using namespace hardrun;
+
+namespace {
+LaunchPlan plan_with(std::vector<Mount> extra = {}) {
+    LaunchPlan p;
+    p.rootfs = "/srv/rootfs";
+    p.mounts = default_mounts(true);
+    for (auto& m : extra) p.mounts.push_back(m);
+    order_mounts(p.mounts);
+    return p;
+}
+}  // namespace
+
+TEST_CASE("setup: private propagation first, pivot_root last, old root detached") {
+    test::RecordingSys sys;
+    mounts::setup(sys, plan_with());
+    REQUIRE_FALSE(sys.calls.empty());
+    CHECK(sys.calls[0].rfind("mount (null) / flags=" + std::to_string(MS_REC | MS_PRIVATE), 0) == 0);
+    CHECK(sys.calls[1] == "mount /srv/rootfs /srv/rootfs flags=" + std::to_string(MS_BIND | MS_REC));
+    int pivot = sys.find("pivot_root . .");
+    REQUIRE(pivot > 0);
+    CHECK(sys.find("umount2 . 2", pivot) == pivot + 1);
+    CHECK(sys.find("fsopen", pivot) == -1);  // nothing is mounted after pivot_root in setup
+}
+
+TEST_CASE("setup: every target is resolved inside the root without symlinks") {
+    test::RecordingSys sys;
+    mounts::setup(sys, plan_with());
+    const std::string resolve = "resolve=" + std::to_string(RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+    int n = 0;
+    for (const auto& c : sys.calls)
+        if (c.rfind("openat2", 0) == 0) {
+            ++n;
+            CHECK(c.find(resolve) != std::string::npos);
+        }
+    CHECK(n > 10);
+    // each filesystem is created detached and then moved onto a target fd
+    CHECK(sys.find("fsopen proc") >= 0);
+    CHECK(sys.find("fsopen sysfs") >= 0);
+    CHECK(sys.find("fsopen devpts") >= 0);
+    CHECK(sys.find("fsopen mqueue") >= 0);
+    CHECK(sys.find("move_mount") > sys.find("fsopen proc"));
+}
+
+TEST_CASE("setup: a symlink at a mount target is refused") {
+    test::RecordingSys sys;
+    sys.fail = [](const std::string& c) { return c.find(" tmp resolve") != std::string::npos ? -ELOOP : 0; };
+    Mount t;
+    t.kind = MountKind::Tmpfs;
+    t.destination = "/tmp";
+    try {
+        mounts::setup(sys, plan_with({t}));
+        FAIL("no error");
+    } catch (const Error& e) {
+        CHECK(std::string(e.what()).find("tmpfs at /tmp") != std::string::npos);
+        CHECK(std::string(e.what()).find("is a symlink") != std::string::npos);
+    }
+    CHECK(sys.find("pivot_root") == -1);  // stopped before pivot
+}
+
+TEST_CASE("setup: tmpfs size, mode and flags reach the kernel") {
+    test::RecordingSys sys;
+    Mount t;
+    t.kind = MountKind::Tmpfs;
+    t.destination = "/cache";
+    t.size = 1 << 20;
+    t.mode = 0700;
+    t.noexec = true;
+    mounts::setup(sys, plan_with({t}));
+    CHECK(sys.find("fsconfig") >= 0);
+    bool size = false, mode = false;
+    for (const auto& c : sys.calls) {
+        size |= c.find("size=1048576") != std::string::npos;
+        mode |= c.find("mode=700") != std::string::npos;
+    }
+    CHECK(size);
+    CHECK(mode);
+    const auto attrs = "attrs=" + std::to_string(MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+    bool found = false;
+    for (const auto& c : sys.calls) found |= c.rfind("fsmount", 0) == 0 && c.find(attrs) != std::string::npos;
+    CHECK(found);
+}
+
+TEST_CASE("setup: a missing mount point on a read-only rootfs says so") {
+    test::RecordingSys sys;
+    bool first = true;
+    sys.fail = [&](const std::string& c) {
+        if (c.find(" data resolve") != std::string::npos && first) {
+            first = false;
+            return -ENOENT;
+        }
+        if (c.rfind("mkdirat", 0) == 0 && c.find("data") != std::string::npos) return -EROFS;
+        return 0;
+    };
+    Mount t;
+    t.kind = MountKind::Tmpfs;
+    t.destination = "/data";
+    CHECK_THROWS_WITH_AS(mounts::setup(sys, plan_with({t})),
+                         doctest::Contains("read-only filesystem"), Error);
+}

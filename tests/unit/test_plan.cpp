@@ -1,0 +1,227 @@
+#include <doctest/doctest.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+
+#include "hardrun/error.hpp"
+#include "hardrun/flags.hpp"
+#include "hardrun/namespaces.hpp"
+
+using namespace hardrun;
+
+namespace {
+std::string temp_rootfs() {
+    static std::string dir = [] {
+        char tmpl[] = "/tmp/hardrun-unit-XXXXXX";
+        std::string d = ::mkdtemp(tmpl);
+        return d;
+    }();
+    return dir;
+}
+
+RunFlags flags(std::vector<std::string> cmd = {"/bin/true"}) {
+    RunFlags f;
+    f.rootfs = temp_rootfs();
+    f.command = std::move(cmd);
+    return f;
+}
+
+bool has_warning(const LaunchPlan& p, const std::string& needle) {
+    return std::any_of(p.warnings.begin(), p.warnings.end(),
+                       [&](const std::string& w) { return w.find(needle) != std::string::npos; });
+}
+
+const Mount* mount_at(const LaunchPlan& p, const std::string& dest) {
+    for (const auto& m : p.mounts)
+        if (m.destination == dest) return &m;
+    return nullptr;
+}
+
+std::string error_of(const RunFlags& f, uid_t invoker = 0) {
+    try {
+        build_plan(f, invoker);
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "";
+}
+}  // namespace
+
+TEST_CASE("the default plan is hardened") {
+    LaunchPlan p = build_plan(flags(), 0);
+    CHECK(p.uid == 10001);
+    CHECK(p.gid == 10001);
+    CHECK(p.readonly_root);
+    CHECK(p.no_new_privs);
+    CHECK(p.caps.bounding.empty());
+    CHECK(p.caps.ambient.empty());
+    CHECK(p.caps.inheritable.empty());
+    CHECK(p.seccomp.mode == SeccompChoice::Mode::Default);
+    CHECK(p.apparmor.mode == AppArmorChoice::Mode::Default);
+    CHECK(p.network == NetworkMode::None);
+    CHECK(p.namespaces.net);
+    CHECK(p.namespaces.pid);
+    CHECK(p.namespaces.mount);
+    CHECK(p.namespaces.ipc);
+    CHECK(p.namespaces.uts);
+    CHECK(p.namespaces.cgroup);
+    CHECK_FALSE(p.namespaces.user);  // root invoker
+    CHECK(p.warnings.empty());
+    REQUIRE(mount_at(p, "/tmp"));
+    CHECK(mount_at(p, "/tmp")->noexec);
+    CHECK(mount_at(p, "/proc"));
+    CHECK(mount_at(p, "/dev"));
+    CHECK(mount_at(p, "/sys")->readonly);
+    CHECK(std::find(p.masked_paths.begin(), p.masked_paths.end(), "/proc/kcore") != p.masked_paths.end());
+    CHECK(std::find(p.readonly_paths.begin(), p.readonly_paths.end(), "/proc/sys") != p.readonly_paths.end());
+    // core dumps off by default
+    REQUIRE(p.rlimits.size() == 1);
+    CHECK(p.rlimits[0].resource == RLIMIT_CORE);
+    CHECK(p.rlimits[0].hard == 0);
+    CHECK(p.resources.empty());
+}
+
+TEST_CASE("parents are mounted before children") {
+    RunFlags f = flags();
+    f.tmpfs = {"/var/cache/app/sub", "/var/cache"};
+    LaunchPlan p = build_plan(f, 0);
+    auto pos = [&](const std::string& d) {
+        for (std::size_t i = 0; i < p.mounts.size(); ++i)
+            if (p.mounts[i].destination == d) return static_cast<int>(i);
+        return -1;
+    };
+    CHECK(pos("/dev") < pos("/dev/pts"));
+    CHECK(pos("/dev") < pos("/dev/shm"));
+    CHECK(pos("/var/cache") < pos("/var/cache/app/sub"));
+}
+
+TEST_CASE("a non-root invoker gets a user namespace mapping the workload uid to itself") {
+    LaunchPlan p = build_plan(flags(), 1000);
+    CHECK(p.namespaces.user);
+    REQUIRE(p.uid_mappings.size() == 1);
+    CHECK(p.uid_mappings[0] == IdMap{10001, 1000, 1});
+    CHECK(p.gid_mappings[0].inside == 10001);
+}
+
+TEST_CASE("insecure choices are allowed but visible") {
+    RunFlags f = flags();
+    f.user = "0";
+    f.cap_add = {"NET_BIND_SERVICE"};
+    f.security_opt = {"seccomp=unconfined", "no-new-privileges=false", "apparmor=unconfined"};
+    f.read_write = true;
+    f.network = "host";
+    f.tmpfs = {"/run:exec"};
+    LaunchPlan p = build_plan(f, 0);
+    CHECK(p.uid == 0);
+    CHECK(p.caps.ambient.has(10));
+    CHECK(p.caps.bounding.bits == (1ULL << 10));
+    CHECK_FALSE(p.no_new_privs);
+    CHECK_FALSE(p.readonly_root);
+    CHECK_FALSE(p.namespaces.net);
+    CHECK(has_warning(p, "uid 0"));
+    CHECK(has_warning(p, "CAP_NET_BIND_SERVICE"));
+    CHECK(has_warning(p, "seccomp: unconfined"));
+    CHECK(has_warning(p, "no_new_privs"));
+    CHECK(has_warning(p, "apparmor: unconfined"));
+    CHECK(has_warning(p, "writable"));
+    CHECK(has_warning(p, "host's network"));
+    CHECK(has_warning(p, "tmpfs /run allows exec"));
+}
+
+TEST_CASE("nobody is warned about") {
+    RunFlags f = flags();
+    f.user = "65534";
+    CHECK(has_warning(build_plan(f, 0), "nobody"));
+}
+
+TEST_CASE("cap-add ALL then cap-drop one") {
+    RunFlags f = flags();
+    f.cap_add = {"ALL"};
+    f.cap_drop = {"SYS_ADMIN"};
+    LaunchPlan p = build_plan(f, 0);
+    CHECK(p.caps.bounding.has(0));
+    CHECK_FALSE(p.caps.bounding.has(21));
+}
+
+TEST_CASE("resources") {
+    RunFlags f = flags();
+    f.memory = "64m";
+    f.cpus = "0.5";
+    f.pids_limit = "100";
+    f.cpu_shares = "1024";
+    LaunchPlan p = build_plan(f, 0);
+    CHECK(*p.resources.memory_max == 64ULL << 20);
+    CHECK(*p.resources.memory_swap_max == 0);  // docker: no swap beyond --memory by default
+    CHECK(p.resources.cpu_max->quota_us == 50000);
+    CHECK(*p.resources.pids_max == 100);
+    CHECK(*p.resources.cpu_weight == 39);
+    f.memory_swap = "128m";
+    CHECK(*build_plan(f, 0).resources.memory_swap_max == 64LL << 20);
+    f.memory_swap = "-1";
+    CHECK(*build_plan(f, 0).resources.memory_swap_max == -1);
+}
+
+TEST_CASE("every bad value gets its own clear error") {
+    struct Case {
+        void (*set)(RunFlags&);
+        const char* expect;
+    };
+    const Case cases[] = {
+        {[](RunFlags& f) { f.memory = "12q"; }, "--memory: '12q' is not a size; use e.g. 512m"},
+        {[](RunFlags& f) { f.memory = "1m"; }, "below the 6m minimum"},
+        {[](RunFlags& f) { f.memory_swap = "1g"; }, "--memory-swap: needs --memory"},
+        {[](RunFlags& f) { f.memory = "64m"; f.memory_swap = "32m"; }, "must be at least --memory"},
+        {[](RunFlags& f) { f.cpus = "lots"; }, "--cpus: 'lots' is not a number of CPUs"},
+        {[](RunFlags& f) { f.pids_limit = "0"; }, "--pids-limit: must be at least 1"},
+        {[](RunFlags& f) { f.pids_limit = "x"; }, "--pids-limit: 'x'"},
+        {[](RunFlags& f) { f.cpu_shares = "1"; }, "--cpu-shares"},
+        {[](RunFlags& f) { f.user = "app"; }, "--user: 'app' is not a numeric uid"},
+        {[](RunFlags& f) { f.cap_add = {"FLY"}; }, "--cap-add: 'FLY' is not a capability name"},
+        {[](RunFlags& f) { f.security_opt = {"seccomp"}; }, "seccomp= needs a profile"},
+        {[](RunFlags& f) { f.security_opt = {"seccomp=/nonexistent.json"}; }, "seccomp profile '/nonexistent.json'"},
+        {[](RunFlags& f) { f.security_opt = {"bogus"}; }, "'bogus' is not a security option"},
+        {[](RunFlags& f) { f.security_opt = {"no-new-privileges=maybe"}; }, "takes true or false"},
+        {[](RunFlags& f) { f.security_opt = {"label=type:x"}; }, "SELinux"},
+        {[](RunFlags& f) { f.tmpfs = {"/tmp", "/tmp"}; }, "two mounts at /tmp"},
+        {[](RunFlags& f) { f.volumes = {"/nonexistent-src:/x"}; }, "--volume: '/nonexistent-src'"},
+        {[](RunFlags& f) { f.rootfs = "/nonexistent-rootfs"; }, "--rootfs: '/nonexistent-rootfs': No such file"},
+        {[](RunFlags& f) { f.rootfs = "/etc/passwd"; }, "is not a directory"},
+        {[](RunFlags& f) { f.rootfs = "/"; }, "host's own root"},
+        {[](RunFlags& f) { f.rootfs = ""; }, "--rootfs: is required"},
+        {[](RunFlags& f) { f.command.clear(); }, "no command given"},
+        {[](RunFlags& f) { f.workdir = "/proc/self/fd/3"; }, "CVE-2024-21626"},
+        {[](RunFlags& f) { f.workdir = "relative"; }, "--workdir"},
+        {[](RunFlags& f) { f.hostname = "bad_name"; }, "--hostname"},
+        {[](RunFlags& f) { f.ulimits = {"nofile=9:1"}; }, "above the hard limit"},
+        {[](RunFlags& f) { f.read_only_given = true; f.read_write = true; }, "cannot be combined"},
+        {[](RunFlags& f) { f.secrets = {"relative"}; }, "--secret"},
+        {[](RunFlags& f) { f.allow_bind = {"70000"}; }, "--allow-bind: '70000'"},
+        {[](RunFlags& f) { f.landlock = "off"; f.allow_connect = {"80"}; }, "--landlock=off"},
+    };
+    for (const auto& c : cases) {
+        RunFlags f = flags();
+        c.set(f);
+        std::string err = error_of(f);
+        INFO("expected: " << c.expect << "\n got: " << err);
+        CHECK(err.find(c.expect) != std::string::npos);
+    }
+}
+
+TEST_CASE("env keeps defaults and lets the user override them") {
+    RunFlags f = flags();
+    f.env = {"PATH=/bin", "A=1"};
+    LaunchPlan p = build_plan(f, 0);
+    CHECK(std::count(p.env.begin(), p.env.end(), std::string("PATH=/bin")) == 1);
+    CHECK(std::none_of(p.env.begin(), p.env.end(), [](auto& e) { return e.starts_with("PATH=/usr"); }));
+    CHECK(std::find(p.env.begin(), p.env.end(), std::string("A=1")) != p.env.end());
+}
+
+TEST_CASE("the same flags always give the same plan") {
+    RunFlags f = flags({"sh", "-c", "echo"});
+    f.tmpfs = {"/run:size=1m"};
+    CHECK(build_plan(f, 0) == build_plan(f, 0));
+}
