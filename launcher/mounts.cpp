@@ -103,7 +103,8 @@ SysFd resolve_target(Sys& sys, int rootfd, const std::string& dest, bool want_fi
     for (std::size_t i = 0; i < comps.size(); ++i) {
         const bool last = i + 1 == comps.size();
         const std::string& c = comps[i];
-        int fd = sys.openat2(cur.get(), c.c_str(), O_PATH | O_CLOEXEC | O_NOFOLLOW, 0, kResolve);
+        // no O_NOFOLLOW: with it, openat2 returns an fd to a trailing symlink instead of failing with ELOOP
+        int fd = sys.openat2(cur.get(), c.c_str(), O_PATH | O_CLOEXEC, 0, kResolve);
         if (fd == -ENOENT) {
             int r = (last && want_file)
                         ? sys.openat(cur.get(), c.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644)
@@ -113,7 +114,7 @@ SysFd resolve_target(Sys& sys, int rootfd, const std::string& dest, bool want_fi
                 throw_errno("mounts", what, -r,
                             "the mount point /" + c + " is missing and cannot be created" +
                                 (r == -EROFS ? " (the rootfs is on a read-only filesystem: create it in the image)" : ""));
-            fd = sys.openat2(cur.get(), c.c_str(), O_PATH | O_CLOEXEC | O_NOFOLLOW, 0, kResolve);
+            fd = sys.openat2(cur.get(), c.c_str(), O_PATH | O_CLOEXEC, 0, kResolve);
         }
         if (fd == -ELOOP || fd == -EXDEV)
             throw Error("mounts", what,
@@ -180,7 +181,7 @@ void setup_dev(Sys& sys, int rootfd, const Mount& m) {
         int f = sys.openat(dev.get(), node, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0666);
         if (f < 0) throw_errno("mounts", nwhat, -f, "creating the device mount point");
         sys.close(f);
-        SysFd nodefd(sys, sys.openat2(dev.get(), node, O_PATH | O_CLOEXEC | O_NOFOLLOW, 0, kResolve));
+        SysFd nodefd(sys, sys.openat2(dev.get(), node, O_PATH | O_CLOEXEC, 0, kResolve));
         if (nodefd.get() < 0) throw_errno("mounts", nwhat, -nodefd.get());
         SysFd tree = clone_tree(sys, AT_FDCWD, ("/dev/" + std::string(node)).c_str(), false,
                                 MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, nwhat + " (from the host)");
@@ -279,7 +280,7 @@ void mount_secrets(Sys& sys, int rootfd, const LaunchPlan& plan) {
 
 // Opens a path after pivot_root without following symlinks; -ENOENT is returned, not thrown.
 int open_inside(Sys& sys, const std::string& path) {
-    return sys.openat2(AT_FDCWD, path.c_str(), O_PATH | O_CLOEXEC | O_NOFOLLOW, 0, kResolve);
+    return sys.openat2(AT_FDCWD, path.c_str(), O_PATH | O_CLOEXEC, 0, kResolve);
 }
 
 }  // namespace

@@ -5,7 +5,9 @@ HARDRUN_HELPERS (static helper programs, also copied into the rootfs at /usr/loc
 HARDRUN_SOURCE (the source tree). Tests that need root skip themselves otherwise.
 """
 import os
+import shutil
 import subprocess
+import tempfile
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -57,9 +59,12 @@ def as_user(request):
 
 
 @pytest.fixture
-def tmp_rootfs(tmp_path):
-    """A private copy of the demo rootfs a test may alter (symlinks, missing files)."""
-    dst = tmp_path / "rootfs"
-    subprocess.run(["cp", "-a", ROOTFS, str(dst)], check=True)
-    os.chmod(tmp_path, 0o755)
-    return str(dst)
+def tmp_rootfs():
+    """A private copy of the demo rootfs a test may alter (symlinks, missing files); reachable by the
+    unprivileged test uid too."""
+    base = tempfile.mkdtemp(prefix="hardrun-test-")
+    os.chmod(base, 0o755)
+    dst = os.path.join(base, "rootfs")
+    subprocess.run(["cp", "-a", ROOTFS, dst], check=True)
+    yield dst
+    shutil.rmtree(base, ignore_errors=True)

@@ -1,0 +1,302 @@
+"""hardrun run, end to end: every layer proven from inside the sandbox, as root and rootless."""
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import HARDRUN, ROOTFS, UNPRIV_UID, hardrun, mountinfo, run, status_fields
+
+
+def sh(script, *flags, user=None, **kw):
+    return run(list(flags) + ["--", "sh", "-c", script], user=user, **kw)
+
+
+def test_identity_caps_nnp_seccomp(as_user):
+    p = sh("cat /proc/self/status", user=as_user, check=0)
+    st = status_fields(p.stdout)
+    assert st["Uid"].split() == ["10001"] * 4
+    assert st["Gid"].split() == ["10001"] * 4
+    for cap in ("CapEff", "CapPrm", "CapBnd", "CapInh", "CapAmb"):
+        assert int(st[cap], 16) == 0, cap
+    assert st["NoNewPrivs"] == "1"
+    assert st["Seccomp"] == "2"
+    if as_user is None:
+        assert st["Groups"] == ""  # supplementary groups cleared
+
+
+def test_root_and_etc_are_read_only(as_user):
+    p = sh("touch /x; touch /etc/x; mkdir /bin/d; echo done", user=as_user, check=0)
+    assert p.stderr.count("Read-only file system") == 3, p.stderr
+    assert "done" in p.stdout
+
+
+def test_tmpfs_writable_sized_and_noexec(as_user):
+    script = (
+        "echo hi > /tmp/f && cat /tmp/f; "
+        "cp /bin/busybox /tmp/true && /tmp/true; echo exec=$?; "
+        "grep ' /tmp ' /proc/self/mountinfo; "
+        "rm -f /tmp/true; dd if=/dev/zero of=/tmp/big bs=1M count=3; echo dd=$?"
+    )
+    p = sh(script, "--tmpfs", "/tmp:size=2m", user=as_user, check=0)
+    out = p.stdout
+    assert "hi" in out
+    assert "exec=126" in out  # Permission denied: noexec
+    line = [l for l in out.splitlines() if " /tmp " in l][0]
+    assert "noexec" in line and "nosuid" in line and "nodev" in line
+    assert "size=2048k" in line
+    assert "No space left on device" in p.stderr
+    assert "dd=1" in out
+
+
+def test_tmpfs_exec_when_asked(as_user):
+    p = sh("cp /bin/busybox /run/echo && /run/echo ran", "--tmpfs", "/run:exec", user=as_user, check=0)
+    assert "ran" in p.stdout
+
+
+def test_only_stdio_fds_reach_the_workload(as_user):
+    # hardrun itself is started with extra open fds: none may leak (CVE-2024-21626 class)
+    r, w = os.pipe()
+    os.set_inheritable(r, True)
+    os.set_inheritable(w, True)
+    try:
+        cmd = [HARDRUN, "run", "--rootfs", ROOTFS, "--", "ls", "/proc/self/fd"]
+        if as_user is not None:
+            cmd = ["setpriv", f"--reuid={as_user}", f"--regid={as_user}", "--clear-groups"] + cmd
+        p = subprocess.run(cmd, capture_output=True, text=True, close_fds=False, timeout=30)
+    finally:
+        os.close(r)
+        os.close(w)
+    # ls itself opens one fd (3) for the directory it lists
+    assert sorted(p.stdout.split()) == ["0", "1", "2", "3"], p.stdout
+
+
+def test_hostname(as_user):
+    assert sh("hostname", user=as_user, check=0).stdout.strip() == "hardrun"
+    assert sh("hostname", "--hostname", "web-1", user=as_user, check=0).stdout.strip() == "web-1"
+
+
+def test_no_network_but_loopback(as_user):
+    p = sh("ls /sys/class/net; echo routes=$(tail -n +2 /proc/net/route | wc -l)", user=as_user, check=0)
+    assert p.stdout.split() == ["lo", "routes=0"]  # only loopback, and no route anywhere
+    # loopback is up and works
+    p = sh("nc -l -p 8080 > /tmp/got & sleep 0.3; echo hello | nc -w 1 127.0.0.1 8080; sleep 0.2; cat /tmp/got",
+           user=as_user, check=0)
+    assert "hello" in p.stdout
+
+
+def test_host_network_is_visible_with_network_host():
+    host = sorted(os.listdir("/sys/class/net"))
+    p = sh("ls /sys/class/net", "--network", "host", check=0)
+    assert sorted(p.stdout.split()) == host
+    assert "host's network" in p.stderr  # the insecure choice is visible
+
+
+def test_proc_entries_masked_and_read_only(as_user):
+    script = (
+        "cat /proc/kcore 2>/dev/null | wc -c; "
+        "cat /proc/keys | wc -c; cat /proc/timer_list | wc -c; "
+        "echo 1 > /proc/sys/kernel/domainname && echo wrote || echo refused; "
+        "ls /sys/firmware | wc -l; "
+        "grep -E ' /proc/(sys|bus|irq) ' /proc/self/mountinfo"
+    )
+    p = sh(script, user=as_user, check=0)
+    lines = p.stdout.splitlines()
+    assert lines[0] == "0" and lines[1] == "0" and lines[2] == "0"
+    assert "refused" in p.stdout
+    assert lines[4] == "0"
+    ro = [l for l in lines if "/proc/" in l]
+    assert len(ro) >= 2 and all(" ro," in l for l in ro)
+
+
+def test_dev_is_minimal(as_user):
+    p = sh("ls /dev | sort | tr '\\n' ' '; echo; head -c 4 /dev/urandom | wc -c; echo x > /dev/null && echo null-ok",
+           user=as_user, check=0)
+    names = set(p.stdout.splitlines()[0].split())
+    assert {"null", "zero", "full", "random", "urandom", "tty", "pts", "shm", "fd", "stdin", "stdout",
+            "stderr", "ptmx"} <= names
+    assert not ({"sda", "vda", "mem", "kmsg", "kvm"} & names)
+    assert "null-ok" in p.stdout
+
+
+def test_sys_read_only(as_user):
+    p = sh("grep ' /sys ' /proc/self/mountinfo", user=as_user, check=0)
+    assert " ro," in p.stdout
+
+
+def test_exit_codes_propagate(as_user):
+    assert sh("exit 7", user=as_user).returncode == 7
+    assert sh("exit 0", user=as_user).returncode == 0
+    assert run(["--", "/no/such/binary"], user=as_user).returncode == 127
+    assert run(["--", "/etc/passwd"], user=as_user).returncode == 126
+
+
+def test_killed_workload_reports_128_plus_signal(as_user):
+    # the workload is PID 1 and cannot signal itself to death; a child of it can be killed
+    p = sh("sh -c 'kill -KILL $$'; echo $?", user=as_user, check=0)
+    assert p.stdout.strip() == "137"
+    # with --init, the workload is not PID 1 and its own death by signal propagates
+    assert sh("kill -TERM $$", "--init", user=as_user).returncode == 128 + signal.SIGTERM
+
+
+def _start(args, user=None):
+    cmd = [HARDRUN, "run", "--rootfs", ROOTFS] + args
+    if user is not None:
+        cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"] + cmd
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(p, text, timeout=10):
+    deadline = time.time() + timeout
+    line = ""
+    while time.time() < deadline:
+        line = p.stdout.readline()
+        if text in line:
+            return True
+    return False
+
+
+def test_signals_are_forwarded(as_user):
+    p = _start(["--", "sh", "-c", "trap 'echo got-term; exit 3' TERM; echo ready; while :; do sleep 0.1; done"], as_user)
+    try:
+        assert _wait_for(p, "ready")
+        p.send_signal(signal.SIGTERM)
+        out, _ = p.communicate(timeout=10)
+        assert "got-term" in out
+        assert p.returncode == 3
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def test_init_forwards_signals_and_reaps():
+    script = "sleep 100 & sleep 0.1; echo ready; wait"
+    p = _start(["--init", "--", "sh", "-c", script])
+    try:
+        assert _wait_for(p, "ready")
+        p.send_signal(signal.SIGTERM)  # the init forwards it to sh, which dies of it
+        p.communicate(timeout=10)
+        assert p.returncode == 128 + signal.SIGTERM
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def _pids_of_uid(uid):
+    pids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/status") as f:
+                    st = status_fields(f.read())
+                if st["Uid"].split()[0] == str(uid):
+                    pids.append(int(d))
+            except OSError:
+                pass
+    return pids
+
+
+def test_killing_hardrun_kills_the_workload(as_user):
+    marker = f"hardrun-kill-test-{os.getpid()}-{as_user}"
+    p = _start(["--", "sh", "-c", f"echo ready; exec sleep 1000 # {marker}"], as_user)
+    assert _wait_for(p, "ready")
+    time.sleep(0.2)
+
+    def workload_pids():
+        out = []
+        for d in os.listdir("/proc"):
+            if d.isdigit():
+                try:
+                    with open(f"/proc/{d}/cmdline", "rb") as f:
+                        if b"sleep\x001000" in f.read():
+                            ppid = int(status_fields(open(f"/proc/{d}/status").read())["PPid"])
+                            out.append((int(d), ppid))
+                except OSError:
+                    pass
+        return [pid for pid, ppid in out if ppid == p.pid]
+
+    assert workload_pids(), "the workload is not running under hardrun"
+    p.kill()  # SIGKILL hardrun: the workload must die with it
+    p.wait()
+    deadline = time.time() + 5
+    while time.time() < deadline and workload_pids():
+        time.sleep(0.05)
+    assert workload_pids() == []
+
+
+def test_no_leftovers_after_many_runs():
+    before = mountinfo()
+    fds_before = len(os.listdir("/proc/self/fd"))
+    for _ in range(200):
+        p = run(["--", "true"])
+        assert p.returncode == 0, p.stderr
+    assert mountinfo() == before
+    assert len(os.listdir("/proc/self/fd")) == fds_before
+    assert _pids_of_uid(10001) == []
+
+
+def test_warnings_for_insecure_choices():
+    p = sh("id -u", "--user", "0", "--cap-add", "NET_BIND_SERVICE", "--security-opt", "seccomp=unconfined", check=0)
+    assert p.stdout.strip() == "0"
+    assert "uid 0" in p.stderr
+    assert "CAP_NET_BIND_SERVICE is added back" in p.stderr
+    assert "seccomp: unconfined" in p.stderr
+
+
+def test_cap_add_really_held_by_non_root_workload(as_user):
+    p = sh("grep -E 'Cap(Eff|Prm|Amb|Bnd)' /proc/self/status", "--cap-add", "NET_BIND_SERVICE", user=as_user, check=0)
+    st = status_fields(p.stdout)
+    for k in ("CapEff", "CapPrm", "CapAmb", "CapBnd"):
+        assert int(st[k], 16) == 1 << 10, (k, st)
+    # and it works: bind port 80 as uid 10001
+    p = sh("nc -l -p 80 -w 1 </dev/null & sleep 0.3; kill $! 2>/dev/null; wait $!; echo bound=$?",
+           "--cap-add", "NET_BIND_SERVICE", user=as_user)
+    assert "Permission denied" not in p.stderr
+
+
+def test_port_80_refused_without_the_capability(as_user):
+    p = sh("nc -l -p 80 -w 1 </dev/null", user=as_user)
+    assert p.returncode != 0
+    assert "ermission denied" in p.stderr
+
+
+def test_env_and_workdir(as_user):
+    p = sh("echo $FOO; pwd; echo $PATH", "-e", "FOO=bar", "-w", "/etc", user=as_user, check=0)
+    lines = p.stdout.split()
+    assert lines[0] == "bar"
+    assert lines[1] == "/etc"
+
+
+def test_ulimit_and_core_zero(as_user):
+    p = sh("ulimit -n; ulimit -c", "--ulimit", "nofile=256:512", user=as_user, check=0)
+    assert p.stdout.split() == ["256", "0"]
+
+
+def test_ulimit_above_hard_limit_fails_closed():
+    # root here lacks CAP_SYS_RESOURCE: raising a hard limit above hardrun's own fails before the workload runs
+    hard = int(subprocess.run(["sh", "-c", "ulimit -Hn"], capture_output=True, text=True).stdout)
+    p = sh("echo RAN", "--ulimit", f"nofile={hard + 1}:{hard + 1}")
+    assert p.returncode == 125
+    assert "RAN" not in p.stdout
+    assert "rlimits" in p.stderr and "CAP_SYS_RESOURCE" in p.stderr
+
+
+def test_user_0_only_when_explicit():
+    assert sh("id -u", check=0).stdout.strip() == "10001"
+    assert sh("id -u", "--user", "0", check=0).stdout.strip() == "0"
+    p = sh("grep CapEff /proc/self/status", "--user", "0", check=0)
+    assert int(status_fields(p.stdout)["CapEff"], 16) == 0  # root without capabilities
+
+
+def test_rootless_keeps_host_uid_mapping():
+    p = sh("cat /proc/self/uid_map", user=UNPRIV_UID, check=0)
+    assert p.stdout.split() == ["10001", str(UNPRIV_UID), "1"]
+
+
+def test_verbose_prints_each_layer():
+    p = run(["--verbose", "--", "true"], check=0)
+    for layer in ("namespaces:", "rootfs:", "capabilities:", "no_new_privs: on", "seccomp:", "network: none"):
+        assert layer in p.stderr
