@@ -55,7 +55,10 @@ void add_run_flags(CLI::App& app, RunFlags& f) {
         ->allow_extra_args(false);
     app.add_option("--secret", f.secrets, "SRC[:NAME]: a file copied to /run/secrets/NAME (mode 0400)")
         ->allow_extra_args(false);
-    app.add_option("command", f.command, "The workload and its arguments (after --)");
+    // Like docker run: options end at the first positional word; the rest is the workload's argv
+    // (with or without a "--" before it).
+    app.positionals_at_end();
+    app.add_option("command", f.command, "The workload and its arguments, after the options (optionally after --)");
 }
 
 std::vector<Mount> default_mounts(bool sysfs) {

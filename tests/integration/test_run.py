@@ -300,3 +300,9 @@ def test_verbose_prints_each_layer():
     p = run(["--verbose", "--", "true"], check=0)
     for layer in ("namespaces:", "rootfs:", "capabilities:", "no_new_privs: on", "seccomp:", "network: none"):
         assert layer in p.stderr
+
+
+def test_command_without_double_dash_like_docker():
+    # options end at the first positional word; the workload's own flags are not hardrun's
+    p = run(["sh", "-c", "echo $0 $1", "x", "--memory"], check=0)
+    assert p.stdout.split() == ["x", "--memory"]
