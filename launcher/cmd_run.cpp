@@ -11,6 +11,7 @@
 #include "hardrun/log.hpp"
 #include "hardrun/parse.hpp"
 #include "hardrun/run_front.hpp"
+#include "hardrun/systemd.hpp"
 
 namespace hardrun::commands {
 
@@ -19,6 +20,7 @@ struct RunCommand {
     RunFlags flags;
     bool verbose = false;
     bool quiet = false;
+    std::string sd_notify = "workload";
 };
 }  // namespace
 
@@ -51,12 +53,21 @@ void register_run(CLI::App& app) {
     add_run_flags(*sub, cmd->flags);
     sub->add_flag("--verbose", cmd->verbose, "Print each layer as it is applied");
     sub->add_flag("-q,--quiet", cmd->quiet, "Do not print warnings");
+    sub->add_option("--sd-notify", cmd->sd_notify,
+                    "Under systemd (NOTIFY_SOCKET): workload (default: pass the socket in), hardrun (hardrun sends "
+                    "READY=1 once the workload is exec'ed) or ignore")
+        ->check(CLI::IsMember({"workload", "hardrun", "ignore"}));
     sub->callback([cmd] {
         log::set_verbose(cmd->verbose);
         LaunchPlan plan = plan_from_flags_or_bundle(cmd->flags);
+        // systemd: NOTIFY_SOCKET and socket-activation fds (LISTEN_FDS) from hardrun's environment
+        auto sd = systemd::Integration::prepare(plan, systemd::parse_notify_mode("--sd-notify", cmd->sd_notify),
+                                                systemd::current_environment(), ::getpid());
         if (!cmd->quiet) print_warnings(plan);
         if (cmd->verbose) print_plan(plan);
-        Outcome out = launch(plan);
+        LaunchOptions options;
+        if (sd) options.hooks.on_exec = [&sd](pid_t child) { sd->on_exec(child); };
+        Outcome out = launch(plan, options);
         std::cout.flush();
         throw Exit{report_outcome(out, plan)};
     });
