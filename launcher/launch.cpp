@@ -335,6 +335,7 @@ Started start_child(const LaunchPlan& plan, const LaunchOptions& options, const 
     s.fd_socket = std::move(sock_parent);
     try {
         if (plan.namespaces.user && !plan.uid_mappings.empty()) namespaces::write_id_maps(s.pid, plan);
+        if (options.hooks.on_clone) options.hooks.on_clone(s.pid);
     } catch (...) {
         ::kill(s.pid, SIGKILL);
         ::waitpid(s.pid, nullptr, 0);

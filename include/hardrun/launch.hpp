@@ -30,6 +30,9 @@ struct Outcome {
 
 // Optional hooks for the harness, recorder and OCI front ends. All run in the supervisor.
 struct LaunchHooks {
+    // The child exists (in its namespaces and cgroup) and waits, before its first hardening step, until this
+    // returns: `hardrun check` attaches its tracer here. Throwing kills the child and fails the launch.
+    std::function<void(pid_t child)> on_clone;
     // The child passed its seccomp user-notification listener (seccomp Mode Report/Record).
     std::function<void(UniqueFd listener, pid_t child)> on_listener;
     // Every hardening step succeeded and the workload was exec'ed (with --init: the init's child was).
