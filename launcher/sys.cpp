@@ -72,7 +72,8 @@ public:
         return iret(::symlinkat(target, dfd, path));
     }
     int fchmod(int fd, mode_t mode) override { return iret(::fchmod(fd, mode)); }
-    int fchown(int fd, uid_t uid, gid_t gid) override { return iret(::fchown(fd, uid, gid)); }
+    // fchownat(AT_EMPTY_PATH) also works on O_PATH and mount fds (fsmount), where fchown() gives EBADF
+    int fchown(int fd, uid_t uid, gid_t gid) override { return iret(::fchownat(fd, "", uid, gid, AT_EMPTY_PATH)); }
     int chdir(const char* path) override { return iret(::chdir(path)); }
     int fchdir(int fd) override { return iret(::fchdir(fd)); }
     int close(int fd) override { return iret(::close(fd)); }
