@@ -1,18 +1,444 @@
-// TEMPORARY: the cgroup/AppArmor issue implements cgroup v2 limits.
-#include "hardrun/cgroups.hpp"
+// cgroup v2 against the real kernel: find the hierarchy, check before writing anything that every controller
+// the limits need is there (fail closed with the reason and the fix), create the workload's cgroup, write
+// each limit and read it back, attach the device program, and after the exit collect the OOM/peak/CPU
+// figures and remove the cgroup. Stale cgroups of hardrun processes that were killed are collected at the
+// next launch (gc()). The pure decisions live in cgroups_plan.cpp.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <dirent.h>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "hardrun/cgroups.hpp"
 #include "hardrun/error.hpp"
+#include "hardrun/log.hpp"
 
 namespace hardrun::cgroups {
 
-std::unique_ptr<Cgroup> Cgroup::create(const LaunchPlan& plan, const std::string&) {
-    if (plan.resources.empty()) return nullptr;
-    throw Error("cgroups", "resource limits", "not implemented yet");
+namespace {
+
+constexpr const char* kOwnerXattr = "user.hardrun.owner";
+
+struct Read {
+    int err = 0;
+    std::string text;
+};
+
+Read read_at(int dirfd, const std::string& rel) {
+    Read r;
+    int fd = ::openat(dirfd, rel.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        r.err = errno;
+        return r;
+    }
+    UniqueFd guard(fd);
+    char buf[4096];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            r.err = errno;
+            break;
+        }
+        if (n == 0) break;
+        r.text.append(buf, static_cast<std::size_t>(n));
+    }
+    return r;
 }
+
+Read read_path(const std::string& path) { return read_at(AT_FDCWD, path); }
+
+// 0 or errno. One write(2): cgroup files take the whole value in one go.
+int write_at(int dirfd, const std::string& rel, const std::string& value) {
+    int fd = ::openat(dirfd, rel.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    UniqueFd guard(fd);
+    ssize_t n;
+    do n = ::write(fd, value.data(), value.size());
+    while (n < 0 && errno == EINTR);
+    if (n < 0) return errno;
+    return n == static_cast<ssize_t>(value.size()) ? 0 : EIO;
+}
+
+std::map<std::string, std::uint64_t> keyed(const std::string& text) {
+    std::map<std::string, std::uint64_t> m;
+    std::istringstream in(text);
+    std::string key;
+    std::uint64_t v;
+    while (in >> key >> v) m[key] = v;
+    return m;
+}
+
+std::set<std::string> words(const std::string& text) {
+    std::set<std::string> s;
+    std::istringstream in(text);
+    std::string w;
+    while (in >> w) s.insert(w);
+    return s;
+}
+
+bool populated_at(int dirfd) {
+    Read r = read_at(dirfd, "cgroup.events");
+    if (r.err) return false;
+    auto ev = keyed(r.text);
+    return ev.count("populated") && ev["populated"] != 0;
+}
+
+// Start time (clock ticks since boot) of a process, from /proc/PID/stat field 22.
+std::optional<std::uint64_t> start_time(const std::string& pid) {
+    Read r = read_path("/proc/" + pid + "/stat");
+    if (r.err) return std::nullopt;
+    auto paren = r.text.rfind(')');
+    if (paren == std::string::npos) return std::nullopt;
+    std::istringstream in(r.text.substr(paren + 2));
+    std::string field;
+    for (int i = 3; i <= 22 && in >> field; ++i)
+        if (i == 22) return std::strtoull(field.c_str(), nullptr, 10);
+    return std::nullopt;
+}
+
+std::string pidns_id() {
+    struct stat st {};
+    if (::stat("/proc/self/ns/pid", &st) != 0) return "?";
+    return std::to_string(st.st_ino);
+}
+
+std::string owner_record() {
+    return std::to_string(::getpid()) + " " + std::to_string(start_time("self").value_or(0)) + " " + pidns_id();
+}
+
+bool is_delegated(const std::string& dir, uid_t euid) {
+    for (const char* attr : {"trusted.delegate", "user.delegate"}) {
+        char v[8] = {};
+        ssize_t n = ::getxattr(dir.c_str(), attr, v, sizeof v);
+        if (n > 0 && v[0] == '1') return true;
+    }
+    if (euid == 0) return false;
+    // the kernel's delegation model: the directory and its cgroup.procs belong to the user
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0 || st.st_uid != euid) return false;
+    return ::faccessat(AT_FDCWD, (dir + "/cgroup.procs").c_str(), W_OK, AT_EACCESS) == 0 &&
+           ::faccessat(AT_FDCWD, (dir + "/cgroup.subtree_control").c_str(), W_OK, AT_EACCESS) == 0;
+}
+
+std::string common_ancestor(const std::string& a, const std::string& b) {
+    std::string c = a;
+    while (!(b == c || b.starts_with(c + "/")) && c.size() > 1) c = c.substr(0, c.rfind('/'));
+    return c;
+}
+
+void make_dir(const std::string& dir) {
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+        throw_errno("cgroups", "creating " + dir, errno,
+                    errno == EACCES || errno == EPERM ? "no permission to create a cgroup there" : "");
+}
+
+void enable_controllers(const std::string& dir, const std::set<std::string>& needed, const MountFacts& facts,
+                        const Placement& pl) {
+    if (needed.empty()) return;
+    Read sc = read_path(dir + "/cgroup.subtree_control");
+    if (sc.err) throw_errno("cgroups", dir + "/cgroup.subtree_control", sc.err);
+    auto enabled = words(sc.text);
+    std::string add;
+    for (const auto& c : needed)
+        if (!enabled.count(c)) add += (add.empty() ? "+" : " +") + c;
+    if (add.empty()) return;
+    Read avail = read_path(dir + "/cgroup.controllers");
+    auto have = words(avail.text);
+    for (const auto& c : needed)
+        if (!have.count(c)) throw Error("cgroups", "", missing_controller_reason(c, dir, facts, pl));
+    int err = write_at(AT_FDCWD, dir + "/cgroup.subtree_control", add);
+    if (err == 0) return;
+    std::string hint;
+    if (err == EBUSY)
+        hint = dir + " holds processes of its own, and cgroup v2 enables controllers only for cgroups without "
+                     "processes ('no internal processes'); start hardrun as the only process of its delegated unit "
+                     "or scope, or pass --cgroup-parent";
+    else if (err == EACCES || err == EPERM)
+        hint = "no permission to enable controllers there; run as root or delegate that cgroup";
+    throw_errno("cgroups", "enabling " + add + " in " + dir + "/cgroup.subtree_control", err, hint);
+}
+
+// The directories from the anchor down to the parent, both included.
+std::vector<std::string> chain(const std::string& anchor, const std::string& parent) {
+    std::vector<std::string> dirs{anchor};
+    if (parent == anchor) return dirs;
+    std::string rest = parent.substr(anchor.size() + (anchor == "/" ? 0 : 1));
+    std::string cur = anchor == "/" ? "" : anchor;
+    std::istringstream in(rest);
+    std::string part;
+    while (std::getline(in, part, '/'))
+        if (!part.empty()) dirs.push_back(cur += "/" + part);
+    return dirs;
+}
+
+bool swap_exists() {
+    std::ifstream in("/proc/meminfo");
+    std::string key;
+    std::uint64_t kb = 0;
+    std::string unit;
+    while (in >> key >> kb) {
+        std::getline(in, unit);
+        if (key == "SwapTotal:") return kb != 0;
+    }
+    return true;
+}
+
+void write_limit(int dirfd, const std::string& path, const LimitWrite& w) {
+    int err = write_at(dirfd, w.file, w.value);
+    if (err == ENOENT && w.file == "memory.swap.max" && w.value == "0" && !swap_exists())
+        return;  // no swap accounting and no swap at all: "no swap" holds anyway
+    if (err) {
+        std::string hint;
+        if (err == ENOENT) hint = "the kernel has no " + w.file + " (controller not enabled, or feature not built)";
+        else if (err == EINVAL) hint = "the kernel refused the value";
+        else if (err == EACCES || err == EPERM) hint = "no permission to write it";
+        throw_errno("cgroups", "writing " + w.file + "=" + w.value + " in " + path, err, hint);
+    }
+    Read back = read_at(dirfd, w.file);
+    if (back.err) throw_errno("cgroups", "reading back " + w.file + " in " + path, back.err);
+    if (!readback_ok(w, back.text)) {
+        std::string got = back.text;
+        while (!got.empty() && got.back() == '\n') got.pop_back();
+        throw Error("cgroups", w.file + " in " + path, "wrote '" + w.value + "' but the kernel reports '" + got + "'");
+    }
+}
+
+bool wait_empty(int dirfd, std::chrono::milliseconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    auto pause = std::chrono::microseconds(200);
+    while (populated_at(dirfd)) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(pause);
+        pause = std::min(pause * 2, std::chrono::microseconds(20000));
+    }
+    return true;
+}
+
+void kill_at(int dirfd) {
+    if (write_at(dirfd, "cgroup.kill", "1") != ENOENT) return;
+    // kernels before 5.14: kill what cgroup.procs lists until it is empty
+    for (int round = 0; round < 100; ++round) {
+        Read procs = read_at(dirfd, "cgroup.procs");
+        std::istringstream in(procs.text);
+        pid_t pid;
+        bool any = false;
+        while (in >> pid) {
+            ::kill(pid, SIGKILL);
+            any = true;
+        }
+        if (!any) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+}
+
+bool remove_dir(const std::string& path, std::chrono::milliseconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    for (;;) {
+        if (::rmdir(path.c_str()) == 0 || errno == ENOENT) return true;
+        if (errno != EBUSY || std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+}
+
+bool pid_alive(const std::string& pid) {
+    return ::kill(static_cast<pid_t>(std::stol(pid)), 0) == 0 || errno == EPERM;
+}
+
+}  // namespace
+
+std::vector<std::string> gc(const std::string& parent) {
+    std::vector<std::string> removed;
+    DIR* d = ::opendir(parent.c_str());
+    if (!d) return removed;
+    std::vector<std::string> names;
+    while (auto* e = ::readdir(d)) {
+        std::string n = e->d_name;
+        if (e->d_type == DT_DIR && n.size() > 8 && n.starts_with("hardrun-") &&
+            n.find_first_not_of("0123456789", 8) == std::string::npos && n.size() < 20)
+            names.push_back(n);
+    }
+    ::closedir(d);
+    const std::string self = std::to_string(::getpid()), ns = pidns_id();
+    for (const auto& n : names) {
+        const std::string pid = n.substr(8), path = parent + "/" + n;
+        if (pid == self) continue;
+        char rec[128] = {};
+        ssize_t len = ::getxattr(path.c_str(), kOwnerXattr, rec, sizeof rec - 1);
+        int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) continue;
+        UniqueFd dir(fd);
+        if (len > 0) {
+            std::istringstream in(std::string(rec, static_cast<std::size_t>(len)));
+            std::string rpid, rstart, rns;
+            in >> rpid >> rstart >> rns;
+            if (rpid != pid || rns != ns) continue;  // another pid namespace's: not ours to judge
+            auto st = start_time(pid);
+            if (st && std::to_string(*st) == rstart) continue;  // its creator is alive
+        } else if (pid_alive(pid)) {
+            continue;  // no record: trust the name
+        }
+        // Only empty ones go: a killed hardrun's workload died with it (PDEATHSIG, then its pid namespace),
+        // and a populated cgroup may be a detached container whose creator exited on purpose.
+        if (populated_at(fd)) continue;
+        if (remove_dir(path, std::chrono::milliseconds(500))) removed.push_back(path);
+    }
+    return removed;
+}
+
+std::unique_ptr<Cgroup> Cgroup::create(const LaunchPlan& plan, const std::string& name) {
+    if (plan.resources.empty()) return nullptr;
+    if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
+        throw Error("cgroups", "cgroup name '" + name + "'", "must be a plain directory name");
+    const Resources& res = plan.resources;
+    const uid_t euid = ::geteuid();
+
+    Read mi = read_path("/proc/self/mountinfo");
+    if (mi.err) throw_errno("cgroups", "/proc/self/mountinfo", mi.err);
+    const MountFacts facts = parse_mountinfo(mi.text);
+    const std::set<std::string> needed = needed_controllers(res);
+    if (!facts.v2_mount) {
+        std::string cause = "no cgroup v2 hierarchy is mounted";
+        if (!facts.v1.empty()) cause += " (this host mounts only cgroup v1)";
+        throw Error("cgroups", "", cause + "; mount cgroup2 (boot with systemd.unified_cgroup_hierarchy=1) or run "
+                                           "without resource limits");
+    }
+
+    PlacementInput in;
+    in.mount = *facts.v2_mount;
+    in.mount_root = facts.v2_root;
+    in.own = parse_own_cgroup(read_path("/proc/self/cgroup").text);
+    in.cgroup_parent = plan.cgroup_parent;
+    in.euid = euid;
+    in.delegated = [euid](const std::string& dir) { return is_delegated(dir, euid); };
+    const Placement pl = place(in);
+
+    // 1. Before anything is written: the anchor must exist and offer every controller the limits need.
+    Read avail = read_path(pl.anchor + "/cgroup.controllers");
+    if (avail.err)
+        throw_errno("cgroups", pl.anchor, avail.err,
+                    avail.err == ENOENT ? "this " + pl.source + " cgroup does not exist" : "");
+    const auto have = words(avail.text);
+    for (const auto& c : needed)
+        if (!have.count(c)) throw Error("cgroups", "", missing_controller_reason(c, pl.anchor, facts, pl));
+
+    // 2. Rootless: the kernel moves the workload only if we may write cgroup.procs of the common ancestor
+    //    of our cgroup and its (runc CVE-2023-25809 is the other side of this rule).
+    if (euid != 0) {
+        const std::string from = pl.move_self_to.empty() ? pl.own_dir : pl.move_self_to;
+        const std::string common = from.empty() ? pl.parent : common_ancestor(from, pl.parent);
+        if (::faccessat(AT_FDCWD, (common + "/cgroup.procs").c_str(), W_OK, AT_EACCESS) != 0)
+            throw Error("cgroups", pl.parent,
+                        "running rootless, and moving the workload from " + (from.empty() ? "?" : from) + " there needs "
+                        "write access to " + common + "/cgroup.procs; run hardrun inside the delegated subtree "
+                        "(systemd-run --user --scope -p Delegate=yes hardrun run ...)");
+    }
+
+    // 3. Delegated: hardrun moves itself into a leaf first, so its cgroup can hand controllers down.
+    if (!pl.move_self_to.empty()) {
+        make_dir(pl.move_self_to);
+        if (int err = write_at(AT_FDCWD, pl.move_self_to + "/cgroup.procs", std::to_string(::getpid())))
+            throw_errno("cgroups", "moving hardrun into " + pl.move_self_to, err);
+    }
+
+    // 4. The path from the anchor down to the parent: create what is missing, enable the controllers.
+    for (const auto& dir : chain(pl.anchor, pl.parent)) {
+        if (dir != pl.anchor) make_dir(dir);
+        enable_controllers(dir, needed, facts, pl);
+    }
+
+    // 5. Stale cgroups of hardrun processes that were killed (kill -9) go before a new one is made.
+    for (const auto& gone : gc(pl.parent)) log::info("removed the stale cgroup " + gone);
+
+    // 6. The workload's cgroup, owned by the returned object from here on (its destructor removes it).
+    const std::string path = pl.parent + "/" + name;
+    if (::mkdir(path.c_str(), 0755) != 0)
+        throw_errno("cgroups", "creating " + path, errno, errno == EEXIST ? "a cgroup of that name exists" : "");
+    int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        int err = errno;
+        ::rmdir(path.c_str());
+        throw_errno("cgroups", "opening " + path, err);
+    }
+    std::unique_ptr<Cgroup> cg(new Cgroup(path, UniqueFd(fd), res));
+    const std::string owner = owner_record();
+    (void)::fsetxattr(fd, kOwnerXattr, owner.data(), owner.size(), 0);  // for gc(); optional
+
+    const long page = ::sysconf(_SC_PAGESIZE);
+    for (const auto& w : limit_writes(res, page > 0 ? static_cast<std::uint64_t>(page) : 4096))
+        write_limit(fd, path, w);
+    if (!res.devices.empty()) attach_device_program(fd, path, res.devices);
+    return cg;
+}
+
 Cgroup::Cgroup(std::string path, UniqueFd dir, const Resources& limits)
     : path_(std::move(path)), dir_(std::move(dir)), limits_(limits) {}
-Cgroup::~Cgroup() = default;
-Stats Cgroup::collect() const { return {}; }
-void Cgroup::kill_all() const {}
+
+Cgroup::~Cgroup() {
+    if (!dir_) return;
+    if (populated_at(dir_.get())) {
+        kill_all();
+        wait_empty(dir_.get(), std::chrono::milliseconds(5000));
+    }
+    if (!remove_dir(path_, std::chrono::milliseconds(2000)))
+        log::warning("could not remove the cgroup " + path_ + ": " + errno_text(errno) +
+                     " (the next launch removes it)");
+}
+
+Stats Cgroup::collect() const {
+    Stats s;
+    const int fd = dir_.get();
+    if (Read r = read_at(fd, "memory.events"); !r.err) {
+        auto ev = keyed(r.text);
+        s.oom_kills = ev.count("oom_kill") ? ev["oom_kill"] : 0;
+        s.oom_killed = s.oom_kills > 0;
+    }
+    if (Read r = read_at(fd, "memory.peak"); !r.err && !r.text.empty() && std::isdigit(static_cast<unsigned char>(r.text[0])))
+        s.memory_peak = std::strtoull(r.text.c_str(), nullptr, 10);
+    if (Read r = read_at(fd, "cpu.stat"); !r.err) {
+        auto st = keyed(r.text);
+        if (st.count("usage_usec")) s.cpu_usage_usec = st["usage_usec"];
+        if (st.count("throttled_usec")) s.cpu_throttled_usec = st["throttled_usec"];
+        if (st.count("nr_throttled")) s.nr_throttled = st["nr_throttled"];
+    }
+    if (Read r = read_at(fd, "pids.events"); !r.err) {
+        auto ev = keyed(r.text);
+        s.pids_limit_hit = ev.count("max") && ev["max"] > 0;
+    }
+    return s;
+}
+
+void Cgroup::kill_all() const { kill_at(dir_.get()); }
+
+std::string summary(const Stats& s) {
+    auto ms = [](std::uint64_t us) { return std::to_string(us / 1000) + " ms"; };
+    std::string out;
+    auto add = [&](const std::string& part) { out += (out.empty() ? "" : ", ") + part; };
+    if (s.memory_peak) {
+        std::ostringstream m;
+        m.setf(std::ios::fixed);
+        m.precision(1);
+        m << static_cast<double>(*s.memory_peak) / (1024.0 * 1024.0) << " MiB";
+        add("memory peak " + m.str());
+    }
+    if (s.cpu_usage_usec) {
+        std::string cpu = "cpu " + ms(*s.cpu_usage_usec);
+        if (s.nr_throttled && *s.nr_throttled)
+            cpu += " (throttled " + ms(s.cpu_throttled_usec.value_or(0)) + " in " + std::to_string(*s.nr_throttled) + " periods)";
+        add(cpu);
+    }
+    if (s.oom_kills) add("oom kills " + std::to_string(s.oom_kills));
+    if (s.pids_limit_hit) add("the pids limit refused a fork");
+    return out.empty() ? "no figures" : out;
+}
 
 }  // namespace hardrun::cgroups

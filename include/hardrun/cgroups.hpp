@@ -1,9 +1,22 @@
-// cgroup v2: a cgroup per launch with memory/cpu/pids/io limits, entered with CLONE_INTO_CGROUP.
+// cgroup v2: a cgroup per launch with memory/cpu/pids/io limits and device rules, entered with
+// CLONE_INTO_CGROUP. docs/cgroups.md explains where the cgroup goes and why a launch fails closed.
+//
+// The pure parts (parsing mountinfo and /proc/self/cgroup, choosing the parent, the values written and
+// read back, the device BPF program) are free functions below so the unit tests can check them without
+// a cgroup hierarchy; Cgroup::create() strings them together against the real kernel.
 #pragma once
+#include <linux/bpf.h>
+#include <sys/types.h>
+
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "hardrun/fd.hpp"
 #include "hardrun/plan.hpp"
@@ -24,6 +37,7 @@ class Cgroup {
 public:
     // Creates and configures the workload's cgroup, or returns nullptr when the plan asks for no
     // resource limit. Throws Error (fail closed) when limits were asked and cannot be applied here.
+    // Before creating it, removes stale cgroups earlier hardrun processes left behind (see gc()).
     static std::unique_ptr<Cgroup> create(const LaunchPlan& plan, const std::string& name);
     ~Cgroup();
     Cgroup(const Cgroup&) = delete;
@@ -40,5 +54,81 @@ private:
     UniqueFd dir_;
     Resources limits_;
 };
+
+// One line for the run report: "memory peak 12 MiB, cpu 340 ms (throttled 120 ms in 3 periods), ...".
+std::string summary(const Stats& stats);
+
+// Removes what hardrun processes that died without cleaning up (kill -9) left behind: every empty cgroup
+// named hardrun-<pid> under `parent` whose creator is gone (the xattr user.hardrun.owner records
+// "pid starttime pidns", so a reused pid does not keep it alive; without the record the pid decides).
+// Populated ones stay (a detached container's creator exits on purpose). Returns the paths removed.
+// Never throws.
+std::vector<std::string> gc(const std::string& parent);
+
+// ------------------------------------------------------------------------------------------------
+// Pure pieces (unit-tested)
+// ------------------------------------------------------------------------------------------------
+
+// What /proc/self/mountinfo says about cgroups.
+struct MountFacts {
+    std::optional<std::string> v2_mount;  // first cgroup2 mount point
+    std::string v2_root = "/";            // its root inside the hierarchy (field 4)
+    std::map<std::string, std::string> v1;  // controller -> mount point of a cgroup v1 hierarchy
+};
+MountFacts parse_mountinfo(std::string_view mountinfo);
+
+// The "0::/path" line of /proc/self/cgroup.
+std::optional<std::string> parse_own_cgroup(std::string_view proc_self_cgroup);
+
+// Controllers the limits need in the parent's subtree_control ("cpu", "io", "memory", "pids").
+std::set<std::string> needed_controllers(const Resources& r);
+
+// One limit file: the value written and the value the kernel must read back.
+struct LimitWrite {
+    std::string file;
+    std::string value;
+    std::string expect;  // exact text read back (trimmed); for io.max the device's line
+};
+std::vector<LimitWrite> limit_writes(const Resources& r, std::uint64_t page_size);
+// True when `read` (the file's content) shows the value took effect.
+bool readback_ok(const LimitWrite& w, std::string_view read);
+
+// Where the workload's cgroup goes.
+struct PlacementInput {
+    std::string mount;          // cgroup2 mount point, e.g. /sys/fs/cgroup
+    std::string mount_root = "/";
+    std::optional<std::string> own;  // our cgroup, as /proc/self/cgroup shows it
+    std::string cgroup_parent;  // --cgroup-parent (plan.cgroup_parent)
+    uid_t euid = 0;
+    // Is this directory delegated to us (xattr trusted.delegate/user.delegate = 1, or owned by euid
+    // when euid != 0)? Only asked about our own cgroup.
+    std::function<bool(const std::string& dir)> delegated;
+};
+struct Placement {
+    std::string parent;      // absolute directory the workload's cgroup is created in
+    std::string anchor;      // highest directory whose cgroup.subtree_control hardrun may change
+    std::string own_dir;     // our own cgroup as a directory ("" when not visible)
+    std::string move_self_to;  // delegated: the leaf hardrun moves itself into first ("" = none)
+    std::string source;      // "--cgroup-parent", "delegated", "default"
+};
+// Throws Error when nothing may be used (rootless without delegation, a bad --cgroup-parent).
+Placement place(const PlacementInput& in);
+
+// The name of the leaf a delegated hardrun moves itself into (the "no internal processes" rule).
+inline constexpr const char* kSupervisorLeaf = "hardrun-supervisor";
+// The default parent under the cgroup2 mount when root and not delegated.
+inline constexpr const char* kDefaultParent = "hardrun";
+
+// The one-line reason a controller is missing, with the fix. `where` is the directory whose
+// cgroup.controllers lacks it.
+std::string missing_controller_reason(const std::string& controller, const std::string& where,
+                                      const MountFacts& facts, const Placement& placement);
+
+// A BPF_PROG_TYPE_CGROUP_DEVICE program enforcing the rules: the last matching rule decides (like the
+// OCI and docker lists), an allow rule matches when it grants every access asked, a deny rule when it
+// covers any of them, and nothing matching is denied.
+std::vector<struct bpf_insn> device_program(const std::vector<DeviceRule>& rules);
+// Loads device_program(rules) and attaches it to the cgroup (BPF_CGROUP_DEVICE); throws Error.
+void attach_device_program(int cgroup_fd, const std::string& cgroup_path, const std::vector<DeviceRule>& rules);
 
 }  // namespace hardrun::cgroups

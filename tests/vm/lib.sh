@@ -1,0 +1,60 @@
+# Sourced by every guest test (busybox sh). Helpers to run hardrun and check what happened.
+HR=/hardrun/bin/hardrun
+ROOTFS=${HARDRUN_ROOTFS:-/rootfs}
+CG=/sys/fs/cgroup
+USER_UID=1000   # the unprivileged user of the rootless tests
+# util-linux setpriv by path: busybox sh would run its own applet, which lacks --reuid
+SETPRIV=/usr/bin/setpriv
+
+fail() { echo "FAIL: $*"; exit 1; }
+skip() { echo "SKIP: $*"; exit 77; }
+note() { echo "# $*"; }
+
+# hardrun_cmd ARGS...: runs hardrun ARGS; sets RC, OUT (stdout) and ERR (stderr) and logs them.
+hardrun_cmd() {
+  "$HR" "$@" >/tmp/hr.out 2>/tmp/hr.err </dev/null
+  RC=$?
+  OUT=$(cat /tmp/hr.out)
+  ERR=$(cat /tmp/hr.err)
+  echo "\$ hardrun $* -> exit $RC"
+  sed 's/^/  out: /' /tmp/hr.out
+  sed 's/^/  err: /' /tmp/hr.err
+}
+# hr ARGS...: hardrun run --rootfs /rootfs ARGS (put -- before the command)
+hr() { hardrun_cmd run --rootfs "$ROOTFS" "$@"; }
+# hr_as UID ARGS...: the same as an unprivileged user (rootless mode)
+hr_as() {
+  uid=$1
+  shift
+  $SETPRIV --reuid="$uid" --regid="$uid" --clear-groups "$HR" run --rootfs "$ROOTFS" "$@" >/tmp/hr.out 2>/tmp/hr.err </dev/null
+  RC=$?
+  OUT=$(cat /tmp/hr.out)
+  ERR=$(cat /tmp/hr.err)
+  echo "\$ (uid $uid) hardrun run $* -> exit $RC"
+  sed 's/^/  out: /' /tmp/hr.out
+  sed 's/^/  err: /' /tmp/hr.err
+}
+
+expect_rc() { [ "$RC" = "$1" ] || fail "expected exit $1, got $RC${2:+ ($2)}"; }
+expect_out() { case "$OUT" in *"$1"*) ;; *) fail "stdout lacks '$1'" ;; esac; }
+expect_no_out() { case "$OUT" in *"$1"*) fail "stdout has '$1'" ;; esac; }
+expect_err() { case "$ERR" in *"$1"*) ;; *) fail "stderr lacks '$1'" ;; esac; }
+expect_eq() { [ "$1" = "$2" ] || fail "${3:-value}: expected '$2', got '$1'"; }
+
+# wait_until TENTHS CMD...: polls CMD every 0.1 s until it succeeds; false when it never does.
+wait_until() {
+  n=$1
+  shift
+  while [ "$n" -gt 0 ]; do
+    "$@" && return 0
+    sleep 0.1
+    n=$((n - 1))
+  done
+  return 1
+}
+
+# the cgroup a root `hardrun run` with pid PID creates (the default parent)
+cgroup_of() { echo "$CG/hardrun/hardrun-$1"; }
+populated() { grep -q 'populated 1' "$1/cgroup.events" 2>/dev/null; }
+# a keyed value ("key value" lines) from a cgroup file
+cg_key() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
