@@ -44,6 +44,7 @@ int report_outcome(const Outcome& out, const LaunchPlan& plan) {
         std::string limit = plan.resources.memory_max ? parse::human_size(*plan.resources.memory_max) : "?";
         log::error("workload killed by the OOM killer: memory limit " + limit + " reached; raise --memory");
     }
+    if (out.cgroup && log::verbose()) log::info("cgroup: " + cgroups::summary(*out.cgroup));  // the run report
     return out.exit_code;
 }
 
