@@ -142,6 +142,8 @@ void compute_warnings(LaunchPlan& p) {
     if (p.seccomp.mode == SeccompChoice::Mode::Unconfined) w.push_back("seccomp: unconfined; every syscall is allowed");
     if (p.apparmor.mode == AppArmorChoice::Mode::Unconfined) w.push_back("apparmor: unconfined");
     if (p.landlock.mode == LandlockChoice::Mode::Off) w.push_back("landlock: turned off");
+    else if (p.landlock.mode == LandlockChoice::Mode::Auto && !p.no_new_privs && !p.caps.effective.has(21 /* SYS_ADMIN */))
+        w.push_back("landlock: skipped, it needs no_new_privs (use --landlock=on to make that an error)");
     if (p.network == NetworkMode::Host || !p.namespaces.net) w.push_back("network: shares the host's network namespace");
     if (!p.namespaces.pid) w.push_back("namespaces: shares the host's pid namespace");
     if (!p.namespaces.ipc) w.push_back("namespaces: shares the host's ipc namespace");

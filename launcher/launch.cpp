@@ -199,6 +199,12 @@ void exec_workload(const ChildContext& c) {
         char go = 0;
         if (::read(c.sync_fd, &go, 1) != 1) ::_exit(kExitHardrunError);  // the supervisor died
         tie_to_parent(c);
+        if (plan.oom_score_adj) {                    //    (before we become non-dumpable: /proc/self turns root-owned)
+            std::ofstream f("/proc/self/oom_score_adj");
+            if (!(f << *plan.oom_score_adj << std::flush)) throw Error("oom_score_adj", std::to_string(*plan.oom_score_adj), "cannot write /proc/self/oom_score_adj");
+        }
+        // CVE-2019-5736: until execve nothing may open /proc/<us>/exe or /proc/<us>/mem (execve resets it)
+        if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) throw_errno("supervision", "PR_SET_DUMPABLE", errno);
         namespaces::join(plan);                      // 2. namespaces to join by path (OCI)
         if (int r = sys.setsid(); r < 0) throw_errno("session", "setsid", -r);  // no TIOCSTI into our parent
         mounts::setup(sys, plan);                    // 3. private propagation, rootfs, mounts, pivot_root
@@ -216,10 +222,6 @@ void exec_workload(const ChildContext& c) {
             if (int r = sys.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); r < 0) throw_errno("no_new_privs", "prctl", -r);
         apparmor::apply(sys, *c.apparmor);
         landlock::apply(plan);
-        if (plan.oom_score_adj) {
-            std::ofstream f("/proc/self/oom_score_adj");
-            if (!(f << *plan.oom_score_adj << std::flush)) throw Error("oom_score_adj", std::to_string(*plan.oom_score_adj), "cannot write /proc/self/oom_score_adj");
-        }
         enter_workdir(sys, plan);
         if (plan.umask) sys.umask(*plan.umask);
         close_inherited_fds(c);                      //    only 0-2 (+ preserved) reach the workload
@@ -285,6 +287,8 @@ struct Started {
 
 Started start_child(const LaunchPlan& plan, const LaunchOptions& options, const seccomp::Prepared& filter,
                     const apparmor::Decision& aa, bool detached) {
+    // CVE-2019-5736: a privileged hardrun is never dumpable, so no process can open /proc/<hardrun>/exe or mem
+    if (::geteuid() == 0) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     Started s;
     const std::string cg_name = options.cgroup_name.empty() ? "hardrun-" + std::to_string(::getpid()) : options.cgroup_name;
     s.cgroup = cgroups::Cgroup::create(plan, cg_name);
@@ -470,6 +474,7 @@ std::vector<std::string> describe(const LaunchPlan& p) {
         case AppArmorChoice::Mode::Named: out.push_back("apparmor: " + p.apparmor.profile); break;
         case AppArmorChoice::Mode::Unconfined: out.push_back("apparmor: UNCONFINED"); break;
     }
+    out.push_back(landlock::describe(p));
     out.push_back(std::string("network: ") + (p.network == NetworkMode::None ? "none (loopback only)" : "HOST"));
     out.push_back("hostname: " + p.hostname);
     if (!p.resources.empty()) {
