@@ -196,8 +196,26 @@ void setup_dev(Sys& sys, int rootfd, const Mount& m) {
         if (int r = sys.symlinkat(to, dev.get(), name); r < 0) throw_errno("mounts", "/dev/" + std::string(name), -r);
 }
 
+// CVE-2019-16884, CVE-2019-19921: nothing but procfs itself may be mounted at or inside /proc, or a fake file
+// could capture the LSM label write (/proc/self/attr/...) or the masking. The files lxcfs-style tools bind over
+// (regular files only) are the exception, as in runc.
+void refuse_fake_procfs(const Mount& m, const std::string& what) {
+    auto comps = components(m.destination);
+    if (comps.empty() || comps[0] != "proc" || m.kind == MountKind::Proc) return;
+    static const char* const kLxcfs[] = {"cpuinfo", "diskstats", "meminfo", "stat", "swaps", "uptime", "loadavg", "slabinfo"};
+    if (m.kind == MountKind::Bind && comps.size() == 2) {
+        struct stat st {};
+        for (const char* f : kLxcfs)
+            if (comps[1] == f && ::stat(m.source.c_str(), &st) == 0 && S_ISREG(st.st_mode)) return;
+    }
+    throw Error("mounts", what,
+                "refusing to mount anything but procfs at or inside /proc (a fake procfs could capture LSM label "
+                "writes, CVE-2019-16884)");
+}
+
 void mount_one(Sys& sys, int rootfd, const Mount& m, bool rootless) {
     const std::string what = describe(m);
+    refuse_fake_procfs(m, what);
     switch (m.kind) {
         case MountKind::Dev:
             setup_dev(sys, rootfd, m);
@@ -254,8 +272,12 @@ void mount_secrets(Sys& sys, int rootfd, const LaunchPlan& plan) {
                        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, what);
     for (const auto& s : plan.secrets) {
         const std::string swhat = "secret " + s.source + " -> /run/secrets/" + s.name;
-        UniqueFd src(::open(s.source.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+        // O_NONBLOCK: a FIFO or device as the source must fail, not hang the launch
+        UniqueFd src(::open(s.source.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
         if (!src) throw_errno("secrets", swhat, errno);
+        struct stat sst {};
+        if (::fstat(src.get(), &sst) != 0) throw_errno("secrets", swhat, errno);
+        if (!S_ISREG(sst.st_mode)) throw Error("secrets", swhat, "not a regular file");
         int dst = sys.openat(mnt.get(), s.name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0400);
         if (dst < 0) throw_errno("secrets", swhat, -dst);
         SysFd dstfd(sys, dst);
