@@ -218,3 +218,27 @@ def test_socket_activation_from_a_socket_unit(systemd, tmp_path):
     text = out.read_text()
     assert "pid=1 listen_pid=1 listen_fds=1 names=web" in text
     assert "open=0,1,2,3\n" in text
+
+
+def test_delegate_yes_puts_the_limited_workload_inside_the_unit(systemd, tmp_path):
+    controllers = systemd.run("cat", "/sys/fs/cgroup/cgroup.controllers", check=True).stdout.split()
+    if not {"memory", "pids"} <= set(controllers):
+        pytest.skip(f"the cgroup v2 hierarchy here has no memory/pids controllers ({controllers}); the VM tier "
+                    "covers cgroup limits")
+    out = tmp_path / "out"
+    os.chmod(tmp_path, 0o755)
+    script = "cat /proc/self/cgroup; sd_notify_send --barrier READY=1 >/dev/null; exec sleep 1000"
+    p = hardrun_unit(systemd, "hr-limits", ["Type=notify", "NotifyAccess=all", "KillMode=mixed", "Delegate=yes",
+                                            "SuccessExitStatus=143", f"StandardOutput=file:{out}"],
+                     ["--init", "--memory", "64m", "--pids-limit", "32"], script)
+    try:
+        assert p.returncode == 0, p.stderr  # READY=1 accepted: the workload's cgroup is inside the unit's
+        unit_cg = systemd.show("hr-limits", "ControlGroup")["ControlGroup"]
+        tree = systemd.run("find", "/sys/fs/cgroup" + unit_cg, "-maxdepth", "1", "-type", "d", check=True).stdout.split()
+        workload = [d for d in tree if os.path.basename(d).startswith("hardrun-") and not d.endswith("-supervisor")]
+        assert len(workload) == 1, tree
+        assert systemd.run("cat", workload[0] + "/memory.max", check=True).stdout.strip() == str(64 << 20)
+        assert systemd.run("cat", workload[0] + "/pids.max", check=True).stdout.strip() == "32"
+    finally:
+        systemd.run("systemctl", "stop", "hr-limits")
+    assert systemd.result("hr-limits") == ["success", "exited", "143"]
