@@ -102,6 +102,14 @@ UniqueFd recv_fd(int sock) {
 
 // The child dies with the supervisor (unless detached). PDEATHSIG is cleared by a credential change, so it is
 // set again after the uid switch, and the sync pipe tells whether the parent died in between.
+// Rootless: the supervisor wrote "deny" to /proc/<child>/setgroups, so setgroups(2) is refused here. (Our own
+// euid cannot tell: with --user 0 it is 0 inside the user namespace.)
+bool setgroups_denied() {
+    std::ifstream f("/proc/self/setgroups");
+    std::string v;
+    return (f >> v) && v == "deny";
+}
+
 void tie_to_parent(const ChildContext& c) {
     if (c.detached) return;
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) throw_errno("supervision", "PR_SET_PDEATHSIG", errno);
@@ -215,7 +223,7 @@ void exec_workload(const ChildContext& c) {
         identity::apply_rlimits(sys, plan);
         // 5. cgroup limits: clone3(CLONE_INTO_CGROUP) put us in the workload's cgroup before our first instruction
         capabilities::drop_bounding(plan);           // 6. bounding set while we still hold CAP_SETPCAP
-        identity::switch_user(sys, plan, plan.namespaces.user && ::geteuid() != 0 && !plan.uid_mappings.empty());
+        identity::switch_user(sys, plan, plan.namespaces.user && setgroups_denied() && !plan.uid_mappings.empty());
         tie_to_parent(c);                            //    (the uid switch cleared PDEATHSIG)
         capabilities::apply(plan);                   // 7. effective/permitted/inheritable/ambient
         if (plan.no_new_privs)                       // 8. no_new_privs, AppArmor exec label, Landlock
