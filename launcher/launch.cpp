@@ -24,6 +24,7 @@
 #include "hardrun/apparmor.hpp"
 #include "hardrun/capabilities.hpp"
 #include "hardrun/error.hpp"
+#include "hardrun/footprint.hpp"
 #include "hardrun/identity.hpp"
 #include "hardrun/landlock.hpp"
 #include "hardrun/log.hpp"
@@ -391,7 +392,9 @@ Outcome launch(const LaunchPlan& plan, const LaunchOptions& options) {
         options.hooks.on_exec(s.pid);
     }
 
-    // supervise: forward signals, reap
+    // supervise: forward signals, reap. A workload still running after 50 ms is a long one: the supervisor
+    // then gives back the memory start-up used (short ones exit first and never pay for it; performance.md)
+    bool trimmed = failure.has_value();
     int status = 0;
     struct rusage ru {};
     for (;;) {
@@ -402,7 +405,12 @@ Outcome launch(const LaunchPlan& plan, const LaunchOptions& options) {
         for (int sig : kForwarded) sigaddset(&set, sig);
         sigaddset(&set, SIGCHLD);
         siginfo_t si{};
-        int sig = sigwaitinfo(&set, &si);
+        const struct timespec trim_after {0, 50'000'000};
+        int sig = trimmed ? sigwaitinfo(&set, &si) : sigtimedwait(&set, &si, &trim_after);
+        if (sig < 0 && errno == EAGAIN) {
+            footprint::release_startup_memory();
+            trimmed = true;
+        }
         if (sig > 0 && sig != SIGCHLD) ::kill(s.pid, sig);
     }
     sigprocmask(SIG_SETMASK, &s.old_mask, nullptr);
