@@ -1,46 +1,178 @@
-// TEMPORARY minimal seccomp: a default-allow filter that refuses a few dangerous syscalls.
-// The seccomp issue replaces this with profile loading (Docker/OCI formats) and compilation.
+// Seccomp: choose and compile the profile for a launch (supervisor), load it (child). See seccomp.hpp.
 #include "hardrun/seccomp.hpp"
 
-#include <seccomp.h>
 #include <linux/seccomp.h>
-#include <sys/mman.h>
-#include <unistd.h>
+#include <sys/syscall.h>
+
 #include <cerrno>
-#include <cstdio>
-#include <cstdlib>
-#include <algorithm>
+#include <cstddef>
+#include <nlohmann/json.hpp>
 
 #include "hardrun/error.hpp"
+#include "hardrun/log.hpp"
+#include "hardrun/seccomp_bpf.hpp"
+#include "hardrun/seccomp_profile.hpp"
 
 namespace hardrun::seccomp {
 
 bool Prepared::wants_listener() const { return (load_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) != 0; }
 
-Prepared prepare(const LaunchPlan& plan, Mode) {
+namespace {
+
+Profile choose_profile(const LaunchPlan& plan) {
+    if (!plan.seccomp.inline_json.empty()) {
+        const std::string source = "OCI config linux.seccomp";
+        nlohmann::json j;
+        try {
+            j = nlohmann::json::parse(plan.seccomp.inline_json);
+        } catch (const nlohmann::json::parse_error& e) {
+            throw Error("seccomp", source, std::string("invalid JSON: ") + e.what());
+        }
+        return parse_oci(j, source);
+    }
+    if (plan.seccomp.mode == SeccompChoice::Mode::Profile) return load_profile(plan.seccomp.profile_path);
+    return load_profile(default_profile_path());
+}
+
+// sendmsg(fd, msg, kHandoffSendFlags) on the native ABI -> `ret`, else on to the rest of the program.
+// Instruction 5 compares the fd (patched in load()); instruction 12 is the return.
+std::vector<sock_filter> handoff_stub(std::uint32_t audit_arch, int sendmsg_nr) {
+    const std::uint8_t end = 0;  // placeholder, fixed below
+    std::vector<sock_filter> s = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),                       // 0
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, audit_arch, 0, end),                                 // 1
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),                          // 2
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<std::uint32_t>(sendmsg_nr), 0, end),     // 3
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, arg_lo_offset(0)),                                    // 4
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0xffffffffU, 0, end),                                // 5: the fd
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, arg_hi_offset(0)),                                    // 6
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, end),                                          // 7
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, arg_lo_offset(2)),                                    // 8
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<std::uint32_t>(kHandoffSendFlags), 0, end),  // 9
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, arg_hi_offset(2)),                                    // 10
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, end),                                          // 11
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),                                            // 12
+    };
+    for (std::size_t i = 0; i < s.size(); ++i)
+        if (BPF_CLASS(s[i].code) == BPF_JMP) s[i].jf = static_cast<std::uint8_t>(s.size() - (i + 1));
+    return s;
+}
+constexpr int kHandoffFdInsn = 5;
+constexpr int kHandoffRetInsn = 12;
+
+std::string arches_text(const Resolved& r) {
+    std::string s;
+    for (const ArchInfo* a : r.arches) s += (s.empty() ? "" : "+") + a->name;
+    return s;
+}
+
+}  // namespace
+
+Prepared prepare(const LaunchPlan& plan, Mode mode) {
     Prepared p;
-    if (plan.seccomp.mode == SeccompChoice::Mode::Unconfined) return p;
-    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-    for (const char* name : {"mount", "umount2", "unshare", "setns", "keyctl", "ptrace", "bpf", "kexec_load",
-                             "perf_event_open", "open_by_handle_at", "init_module", "finit_module"})
-        seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), seccomp_syscall_resolve_name(name), 0);
-    int fd = memfd_create("bpf", MFD_CLOEXEC);
-    seccomp_export_bpf(ctx, fd);
-    seccomp_release(ctx);
-    off_t len = lseek(fd, 0, SEEK_END);
-    p.program.resize(static_cast<size_t>(len) / sizeof(sock_filter));
-    (void)!pread(fd, p.program.data(), static_cast<size_t>(len), 0);
-    close(fd);
-    p.description = "temporary filter";
+    p.mode = mode;
+    const bool unconfined = plan.seccomp.mode == SeccompChoice::Mode::Unconfined && plan.seccomp.inline_json.empty();
+    if (unconfined && mode != Mode::Record) {
+        p.description = "unconfined";
+        return p;  // nothing is filtered, so nothing can be refused either
+    }
+    const Target target = target_for(plan);
+    std::shared_ptr<Resolved> resolved;
+    if (!unconfined) {
+        Profile profile = choose_profile(plan);
+        resolved = std::make_shared<Resolved>(resolve(profile, target));
+        for (const auto& w : resolved->warnings) {
+            p.warnings.push_back(resolved->source + ": " + w);
+            log::warning("seccomp: " + resolved->source + ": " + w);
+        }
+        Compiled c = compile(*resolved);
+        p.enforce = std::move(c.program);
+        p.enosys_stub = c.stub_length;
+        p.load_flags = resolved->filter_flags;
+        p.listener_path = resolved->listener_path;
+        p.listener_metadata = resolved->listener_metadata;
+        p.description = "profile " + resolved->source + " (" + format_name(resolved->format) + ", " +
+                        std::to_string(resolved->rules.size()) + " rules, " + arches_text(*resolved) + ")";
+    } else {
+        p.enforce = compile_default_only(Action{ActionKind::Allow, 0}, *target.native).program;
+        p.description = "unconfined (recording every syscall)";
+    }
+    p.resolved = resolved;
+
+    if (mode == Mode::Enforce) {
+        p.program = p.enforce;
+        if (resolved && resolved->uses(ActionKind::Notify)) {
+            if (resolved->listener_path.empty())
+                throw Error("seccomp", resolved->source,
+                            "SCMP_ACT_NOTIFY needs a listener: give listenerPath (OCI) for the agent that answers");
+            p.load_flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+        }
+        return p;
+    }
+
+    // Report / Record
+    const char* what = mode == Mode::Report ? "--report" : "seccomp record";
+    if (!target.available.count(ActionKind::Notify))
+        throw Error("seccomp", what, "this kernel has no SECCOMP_RET_USER_NOTIF (Linux 5.0+; CONTINUE needs 5.5+)");
+    if (resolved && resolved->uses(ActionKind::Notify))
+        throw Error("seccomp", resolved->source, std::string(what) + " cannot be combined with a profile that uses SCMP_ACT_NOTIFY");
+    std::vector<sock_filter> body = p.enforce;
+    std::vector<std::uint32_t> from = {SECCOMP_RET_ERRNO};
+    if (mode == Mode::Record) from = {SECCOMP_RET_ERRNO, SECCOMP_RET_ALLOW, SECCOMP_RET_LOG};
+    rewrite_returns(body, from, SECCOMP_RET_USER_NOTIF);
+
+    const int sendmsg_nr = syscall_number(*target.native, "sendmsg");
+    if (sendmsg_nr < 0) throw Error("seccomp", what, "no sendmsg syscall on " + target.native->name);
+    // the handoff must be allowed by the profile itself in Report mode (it is hardrun's own call, but a
+    // profile that refuses sendmsg would refuse it too without the report)
+    if (mode == Mode::Report) {
+        const std::uint64_t args[] = {3, 0, static_cast<std::uint64_t>(kHandoffSendFlags)};
+        SimResult r = simulate(p.enforce, make_data(target.native->token, sendmsg_nr, args));
+        if (!is_allowing(from_ret(r.ret).kind))
+            throw Error("seccomp", resolved ? resolved->source : "profile",
+                        "--report needs the profile to allow sendmsg (hardrun hands the notification listener to the "
+                        "supervisor with it); the profile answers " + describe(from_ret(r.ret)));
+    }
+    std::vector<sock_filter> stub = handoff_stub(target.native->audit_arch, sendmsg_nr);
+    p.handoff_fd_insn = kHandoffFdInsn;
+    p.handoff_ret_insn = kHandoffRetInsn;
+    p.handoff_sendmsg_nr = sendmsg_nr;
+    p.native_arch = target.native->token;
+    p.program = std::move(stub);
+    p.program.insert(p.program.end(), body.begin(), body.end());
+    p.load_flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+    p.load_flags &= ~static_cast<unsigned>(SECCOMP_FILTER_FLAG_TSYNC);
+    if (p.program.size() > BPF_MAXINSNS)
+        throw Error("seccomp", p.description, "the filter is too long for the kernel with the report rule");
     return p;
 }
 
-int load(Sys& sys, const Prepared& prepared) {
+int load(Sys& sys, const Prepared& prepared, int handoff_socket) {
     if (prepared.program.empty()) return -1;
-    sock_fprog prog{static_cast<unsigned short>(prepared.program.size()),
-                    const_cast<sock_filter*>(prepared.program.data())};
+    const sock_filter* insns = prepared.program.data();
+    std::vector<sock_filter> patched;
+    if (prepared.handoff_fd_insn >= 0) {
+        if (handoff_socket < 0)
+            throw Error("seccomp", prepared.description, "the notification listener needs a socket to the supervisor");
+        patched = prepared.program;
+        patched[static_cast<std::size_t>(prepared.handoff_fd_insn)].k = static_cast<std::uint32_t>(handoff_socket);
+        // Report: the handoff gets exactly what the profile answers for it; Record: it is let through
+        if (prepared.mode == Mode::Report && !prepared.enforce.empty()) {
+            const std::uint64_t args[] = {static_cast<std::uint64_t>(handoff_socket), 0,
+                                          static_cast<std::uint64_t>(kHandoffSendFlags)};
+            SimResult r = simulate(prepared.enforce, make_data(prepared.native_arch, prepared.handoff_sendmsg_nr, args));
+            patched[static_cast<std::size_t>(prepared.handoff_ret_insn)].k = r.ret;
+        }
+        insns = patched.data();
+    }
+    sock_fprog prog{static_cast<unsigned short>(prepared.program.size()), const_cast<sock_filter*>(insns)};
     int r = sys.seccomp_load(prepared.load_flags, &prog);
-    if (r < 0) throw_errno("seccomp", prepared.description, -r);
+    if (r < 0) {
+        std::string hint;
+        if (-r == EACCES) hint = "loading a filter without no_new_privs needs CAP_SYS_ADMIN";
+        else if (-r == EINVAL) hint = "the kernel refused the program or its flags (" + std::to_string(prepared.load_flags) + ")";
+        throw_errno("seccomp", prepared.description, -r, hint);
+    }
     return prepared.wants_listener() ? r : -1;
 }
 

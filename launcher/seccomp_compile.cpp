@@ -1,0 +1,187 @@
+// Resolved profile -> classic BPF, with libseccomp's binary-tree optimiser, plus hardrun's ENOSYS rule.
+#include <linux/audit.h>
+#include <linux/seccomp.h>
+#include <seccomp.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+#include <memory>
+
+#include "hardrun/error.hpp"
+#include "hardrun/fd.hpp"
+#include "hardrun/seccomp_bpf.hpp"
+#include "hardrun/seccomp_profile.hpp"
+
+namespace hardrun::seccomp {
+
+namespace {
+
+struct CtxDeleter {
+    void operator()(void* ctx) const { seccomp_release(ctx); }
+};
+using Ctx = std::unique_ptr<void, CtxDeleter>;
+
+[[noreturn]] void lib_fail(const std::string& source, const std::string& what, int rc) {
+    throw Error("seccomp", source, what + ": " + errno_text(rc < 0 ? -rc : rc));
+}
+
+std::uint32_t bad_arch_action() {
+    // a syscall from an ABI the filter does not cover is killed, never allowed
+    return kernel_actions().count(ActionKind::KillProcess) ? SCMP_ACT_KILL_PROCESS : SCMP_ACT_KILL_THREAD;
+}
+
+Ctx new_ctx(const std::string& source, std::uint32_t default_action, const ArchInfo& arch) {
+    Ctx ctx(seccomp_init(default_action));
+    if (!ctx) throw Error("seccomp", source, "libseccomp could not create a filter for default action " + std::to_string(default_action));
+    auto attr = [&](scmp_filter_attr a, std::uint32_t v, const char* what) {
+        if (int rc = seccomp_attr_set(ctx.get(), a, v); rc != 0) lib_fail(source, what, rc);
+    };
+    attr(SCMP_FLTATR_ACT_BADARCH, bad_arch_action(), "setting the bad-architecture action");
+    attr(SCMP_FLTATR_CTL_NNP, 0, "leaving no_new_privs to hardrun");
+    attr(SCMP_FLTATR_CTL_OPTIMIZE, 2, "selecting the binary-tree optimiser");
+    if (arch.token != seccomp_arch_native()) {
+        if (int rc = seccomp_arch_remove(ctx.get(), SCMP_ARCH_NATIVE); rc != 0) lib_fail(source, "arch " + arch.name, rc);
+        if (int rc = seccomp_arch_add(ctx.get(), arch.token); rc != 0) lib_fail(source, "adding arch " + arch.name, rc);
+    }
+    return ctx;
+}
+
+scmp_compare to_scmp_op(Op op) {
+    switch (op) {
+        case Op::NotEqual: return SCMP_CMP_NE;
+        case Op::Less: return SCMP_CMP_LT;
+        case Op::LessEqual: return SCMP_CMP_LE;
+        case Op::Equal: return SCMP_CMP_EQ;
+        case Op::GreaterEqual: return SCMP_CMP_GE;
+        case Op::Greater: return SCMP_CMP_GT;
+        case Op::MaskedEqual: return SCMP_CMP_MASKED_EQ;
+    }
+    return SCMP_CMP_EQ;
+}
+
+std::vector<sock_filter> export_bpf(const std::string& source, void* ctx) {
+    UniqueFd fd(::memfd_create("hardrun-seccomp", MFD_CLOEXEC));
+    if (!fd) throw_errno("seccomp", source, errno, "memfd_create for the compiled filter");
+    if (int rc = seccomp_export_bpf(ctx, fd.get()); rc != 0) lib_fail(source, "exporting the BPF program", rc);
+    off_t len = ::lseek(fd.get(), 0, SEEK_END);
+    if (len <= 0 || len % static_cast<off_t>(sizeof(sock_filter)) != 0)
+        throw Error("seccomp", source, "libseccomp exported a malformed program (" + std::to_string(len) + " bytes)");
+    std::vector<sock_filter> prog(static_cast<std::size_t>(len) / sizeof(sock_filter));
+    if (::pread(fd.get(), prog.data(), static_cast<std::size_t>(len), 0) != len)
+        throw_errno("seccomp", source, errno, "reading the compiled filter");
+    return prog;
+}
+
+// The ENOSYS rule in front of libseccomp's program: per architecture, a syscall number above the highest one
+// the profile names (and below the end of that ABI's table) gets ENOSYS, so a program probing a syscall
+// newer than the profile falls back as on an older kernel instead of failing on EPERM.
+struct Interval {
+    std::uint32_t above, below;  // ENOSYS when above < nr < below
+};
+
+std::vector<sock_filter> enosys_stub(const Resolved& r) {
+    // group by audit arch (x86_64 and x32 share one)
+    std::vector<std::pair<std::uint32_t, std::vector<Interval>>> groups;
+    for (const ArchInfo* a : r.arches) {
+        auto it = r.max_known.find(a->token);
+        if (it == r.max_known.end() || it->second < 0) continue;
+        const std::uint32_t span = a->token == SCMP_ARCH_X32 ? 512 : 1024;
+        Interval iv{static_cast<std::uint32_t>(it->second), a->nr_base + span};
+        if (iv.above + 1 >= iv.below) continue;
+        auto g = std::find_if(groups.begin(), groups.end(), [&](const auto& x) { return x.first == a->audit_arch; });
+        if (g == groups.end()) groups.push_back({a->audit_arch, {iv}});
+        else g->second.push_back(iv);
+    }
+    std::vector<sock_filter> stub;
+    if (groups.empty()) return stub;
+    // emit with placeholder jumps; targets: index of the next group, or the end (libseccomp's program)
+    std::vector<std::size_t> group_start(groups.size() + 1, 0);
+    std::vector<std::pair<std::size_t, int>> jt_fix, jf_fix;  // (insn, group index to jump to, -1 = end)
+    const std::uint32_t ret_enosys = SECCOMP_RET_ERRNO | ENOSYS;
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+        group_start[g] = stub.size();
+        stub.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)));
+        jf_fix.push_back({stub.size(), static_cast<int>(g + 1)});
+        stub.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, groups[g].first, 0, 0));
+        stub.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)));
+        const auto& ivs = groups[g].second;
+        for (std::size_t i = 0; i < ivs.size(); ++i) {
+            const bool last = i + 1 == ivs.size();
+            // jgt above: false -> next interval (3 insns on) or the end
+            stub.push_back(BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, ivs[i].above, 0, static_cast<std::uint8_t>(last ? 0 : 2)));
+            if (last) jf_fix.push_back({stub.size() - 1, -1});
+            // jge below: true -> next interval or the end
+            stub.push_back(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, ivs[i].below, static_cast<std::uint8_t>(last ? 0 : 1), 0));
+            if (last) jt_fix.push_back({stub.size() - 1, -1});
+            stub.push_back(BPF_STMT(BPF_RET | BPF_K, ret_enosys));
+        }
+    }
+    group_start[groups.size()] = stub.size();  // the end: libseccomp's first instruction
+    auto resolve = [&](std::size_t at, int target) {
+        std::size_t dest = target < 0 ? stub.size() : group_start[static_cast<std::size_t>(target)];
+        std::size_t off = dest - (at + 1);
+        if (off > 255) throw Error("seccomp", "ENOSYS rule", "jump too far");
+        return static_cast<std::uint8_t>(off);
+    };
+    for (auto [at, target] : jf_fix) stub[at].jf = resolve(at, target);
+    for (auto [at, target] : jt_fix) stub[at].jt = resolve(at, target);
+    return stub;
+}
+
+bool refuses(const Action& a) {
+    return a.kind == ActionKind::Errno || a.kind == ActionKind::KillProcess || a.kind == ActionKind::KillThread ||
+           a.kind == ActionKind::Trap;
+}
+
+}  // namespace
+
+Compiled compile(const Resolved& r) {
+    Ctx main;
+    const std::uint32_t lib_native = seccomp_arch_native();
+    for (const ArchInfo* arch : r.arches) {
+        Ctx ctx = new_ctx(r.source, to_scmp(r.default_action), *arch);
+        for (const ResolvedRule& rule : r.rules) {
+            auto it = rule.numbers.find(arch->token);
+            if (it == rule.numbers.end()) continue;
+            // libseccomp takes native numbers and translates them by name for the other ABIs
+            int nr = arch->token == lib_native ? it->second : seccomp_syscall_resolve_name(rule.name.c_str());
+            if (nr == __NR_SCMP_ERROR) continue;  // newer than libseccomp: only placeable on the native ABI
+            std::vector<scmp_arg_cmp> cmps;
+            for (const ArgCmp& c : rule.args)
+                cmps.push_back(scmp_arg_cmp{c.index, to_scmp_op(c.op), c.value, c.value_two});
+            int rc = seccomp_rule_add_array(ctx.get(), to_scmp(rule.action), nr, static_cast<unsigned>(cmps.size()),
+                                            cmps.empty() ? nullptr : cmps.data());
+            if (rc == -EEXIST)
+                throw Error("seccomp", r.source,
+                            rule.path + ": '" + rule.name + "' " + describe(rule.action) +
+                                " clashes with another rule for the same syscall (libseccomp cannot mix an "
+                                "unconditional rule with conditional ones of another action)");
+            if (rc != 0) lib_fail(r.source, rule.path + ": libseccomp refused the rule for '" + rule.name + "' on " + arch->name, rc);
+        }
+        if (!main) main = std::move(ctx);
+        else if (int rc = seccomp_merge(main.get(), ctx.release()); rc != 0)
+            lib_fail(r.source, "merging the " + arch->name + " filter", rc);
+    }
+    Compiled c;
+    std::vector<sock_filter> lib = export_bpf(r.source, main.get());
+    if (refuses(r.default_action)) c.program = enosys_stub(r);
+    c.stub_length = c.program.size();
+    c.program.insert(c.program.end(), lib.begin(), lib.end());
+    if (c.program.size() > BPF_MAXINSNS)
+        throw Error("seccomp", r.source, "the compiled filter has " + std::to_string(c.program.size()) +
+                                             " instructions; the kernel accepts at most " + std::to_string(BPF_MAXINSNS));
+    return c;
+}
+
+Compiled compile_default_only(const Action& default_action, const ArchInfo& arch) {
+    Ctx ctx = new_ctx("filter", to_scmp(default_action), arch);
+    Compiled c;
+    c.program = export_bpf("filter", ctx.get());
+    return c;
+}
+
+}  // namespace hardrun::seccomp

@@ -1,0 +1,580 @@
+// Seccomp: every public fixture parses and resolves to the expected allow/deny table (checked by running the
+// compiled BPF in hardrun's interpreter), malformed profiles give their exact error, hardrun's default is at
+// least as strict as Docker's, and the Report/Record programs are the profile's with the right rewrites.
+#include <doctest/doctest.h>
+#include <linux/audit.h>
+#include <sched.h>
+#include <linux/seccomp.h>
+#include <seccomp.h>
+#include <linux/capability.h>
+#include <sys/socket.h>
+
+#include <csignal>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "hardrun/error.hpp"
+#include "hardrun/seccomp.hpp"
+#include "hardrun/seccomp_bpf.hpp"
+#include "hardrun/seccomp_profile.hpp"
+#include "recording_sys.hpp"
+
+using namespace hardrun;
+using namespace hardrun::seccomp;
+
+namespace {
+
+const std::string kData = std::string(HARDRUN_TEST_DATA) + "/seccomp/";
+const std::string kProfiles = std::string(HARDRUN_SOURCE_DIR) + "/profiles/seccomp/";
+
+Target target(std::initializer_list<int> caps = {}, KernelVersion kernel = {6, 18, 0}) {
+    Target t;
+    t.native = &native_arch();
+    for (int c : caps) t.caps.add(c);
+    t.kernel = kernel;
+    t.available = {ActionKind::Allow,     ActionKind::Errno, ActionKind::KillProcess, ActionKind::KillThread,
+                   ActionKind::Trap,      ActionKind::Log,   ActionKind::Notify,      ActionKind::Trace};
+    return t;
+}
+
+struct Filter {
+    Resolved resolved;
+    Compiled compiled;
+    // What the program answers for a syscall of `arch` (default: native) with these arguments.
+    std::string verdict(const std::string& name, std::vector<std::uint64_t> args = {}, std::uint32_t arch = 0) const {
+        const ArchInfo* a = arch ? find_arch(arch) : &native_arch();
+        REQUIRE(a);
+        int nr = syscall_number(*a, name);
+        REQUIRE_MESSAGE(nr >= 0, name);
+        return verdict_nr(nr, args, a->token);
+    }
+    std::string verdict_nr(int nr, std::vector<std::uint64_t> args = {}, std::uint32_t arch = 0) const {
+        SimResult r = simulate(compiled.program, make_data(arch ? arch : native_arch().token, nr, args));
+        REQUIRE_MESSAGE(r.ok, r.error);
+        return describe(from_ret(r.ret));
+    }
+};
+
+Filter load(const std::string& path, const Target& t = target()) {
+    Filter f{resolve(load_profile(path), t), {}};
+    f.compiled = compile(f.resolved);
+    return f;
+}
+
+Filter from_text(const std::string& text, const Target& t = target()) {
+    Filter f{resolve(parse_profile(text, "t.json"), t), {}};
+    f.compiled = compile(f.resolved);
+    return f;
+}
+
+// The exact one-line error a profile gives.
+std::string error_of(const std::string& text, const Target& t = target(), bool oci = false) {
+    try {
+        if (oci) compile(resolve(parse_oci(nlohmann::json::parse(text), "oci"), t));
+        else compile(resolve(parse_profile(text, "t.json"), t));
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "(no error)";
+}
+
+std::string rule(const std::string& body) {
+    return R"({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [)" + body + "]}";
+}
+
+constexpr std::uint64_t kNsFlags = CLONE_NEWNS | CLONE_NEWUSER;
+const std::string EPERM_ = "ERRNO(EPERM)";
+const std::string ENOSYS_ = "ERRNO(ENOSYS)";
+
+}  // namespace
+
+TEST_CASE("seccomp fixture: Docker's current default profile (names, archMap, includes/excludes)") {
+    Filter f = load(kData + "docker-default.json");
+    CHECK(f.resolved.format == Format::Docker);
+    CHECK(f.resolved.warnings.empty());
+    REQUIRE(f.resolved.arches.size() == 3);  // archMap: x86_64 with x86 and x32
+    CHECK(f.resolved.arches[1]->name == "x86");
+    CHECK(f.resolved.arches[2]->name == "x32");
+    CHECK(f.verdict("read") == "ALLOW");
+    CHECK(f.verdict("getppid") == "ALLOW");
+    CHECK(f.verdict("ptrace") == "ALLOW");  // includes minKernel 4.8
+    CHECK(f.verdict("process_vm_readv") == "ALLOW");
+    CHECK(f.verdict("mount") == EPERM_);
+    CHECK(f.verdict("unshare") == EPERM_);
+    CHECK(f.verdict("keyctl") == EPERM_);
+    CHECK(f.verdict("bpf") == EPERM_);
+    CHECK(f.verdict("kexec_load") == EPERM_);
+    CHECK(f.verdict("open_by_handle_at") == EPERM_);
+    CHECK(f.verdict("clone", {SIGCHLD}) == "ALLOW");
+    CHECK(f.verdict("clone", {kNsFlags | SIGCHLD}) == EPERM_);
+    CHECK(f.verdict("clone3") == ENOSYS_);  // excludes CAP_SYS_ADMIN, errnoRet 38
+    CHECK(f.verdict("socket", {AF_INET}) == "ALLOW");
+    CHECK(f.verdict("socket", {38}) == EPERM_);
+    CHECK(f.verdict("socket", {39}) == "ALLOW");
+    CHECK(f.verdict("socket", {40}) == EPERM_);
+    CHECK(f.verdict("personality", {8}) == "ALLOW");
+    CHECK(f.verdict("personality", {0xffff}) == EPERM_);
+    CHECK(f.verdict("arch_prctl") == "ALLOW");  // includes arches amd64
+    CHECK(f.verdict("modify_ldt") == "ALLOW");
+    CHECK(f.verdict("mseal") == "ALLOW");  // newer than libseccomp 2.5.4: hardrun's own table
+    CHECK(f.resolved.max_known.at(SCMP_ARCH_X86_64) == 466);  // removexattrat
+    CHECK(f.verdict_nr(467) == ENOSYS_);  // open_tree_attr: newer than the profile
+    CHECK(f.verdict_nr(469) == ENOSYS_);
+    CHECK(f.verdict_nr(1023) == ENOSYS_);
+    // i386 is in the filter (int 0x80 getpid is allowed), as is x32
+    CHECK(f.verdict("getpid", {}, SCMP_ARCH_X86) == "ALLOW");
+    CHECK(f.verdict_nr(359, {AF_INET}, SCMP_ARCH_X86) == "ALLOW");  // i386 socket
+    CHECK(f.verdict_nr(359, {40}, SCMP_ARCH_X86) == EPERM_);
+    CHECK(f.verdict_nr(102, {1}, SCMP_ARCH_X86) == "ALLOW");  // socketcall(SYS_SOCKET): libseccomp cannot see the family
+    CHECK(f.verdict("mount", {}, SCMP_ARCH_X86) == EPERM_);
+    CHECK(f.verdict("read", {}, SCMP_ARCH_X32) == "ALLOW");
+    // an ABI the filter does not cover is killed
+    CHECK(f.verdict("read", {}, SCMP_ARCH_AARCH64) == "KILL_PROCESS");
+}
+
+TEST_CASE("seccomp fixture: includes/excludes follow the capabilities and the kernel") {
+    Filter old_kernel = load(kData + "docker-default.json", target({}, {4, 4, 0}));
+    CHECK(old_kernel.verdict("ptrace") == EPERM_);
+    Filter admin = load(kData + "docker-default.json", target({CAP_SYS_ADMIN}));
+    CHECK(admin.verdict("mount") == "ALLOW");
+    CHECK(admin.verdict("clone", {kNsFlags | SIGCHLD}) == "ALLOW");
+    CHECK(admin.verdict("clone3") == "ALLOW");
+    CHECK(admin.verdict("perf_event_open") == "ALLOW");
+    Filter ptrace = load(kData + "docker-default.json", target({CAP_SYS_PTRACE}));
+    CHECK(ptrace.verdict("kcmp") == "ALLOW");
+    CHECK(ptrace.verdict("mount") == EPERM_);
+
+    Filter none = load(kData + "docker-conditional_include.json");
+    CHECK(none.verdict("chmod") == "ALLOW");
+    CHECK(none.verdict("syslog") == EPERM_);
+    CHECK(none.verdict("ptrace") == "ALLOW");
+    Filter syslog = load(kData + "docker-conditional_include.json", target({CAP_SYSLOG}));
+    CHECK(syslog.verdict("syslog") == "ALLOW");
+    Filter sysadmin = load(kData + "docker-conditional_include.json", target({CAP_SYS_ADMIN}));
+    CHECK(sysadmin.verdict("ptrace") == EPERM_);
+}
+
+TEST_CASE("seccomp fixture: Docker's old single-name format") {
+    Filter f = load(kData + "docker-default-old-format.json");
+    CHECK(f.resolved.format == Format::DockerOld);
+    REQUIRE(f.resolved.arches.size() == 3);  // "architectures"
+    CHECK(f.verdict("read") == "ALLOW");
+    CHECK(f.verdict("mount") == EPERM_);
+    CHECK(f.verdict("clone", {SIGCHLD}) == "ALLOW");
+    CHECK(f.verdict("clone", {CLONE_NEWUSER | SIGCHLD}) == EPERM_);  // mask 2080505856
+    CHECK(f.verdict("personality", {0xffffffff}) == "ALLOW");
+    CHECK(f.verdict("personality", {0x20000}) == EPERM_);
+    CHECK(f.verdict("getpid", {}, SCMP_ARCH_X86) == "ALLOW");
+}
+
+TEST_CASE("seccomp fixture: the small example (valueTwo, errnoRet, defaultErrnoRet)") {
+    Filter f = load(kData + "docker-example.json");
+    CHECK(f.resolved.default_action == Action{ActionKind::Errno, 1});
+    CHECK(f.verdict("open") == "ALLOW");
+    CHECK(f.verdict("close") == "ALLOW");
+    CHECK(f.verdict("clone", {SIGCHLD}) == "ALLOW");
+    CHECK(f.verdict("clone", {CLONE_NEWNS}) == EPERM_);
+    CHECK(f.verdict("read") == EPERM_);
+    // errnoRet 12345 is no errno (the kernel would cap it at 4095, libseccomp refuses above 4094): hardrun says so
+    CHECK(f.verdict("syslog") == "ERRNO(4094)");
+    REQUIRE(f.resolved.warnings.size() == 1);
+    CHECK(f.resolved.warnings[0] == "syscalls[3].errnoRet: 12345 is not an errno (libseccomp takes at most 4094); using 4094");
+}
+
+TEST_CASE("seccomp: hardrun's default profile refuses what the issue lists and keeps the native ABI only") {
+    Filter f = load(kProfiles + "default.json");
+    CHECK(f.resolved.warnings.empty());
+    REQUIRE(f.resolved.arches.size() == 1);
+    for (const char* name : {"unshare", "mount", "umount2", "setns", "keyctl", "add_key", "ptrace", "process_vm_readv",
+                             "bpf", "perf_event_open", "kexec_load", "open_by_handle_at", "init_module", "modify_ldt",
+                             "userfaultfd", "io_uring_setup", "reboot", "swapon", "pivot_root", "chroot"})
+        CHECK_MESSAGE(f.verdict(name) == EPERM_, name);
+    CHECK(f.verdict("clone", {CLONE_NEWNS | SIGCHLD}) == EPERM_);
+    CHECK(f.verdict("clone", {CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD}) == "ALLOW");
+    CHECK(f.verdict("clone3") == ENOSYS_);
+    CHECK(f.verdict("socket", {40}) == EPERM_);
+    CHECK(f.verdict("socket", {38}) == EPERM_);
+    CHECK(f.verdict("socket", {AF_INET6}) == "ALLOW");
+    CHECK(f.verdict("personality", {0xffff}) == EPERM_);
+    CHECK(f.verdict("personality", {0}) == "ALLOW");
+    CHECK(f.verdict("getpid", {}, SCMP_ARCH_X86) == "KILL_PROCESS");  // int 0x80
+    CHECK(f.verdict("read", {}, SCMP_ARCH_X32) == "KILL_PROCESS");
+    CHECK(f.resolved.max_known.at(SCMP_ARCH_X86_64) == 466);  // removexattrat, like Docker's
+    CHECK(f.verdict("file_getattr") == ENOSYS_);  // newer than the profile: as on an older kernel
+    CHECK(f.verdict_nr(471) == ENOSYS_);
+    // capabilities given back bring their syscalls back, as in Docker's profile
+    Filter ptrace = load(kProfiles + "default.json", target({CAP_SYS_PTRACE}));
+    CHECK(ptrace.verdict("ptrace") == "ALLOW");
+    Filter admin = load(kProfiles + "default.json", target({CAP_SYS_ADMIN}));
+    CHECK(admin.verdict("mount") == "ALLOW");
+    CHECK(admin.verdict("getpid", {}, SCMP_ARCH_X86) == "KILL_PROCESS");
+}
+
+TEST_CASE("seccomp: hardrun's default is at least as strict as Docker's for the same capabilities") {
+    for (auto caps : {std::initializer_list<int>{}, {CAP_SYS_ADMIN}, {CAP_SYS_PTRACE, CAP_NET_ADMIN}}) {
+        Filter ours = load(kProfiles + "default.json", target(caps));
+        Filter docker = load(kData + "docker-default.json", target(caps));
+        const std::vector<std::vector<std::uint64_t>> arg_sets = {
+            {}, {SIGCHLD}, {kNsFlags}, {38}, {40}, {0xffff}, {8}, {0xffffffff}, {AF_INET}};
+        int compared = 0;
+        for (int nr = 0; nr < 480; ++nr)
+            for (const auto& args : arg_sets) {
+                std::string o = ours.verdict_nr(nr, args), d = docker.verdict_nr(nr, args);
+                if (o == "ALLOW") CHECK_MESSAGE(d == "ALLOW", "nr ", nr, " allowed by hardrun but not by Docker");
+                ++compared;
+            }
+        CHECK(compared == 480 * 9);
+    }
+}
+
+TEST_CASE("seccomp: the strict profile allows a network service's syscalls and little else") {
+    Filter f = load(kProfiles + "strict.json");
+    CHECK(f.resolved.warnings.empty());
+    for (const char* name : {"read", "write", "openat", "mmap", "futex", "epoll_wait", "accept4", "bind", "listen",
+                             "sendmsg", "recvfrom", "execve", "wait4", "rt_sigaction", "getrandom", "exit_group"})
+        CHECK_MESSAGE(f.verdict(name) == "ALLOW", name);
+    for (const char* name : {"setuid", "setresuid", "setgroups", "mount", "ptrace", "keyctl", "bpf", "io_uring_setup",
+                             "chroot", "mknodat", "semget", "msgget", "sethostname"})
+        CHECK_MESSAGE(f.verdict(name) == EPERM_, name);
+    CHECK(f.verdict("socket", {AF_UNIX}) == "ALLOW");
+    CHECK(f.verdict("socket", {AF_INET6}) == "ALLOW");
+    CHECK(f.verdict("socket", {AF_PACKET}) == EPERM_);
+    CHECK(f.verdict("socket", {40}) == EPERM_);
+    CHECK(f.verdict("clone", {SIGCHLD}) == "ALLOW");
+    CHECK(f.verdict("clone", {CLONE_NEWNET}) == EPERM_);
+    CHECK(f.verdict("clone3") == ENOSYS_);
+    CHECK(f.verdict("personality", {8}) == EPERM_);
+}
+
+TEST_CASE("seccomp: the OCI linux.seccomp object") {
+    const std::string oci = R"({
+        "defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38,
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+        "flags": ["SECCOMP_FILTER_FLAG_LOG"],
+        "syscalls": [
+            {"names": ["read", "write", "exit_group"], "action": "SCMP_ACT_ALLOW"},
+            {"names": ["getppid"], "action": "SCMP_ACT_LOG"},
+            {"names": ["kill"], "action": "SCMP_ACT_KILL_PROCESS"},
+            {"names": ["uname"], "action": "SCMP_ACT_ERRNO", "errnoRet": 5},
+            {"names": ["socket"], "action": "SCMP_ACT_ALLOW",
+             "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}, {"index": 2, "value": 0, "op": "SCMP_CMP_EQ"}]},
+            {"names": ["mmap"], "action": "SCMP_ACT_TRACE", "errnoRet": 7},
+            {"names": ["getpid"], "action": "SCMP_ACT_TRAP"}
+        ]})";
+    Profile p = parse_oci(nlohmann::json::parse(oci), "config.json linux.seccomp");
+    CHECK(p.format == Format::Oci);
+    Resolved r = resolve(p, target());
+    CHECK(r.filter_flags == SECCOMP_FILTER_FLAG_LOG);
+    Filter f{r, compile(r)};
+    CHECK(f.verdict("read") == "ALLOW");
+    CHECK(f.verdict("getppid") == "LOG");
+    CHECK(f.verdict("kill") == "KILL_PROCESS");
+    CHECK(f.verdict("uname") == "ERRNO(EIO)");
+    CHECK(f.verdict("mmap") == "TRACE(7)");
+    CHECK(f.verdict("getpid") == "TRAP");
+    CHECK(f.verdict("socket", {AF_UNIX, SOCK_STREAM, 0}) == "ALLOW");
+    CHECK(f.verdict("socket", {AF_UNIX, SOCK_STREAM, 1}) == "ERRNO(ENOSYS)");
+    CHECK(f.verdict("open") == "ERRNO(ENOSYS)");  // the default errno
+    CHECK(f.verdict("read", {}, SCMP_ARCH_X86) == "ALLOW");
+    // Docker-only keys are refused in the OCI object rather than silently ignored
+    CHECK(error_of(R"({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW",
+                     "includes": {"caps": ["CAP_SYS_ADMIN"]}}]})", target(), true) ==
+          "seccomp: oci: syscalls[0].includes: not part of the OCI format (Docker profiles only)");
+}
+
+TEST_CASE("seccomp: every SCMP_CMP operator") {
+    Filter f = from_text(rule(R"(
+        {"names": ["read"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 5, "op": "SCMP_CMP_NE"}]},
+        {"names": ["write"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 1, "value": 5, "op": "SCMP_CMP_LT"}]},
+        {"names": ["close"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 2, "value": 5, "op": "SCMP_CMP_LE"}]},
+        {"names": ["dup"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 3, "value": 5, "op": "SCMP_CMP_EQ"}]},
+        {"names": ["dup2"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 4, "value": 5, "op": "SCMP_CMP_GE"}]},
+        {"names": ["dup3"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 5, "value": 5, "op": "SCMP_CMP_GT"}]},
+        {"names": ["fcntl"], "action": "SCMP_ACT_ALLOW",
+         "args": [{"index": 1, "value": 240, "valueTwo": 16, "op": "SCMP_CMP_MASKED_EQ"}]},
+        {"names": ["lseek"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 4294967296, "op": "SCMP_CMP_EQ"}]})"));
+    CHECK(f.verdict("read", {4}) == "ALLOW");
+    CHECK(f.verdict("read", {5}) == EPERM_);
+    CHECK(f.verdict("write", {0, 4}) == "ALLOW");
+    CHECK(f.verdict("write", {0, 5}) == EPERM_);
+    CHECK(f.verdict("close", {0, 0, 5}) == "ALLOW");
+    CHECK(f.verdict("close", {0, 0, 6}) == EPERM_);
+    CHECK(f.verdict("dup", {0, 0, 0, 5}) == "ALLOW");
+    CHECK(f.verdict("dup", {0, 0, 0, 6}) == EPERM_);
+    CHECK(f.verdict("dup2", {0, 0, 0, 0, 5}) == "ALLOW");
+    CHECK(f.verdict("dup2", {0, 0, 0, 0, 4}) == EPERM_);
+    CHECK(f.verdict("dup3", {0, 0, 0, 0, 0, 6}) == "ALLOW");
+    CHECK(f.verdict("dup3", {0, 0, 0, 0, 0, 5}) == EPERM_);
+    CHECK(f.verdict("fcntl", {0, 0x1f}) == "ALLOW");   // 0x1f & 0xf0 == 0x10
+    CHECK(f.verdict("fcntl", {0, 0x2f}) == EPERM_);
+    CHECK(f.verdict("lseek", {4294967296ULL}) == "ALLOW");  // 64-bit values compare both halves
+    CHECK(f.verdict("lseek", {0}) == EPERM_);
+}
+
+TEST_CASE("seccomp: malformed profiles give their exact error") {
+    CHECK(error_of(R"({"defaultAction": "SCMP_ACT_ERRNO",)") ==
+          "seccomp: t.json: invalid JSON: parse error at line 1, column 36: syntax error while parsing object key - "
+          "unexpected end of input; expected string literal");
+    CHECK(error_of(R"([1, 2])") == "seccomp: t.json: the profile must be a JSON object, not array");
+    CHECK(error_of(R"({"syscalls": []})") == "seccomp: t.json: defaultAction: missing");
+    CHECK(error_of(R"({"defaultAction": "SCMP_ACT_DENY"})") ==
+          "seccomp: t.json: defaultAction: 'SCMP_ACT_DENY' is not an action (SCMP_ACT_ALLOW, _ERRNO, _KILL_PROCESS, "
+          "_KILL_THREAD, _KILL, _TRAP, _LOG, _NOTIFY, _TRACE)");
+    const std::string ok = R"({"names": ["read"], "action": "SCMP_ACT_ALLOW"}, )";
+    CHECK(error_of(rule(ok + ok + ok + R"({"names": ["write"], "action": "SCMP_ACT_ALLOW",
+                   "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_FOO"}]})")) ==
+          "seccomp: t.json: syscalls[3].args[0].op: 'SCMP_CMP_FOO' is not an operator (SCMP_CMP_NE, _LT, _LE, _EQ, _GE, "
+          "_GT, _MASKED_EQ)");
+    CHECK(error_of(rule(R"({"names": ["write"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 6, "value": 1, "op": "SCMP_CMP_EQ"}]})")) ==
+          "seccomp: t.json: syscalls[0].args[0].index: 6 is not an argument index (0-5)");
+    CHECK(error_of(rule(R"({"names": ["write"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": -1, "op": "SCMP_CMP_EQ"}]})")) ==
+          "seccomp: t.json: syscalls[0].args[0].value: -1 is negative; must be an unsigned 64-bit integer");
+    CHECK(error_of(rule(R"({"names": ["write"], "action": "SCMP_ACT_ERRNO", "errnoRet": 70000})")) ==
+          "seccomp: t.json: syscalls[0].errnoRet: 70000 is out of range (0-65535)");
+    CHECK(error_of(rule(R"({"names": ["write"], "action": "SCMP_ACT_ERRNO", "errnoRet": -1})")) ==
+          "seccomp: t.json: syscalls[0].errnoRet: -1 is out of range (0-65535)");
+    CHECK(error_of(R"({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 65536})") ==
+          "seccomp: t.json: defaultErrnoRet: 65536 is out of range (0-65535)");
+    CHECK(error_of(rule(R"({"names": ["write"], "action": "SCMP_ACT_ALLOW", "errnoRet": 1})")) ==
+          "seccomp: t.json: syscalls[0].errnoRet: only SCMP_ACT_ERRNO and SCMP_ACT_TRACE take a return value, not "
+          "SCMP_ACT_ALLOW");
+    // duplicate rules: the same syscall and arguments with two different actions, or one name twice in a rule
+    CHECK(error_of(rule(ok + R"({"names": ["write", "read"], "action": "SCMP_ACT_ERRNO", "errnoRet": 5})")) ==
+          "seccomp: t.json: syscalls[1].names[1]: 'read' conflicts with syscalls[0].names[0]: ERRNO(EIO) vs ALLOW for "
+          "the same arguments");
+    CHECK(error_of(rule(R"({"names": ["read", "write", "read"], "action": "SCMP_ACT_ALLOW"})")) ==
+          "seccomp: t.json: syscalls[0].names[2]: 'read' is listed twice in this rule");
+    CHECK(error_of(rule(R"({"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [
+                       {"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}, {"index": 0, "value": 2, "op": "SCMP_CMP_EQ"}]})")) ==
+          "seccomp: t.json: syscalls[0].args[1].index: argument 0 is compared twice in one rule (libseccomp cannot "
+          "combine them)");
+    // empty names
+    CHECK(error_of(rule(R"({"names": [], "action": "SCMP_ACT_ALLOW"})")) ==
+          "seccomp: t.json: syscalls[0].names: empty list; a rule needs at least one syscall name");
+    CHECK(error_of(rule(ok + R"({"names": ["write", ""], "action": "SCMP_ACT_ALLOW"})")) ==
+          "seccomp: t.json: syscalls[1].names[1]: empty syscall name");
+    CHECK(error_of(rule(R"({"name": "", "action": "SCMP_ACT_ALLOW"})")) == "seccomp: t.json: syscalls[0].name: empty syscall name");
+    CHECK(error_of(rule(R"({"action": "SCMP_ACT_ALLOW"})")) == "seccomp: t.json: syscalls[0]: no syscall names (give 'names')");
+    CHECK(error_of(rule(R"({"name": "read", "names": ["read"], "action": "SCMP_ACT_ALLOW"})")) ==
+          "seccomp: t.json: syscalls[0]: has both 'name' and 'names'; use one");
+    CHECK(error_of(rule(R"({"names": ["read"]})")) == "seccomp: t.json: syscalls[0].action: missing");
+    CHECK(error_of(R"({"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["X86_64"]})") ==
+          "seccomp: t.json: architectures[0]: 'X86_64' is not an SCMP_ARCH_* name");
+    CHECK(error_of(rule(R"({"names": ["read"], "action": "SCMP_ACT_ALLOW", "includes": {"minKernel": "four"}})")) ==
+          "seccomp: t.json: syscalls[0].includes.minKernel: 'four' is not a kernel version (e.g. \"4.8\")");
+    CHECK(error_of(rule(R"({"names": ["read"], "action": "SCMP_ACT_ALLOW", "includes": {"kernel": "4.8"}})")) ==
+          "seccomp: t.json: syscalls[0].includes.kernel: unknown condition (arches, caps, minKernel)");
+    // an unconditional rule makes conditional ones with another action dead (libseccomp would drop them)
+    CHECK(error_of(rule(R"({"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]},
+                           {"names": ["socket"], "action": "SCMP_ACT_ERRNO", "errnoRet": 5})")) ==
+          "seccomp: t.json: syscalls[0].names[0]: 'socket' ALLOW with argument conditions can never apply: "
+          "syscalls[1].names[0] gives it ERRNO(EIO) unconditionally");
+    // the same action with and without conditions is fine (the condition is redundant)
+    CHECK(error_of(rule(R"({"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]},
+                           {"names": ["socket"], "action": "SCMP_ACT_ALLOW"})")) == "(no error)");
+}
+
+TEST_CASE("seccomp: unknown syscall names are warnings, errors with --strict-profile") {
+    const std::string text = rule(R"({"names": ["read", "no_such_call"], "action": "SCMP_ACT_ALLOW"})");
+    Resolved r = resolve(parse_profile(text, "t.json"), target());
+    REQUIRE(r.warnings.size() == 1);
+    CHECK(r.warnings[0] == "syscalls[0].names[1]: unknown syscall 'no_such_call' (newer than this libseccomp, or a typo); ignored");
+    Target strict = target();
+    strict.strict = true;
+    CHECK(error_of(text, strict) == "seccomp: t.json: syscalls[0].names[1]: unknown syscall 'no_such_call' (--strict-profile)");
+}
+
+TEST_CASE("seccomp: an action the kernel lacks is a clear error") {
+    Target t = target();
+    t.available = {ActionKind::Allow, ActionKind::Errno, ActionKind::KillThread, ActionKind::Trap};
+    CHECK(error_of(rule(R"({"names": ["read"], "action": "SCMP_ACT_LOG"})"), t) ==
+          "seccomp: t.json: syscalls[0].action: SCMP_ACT_LOG is not available on this kernel (it supports: allow errno "
+          "kill_thread trap)");
+    CHECK(error_of(R"({"defaultAction": "SCMP_ACT_KILL_PROCESS"})", t) ==
+          "seccomp: t.json: defaultAction: SCMP_ACT_KILL_PROCESS is not available on this kernel (it supports: allow "
+          "errno kill_thread trap)");
+}
+
+TEST_CASE("seccomp BPF interpreter: instructions, counts and invalid programs") {
+    // A = nr; A = A * 2 + 1; X = A; M[0] = A; if (A == 7) ret ALLOW else ret ERRNO(A & 0xff)
+    std::vector<sock_filter> p = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+        BPF_STMT(BPF_ALU | BPF_MUL | BPF_K, 2),
+        BPF_STMT(BPF_ALU | BPF_ADD | BPF_K, 1),
+        BPF_STMT(BPF_MISC | BPF_TAX, 0),
+        BPF_STMT(BPF_ST, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 7, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_MEM, 0),
+        BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xff),
+        BPF_STMT(BPF_ALU | BPF_OR | BPF_K, SECCOMP_RET_ERRNO),
+        BPF_STMT(BPF_RET | BPF_A, 0),
+    };
+    SimResult a = simulate(p, make_data(SCMP_ARCH_X86_64, 3));
+    CHECK(a.ok);
+    CHECK(a.ret == SECCOMP_RET_ALLOW);
+    CHECK(a.instructions == 7);
+    SimResult b = simulate(p, make_data(SCMP_ARCH_X86_64, 4));
+    CHECK(b.ret == (SECCOMP_RET_ERRNO | 9));
+    CHECK(b.instructions == 10);
+    // arguments: low and high halves
+    std::vector<sock_filter> q = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, arg_hi_offset(1)),
+        BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x1, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, arg_lo_offset(1)),
+        BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, 10, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+    };
+    const std::uint64_t small[] = {0, 5}, big[] = {0, 11}, high[] = {0, 1ULL << 32};
+    CHECK(simulate(q, make_data(SCMP_ARCH_X86_64, 0, small)).ret == SECCOMP_RET_ALLOW);
+    CHECK(simulate(q, make_data(SCMP_ARCH_X86_64, 0, big)).ret == SECCOMP_RET_TRAP);
+    CHECK(simulate(q, make_data(SCMP_ARCH_X86_64, 0, high)).ret == SECCOMP_RET_KILL_PROCESS);
+    // x32 keeps the x86_64 audit arch
+    CHECK(make_data(SCMP_ARCH_X32, 0x40000000).arch == AUDIT_ARCH_X86_64);
+    // invalid: a load outside seccomp_data, running off the end, division by zero
+    std::vector<sock_filter> bad1 = {BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 64), BPF_STMT(BPF_RET | BPF_A, 0)};
+    CHECK_FALSE(simulate(bad1, make_data(SCMP_ARCH_X86_64, 0)).ok);
+    std::vector<sock_filter> bad2 = {BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0)};
+    CHECK(std::string(simulate(bad2, make_data(SCMP_ARCH_X86_64, 0)).error) == "the program ran off its end without a return");
+    std::vector<sock_filter> bad3 = {BPF_STMT(BPF_ALU | BPF_DIV | BPF_X, 0), BPF_STMT(BPF_RET | BPF_A, 0)};
+    CHECK_FALSE(simulate(bad3, make_data(SCMP_ARCH_X86_64, 0)).ok);
+    // the disassembler names the seccomp_data fields
+    CHECK(disassemble(q).find("ld a1.hi") != std::string::npos);
+    CHECK(disassemble(p).find("ret ALLOW") != std::string::npos);
+}
+
+TEST_CASE("seccomp: the interpreter agrees with the kernel's own check of the hot paths (instruction counts)") {
+    // The default profile's binary tree: hot syscalls take a few dozen instructions, not hundreds
+    Filter f = load(kProfiles + "default.json");
+    for (const char* name : {"read", "write", "futex", "getppid", "epoll_wait"}) {
+        SimResult r = simulate(f.compiled.program, make_data(native_arch().token, syscall_number(native_arch(), name)));
+        CHECK(r.ret == SECCOMP_RET_ALLOW);
+        CHECK_MESSAGE(r.instructions <= 30, name, " took ", r.instructions);
+    }
+    // the ENOSYS rule is 4 instructions in front of libseccomp's program for a native syscall
+    CHECK(f.compiled.stub_length == 6);
+}
+
+TEST_CASE("seccomp: Report and Record programs are the profile's with notifying returns") {
+    LaunchPlan plan;
+    plan.seccomp.mode = SeccompChoice::Mode::Profile;
+    plan.seccomp.profile_path = kData + "docker-default.json";
+    Prepared enforce = prepare(plan, Mode::Enforce);
+    CHECK(enforce.program.size() == enforce.enforce.size());
+    CHECK(std::memcmp(enforce.program.data(), enforce.enforce.data(), enforce.program.size() * sizeof(sock_filter)) == 0);
+    CHECK_FALSE(enforce.wants_listener());
+    Prepared report = prepare(plan, Mode::Report);
+    REQUIRE(report.wants_listener());
+    const std::uint32_t native = native_arch().token;
+    auto run = [&](const Prepared& p, const char* name, std::vector<std::uint64_t> args = {}) {
+        return simulate(p.program, make_data(native, syscall_number(native_arch(), name), args)).ret;
+    };
+    CHECK(run(report, "read") == SECCOMP_RET_ALLOW);
+    CHECK(run(report, "mount") == SECCOMP_RET_USER_NOTIF);  // was ERRNO(EPERM)
+    CHECK(run(report, "clone3") == SECCOMP_RET_USER_NOTIF);  // was ERRNO(ENOSYS)
+    CHECK(simulate(report.program, make_data(native, 467)).ret == SECCOMP_RET_USER_NOTIF);  // the ENOSYS rule too
+    CHECK(simulate(report.program, make_data(SCMP_ARCH_AARCH64, 0)).ret == SECCOMP_RET_KILL_PROCESS);
+    // the handoff: sendmsg on the patched fd with hardrun's flags is let through before anything else
+    std::vector<sock_filter> patched = report.program;
+    patched[static_cast<std::size_t>(report.handoff_fd_insn)].k = 7;
+    const std::uint64_t handoff[] = {7, 0, static_cast<std::uint64_t>(kHandoffSendFlags)};
+    const std::uint64_t other_fd[] = {8, 0, static_cast<std::uint64_t>(kHandoffSendFlags)};
+    const int sendmsg_nr = syscall_number(native_arch(), "sendmsg");
+    SimResult h = simulate(patched, make_data(native, sendmsg_nr, handoff));
+    CHECK(h.ret == SECCOMP_RET_ALLOW);
+    CHECK(h.instructions == 13);
+    CHECK(simulate(patched, make_data(native, sendmsg_nr, other_fd)).ret == SECCOMP_RET_ALLOW);  // the profile allows it
+    Prepared record = prepare(plan, Mode::Record);
+    CHECK(run(record, "read") == SECCOMP_RET_USER_NOTIF);
+    CHECK(run(record, "mount") == SECCOMP_RET_USER_NOTIF);
+    // the supervisor answers from the profile's own program
+    CHECK(describe(from_ret(simulate(record.enforce, make_data(native, syscall_number(native_arch(), "clone3"))).ret)) == ENOSYS_);
+    // unconfined: nothing to report; recording still notifies everything
+    plan.seccomp.mode = SeccompChoice::Mode::Unconfined;
+    CHECK(prepare(plan, Mode::Report).program.empty());
+    Prepared rec_all = prepare(plan, Mode::Record);
+    CHECK(run(rec_all, "mount") == SECCOMP_RET_USER_NOTIF);
+    CHECK(simulate(rec_all.program, make_data(SCMP_ARCH_X86, 20)).ret == SECCOMP_RET_KILL_PROCESS);
+}
+
+TEST_CASE("seccomp: a profile refusing sendmsg cannot be reported on; NOTIFY needs a listener") {
+    char tmpl[] = "/tmp/hardrun-seccomp-unit-XXXXXX";
+    int fd = ::mkstemp(tmpl);
+    REQUIRE(fd >= 0);
+    ::close(fd);
+    {
+        std::ofstream(tmpl) << rule(R"({"names": ["read", "write", "execve"], "action": "SCMP_ACT_ALLOW"})");
+    }
+    LaunchPlan plan;
+    plan.seccomp.mode = SeccompChoice::Mode::Profile;
+    plan.seccomp.profile_path = tmpl;
+    std::string err;
+    try {
+        prepare(plan, Mode::Report);
+    } catch (const Error& e) {
+        err = e.what();
+    }
+    CHECK(err == "seccomp: " + std::string(tmpl) +
+                     ": --report needs the profile to allow sendmsg (hardrun hands the notification listener to the "
+                     "supervisor with it); the profile answers ERRNO(EPERM)");
+    {
+        std::ofstream(tmpl) << rule(R"({"names": ["getppid"], "action": "SCMP_ACT_NOTIFY"})");
+    }
+    err.clear();
+    try {
+        prepare(plan, Mode::Enforce);
+    } catch (const Error& e) {
+        err = e.what();
+    }
+    CHECK(err == "seccomp: " + std::string(tmpl) +
+                     ": SCMP_ACT_NOTIFY needs a listener: give listenerPath (OCI) for the agent that answers");
+    ::unlink(tmpl);
+}
+
+TEST_CASE("seccomp: load() patches the handoff socket and passes the flags") {
+    LaunchPlan plan;
+    Prepared report = prepare(plan, Mode::Report);  // hardrun's default profile
+    test::RecordingSys sys;
+    CHECK_THROWS_WITH_AS(load(sys, report, -1), doctest::Contains("needs a socket to the supervisor"), Error);
+    CHECK(sys.calls.empty());
+    load(sys, report, 9);
+    REQUIRE(sys.calls.size() == 1);
+    CHECK(sys.calls[0] == "seccomp_load " + std::to_string(SECCOMP_FILTER_FLAG_NEW_LISTENER));
+    Prepared none = prepare([] {
+        LaunchPlan p;
+        p.seccomp.mode = SeccompChoice::Mode::Unconfined;
+        return p;
+    }());
+    CHECK(load(sys, none) == -1);
+    CHECK(sys.calls.size() == 1);
+}
+
+TEST_CASE("seccomp: syscall names and numbers per architecture") {
+    const ArchInfo& x64 = *find_arch("amd64");
+    CHECK(x64.token == SCMP_ARCH_X86_64);
+    CHECK(find_arch("SCMP_ARCH_X86")->name == "x86");
+    CHECK(find_arch("386")->name == "x86");
+    CHECK(find_arch("loongarch64") == nullptr);
+    CHECK(syscall_number(x64, "read") == 0);
+    CHECK(syscall_number(x64, "mseal") == 462);  // hardrun's table of newer syscalls
+    CHECK(syscall_number(x64, "chown32") == -1);  // not an x86_64 syscall
+    CHECK(syscall_number(*find_arch("x86"), "getpid") == 20);
+    CHECK(syscall_number(*find_arch("x32"), "read") == 0x40000000);
+    CHECK(syscall_name(AUDIT_ARCH_X86_64, 272) == "unshare");
+    CHECK(syscall_name(AUDIT_ARCH_X86_64, 0x40000000) == "read");  // x32
+    CHECK(syscall_name(AUDIT_ARCH_I386, 20) == "getpid");
+    CHECK(syscall_name(AUDIT_ARCH_X86_64, 462) == "mseal");
+    CHECK(syscall_name(AUDIT_ARCH_X86_64, 999) == "");
+    CHECK(syscall_known("uretprobe"));
+    CHECK_FALSE(syscall_known("no_such_call"));
+    CHECK(parse_kernel_version("6.18.44-fc-v657") == KernelVersion{6, 18, 44});
+    CHECK(parse_kernel_version("4.8") == KernelVersion{4, 8, 0});
+    CHECK_FALSE(parse_kernel_version("4").has_value());
+    CHECK_FALSE(parse_kernel_version("v4.8").has_value());
+}
