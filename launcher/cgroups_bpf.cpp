@@ -89,6 +89,9 @@ std::vector<bpf_insn> device_program(const std::vector<DeviceRule>& rules) {
         block.push_back(exit_insn());
         for (std::size_t j : skips) block[j].off = static_cast<std::int16_t>(block.size() - j - 1);
         p.insert(p.end(), block.begin(), block.end());
+        // an unconditional rule (e.g. OCI's leading {"allow": false, "access": "rwm"}) decides whatever reaches
+        // it: code after it is unreachable, and the verifier refuses unreachable instructions
+        if (skips.empty()) return p;
     }
     p.push_back(mov_imm(R0, 0));  // nothing matched: deny
     p.push_back(exit_insn());
@@ -115,10 +118,9 @@ void attach_device_program(int cgroup_fd, const std::string& cgroup_path, const 
             throw_errno("cgroups", "device rules (BPF_PROG_TYPE_CGROUP_DEVICE)", err,
                         "loading a cgroup device program needs CAP_BPF or CAP_SYS_ADMIN (root); a rootless run "
                         "cannot enforce device rules, drop them or run as root");
+        // the verifier's reason is its first line; the last one is only its statistics
         std::string verifier(log.data(), strnlen(log.data(), log.size()));
-        if (auto nl = verifier.find_last_of('\n', verifier.size() >= 2 ? verifier.size() - 2 : 0); nl != std::string::npos)
-            verifier = verifier.substr(nl + 1);
-        while (!verifier.empty() && verifier.back() == '\n') verifier.pop_back();
+        verifier = verifier.substr(0, verifier.find('\n'));
         throw_errno("cgroups", "device rules (BPF_PROG_TYPE_CGROUP_DEVICE)", err,
                     verifier.empty() ? "" : "verifier: " + verifier);
     }
