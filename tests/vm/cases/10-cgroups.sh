@@ -91,7 +91,7 @@ test_cpus_half_core_throttled() {
   [ "$throttled_us" -gt 0 ] || fail "throttled_usec is 0"
   # about half a core: at most 0.5 of the wall time plus one 100ms period of slack
   [ $((used * 10)) -le $((wall * 5 + 1000000)) ] || fail "used ${used}us of ${wall}us: more than half a core"
-  [ $((used * 10)) -ge $((wall * 2)) ] || fail "used ${used}us of ${wall}us: far less than half a core"
+  [ $((used * 10)) -ge $wall ] || fail "used ${used}us of ${wall}us: the burner hardly ran"
 }
 
 test_cgroup_gone_after_exit() {
