@@ -165,11 +165,9 @@ Adapted adapt_plan(LaunchPlan& plan, NotifyMode mode, const Environment& env,
         } else if (addr.kind == NotifyAddress::Kind::Path) {
             add_notify_mount(plan, addr.name);
             set_env(plan.env, "NOTIFY_SOCKET", kSandboxNotifyPath);
-        } else if (!plan.namespaces.net && !plan.namespaces.join.count("network")) {
-            // the host's network namespace: the abstract name is reachable as it is
-            set_env(plan.env, "NOTIFY_SOCKET", *notify_value);
         } else {
-            // abstract names live in the host's network namespace: relay through a socket file
+            // Abstract names live in a network namespace (the sandbox has its own), and Landlock's
+            // abstract-socket scoping refuses them even with --network=host: relay through a socket file.
             out.upstream = addr;
             out.needs_proxy = true;
             if (proxy_socket_path.empty())
@@ -361,8 +359,7 @@ std::unique_ptr<Integration> Integration::prepare(LaunchPlan& plan, NotifyMode m
             if (::stat(addr.name.c_str(), &st) != 0) throw_errno("systemd notify", describe(addr), errno);
             if (!S_ISSOCK(st.st_mode)) throw Error("systemd notify", describe(addr), "not a unix socket");
         }
-        if (mode == NotifyMode::Workload && addr.kind == NotifyAddress::Kind::Abstract &&
-            (plan.namespaces.net || plan.namespaces.join.count("network"))) {
+        if (mode == NotifyMode::Workload && addr.kind == NotifyAddress::Kind::Abstract) {
             in->proxy_ = std::make_unique<NotifyProxy>(addr);
             proxy_path = in->proxy_->socket_path();
         }

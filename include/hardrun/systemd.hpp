@@ -4,9 +4,9 @@
 // Notify (NOTIFY_SOCKET), by --sd-notify mode:
 //   workload (default): the workload speaks the protocol. A socket path is bind-mounted read-only at
 //       /run/host/notify and NOTIFY_SOCKET is rewritten to it. An abstract socket ("@name") lives in
-//       the host's network namespace, which the sandbox does not see: hardrun then binds a private
-//       socket at /run/host/notify and relays each datagram (and any fds) to systemd itself. With
-//       --network=host the abstract name is passed through unchanged.
+//       the host's network namespace, which the sandbox does not see (and Landlock's scoping refuses
+//       abstract sockets outside the sandbox anyway): hardrun then binds a private socket at
+//       /run/host/notify and relays each datagram (and any fds) to systemd itself.
 //   hardrun: the workload is not told; hardrun sends READY=1 once the workload has been exec'ed.
 //   ignore: NOTIFY_SOCKET is neither passed nor used.
 // Socket activation: when LISTEN_PID is hardrun's pid, the LISTEN_FDS fds (3, 4, ...) and only those
@@ -58,8 +58,8 @@ struct Activation {
 std::optional<Activation> listen_fds(const Environment& env, pid_t self);
 
 // Pure part of the adaptation (unit-tested): rewrites plan.env, plan.mounts and plan.preserve_fds for
-// the given mode, environment and activation. The proxy socket path (abstract NOTIFY_SOCKET with a new
-// network namespace) is given by the caller. Returns the address hardrun itself notifies (Hardrun mode)
+// the given mode, environment and activation. The proxy socket path (for an abstract NOTIFY_SOCKET) is
+// given by the caller. Returns the address hardrun itself notifies (Hardrun mode)
 // or relays to (proxy), if any.
 struct Adapted {
     std::optional<NotifyAddress> upstream;  // systemd's socket

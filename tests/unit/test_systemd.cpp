@@ -112,23 +112,21 @@ TEST_CASE("systemd: no NOTIFY_SOCKET, no change") {
     CHECK_FALSE(a.upstream);
 }
 
-TEST_CASE("systemd: abstract sockets are relayed with a new network namespace, passed as-is on the host's") {
-    LaunchPlan p = base_plan();
-    p.namespaces.net = true;
-    Adapted a = adapt_plan(p, NotifyMode::Workload, {{"NOTIFY_SOCKET", "@notify"}}, std::nullopt, "/run/hardrun-notify-x/notify");
-    CHECK(a.needs_proxy);
-    REQUIRE(a.upstream);
-    CHECK(a.upstream->kind == NotifyAddress::Kind::Abstract);
-    REQUIRE(mount_at(p, kSandboxNotifyPath));
-    CHECK(mount_at(p, kSandboxNotifyPath)->source == "/run/hardrun-notify-x/notify");
-    CHECK(env_of(p, "NOTIFY_SOCKET") == kSandboxNotifyPath);
-
-    LaunchPlan h = base_plan();
-    h.namespaces.net = false;
-    Adapted b = adapt_plan(h, NotifyMode::Workload, {{"NOTIFY_SOCKET", "@notify"}}, std::nullopt, "");
-    CHECK_FALSE(b.needs_proxy);
-    CHECK(env_of(h, "NOTIFY_SOCKET") == "@notify");
-    CHECK_FALSE(mount_at(h, kSandboxNotifyPath));
+TEST_CASE("systemd: abstract sockets are always relayed, also with the host's network") {
+    for (bool net : {true, false}) {
+        LaunchPlan p = base_plan();
+        p.namespaces.net = net;
+        Adapted a = adapt_plan(p, NotifyMode::Workload, {{"NOTIFY_SOCKET", "@notify"}}, std::nullopt,
+                               "/run/hardrun-notify-x/notify");
+        CHECK(a.needs_proxy);
+        REQUIRE(a.upstream);
+        CHECK(a.upstream->kind == NotifyAddress::Kind::Abstract);
+        REQUIRE(mount_at(p, kSandboxNotifyPath));
+        CHECK(mount_at(p, kSandboxNotifyPath)->source == "/run/hardrun-notify-x/notify");
+        CHECK(env_of(p, "NOTIFY_SOCKET") == kSandboxNotifyPath);
+    }
+    LaunchPlan q = base_plan();
+    CHECK_THROWS_AS(adapt_plan(q, NotifyMode::Workload, {{"NOTIFY_SOCKET", "@notify"}}, std::nullopt, ""), Error);
 }
 
 TEST_CASE("systemd: LISTEN_PID must name this process") {
