@@ -152,26 +152,24 @@ void enter_workdir(Sys& sys, const LaunchPlan& plan) {
 }
 
 // --init: PID 1 stays a tiny reaper that forwards signals to the workload and exits with its status.
+// Called with every signal already blocked (before the fork), so a SIGCHLD from a workload that exits at
+// once is kept pending instead of being discarded by the default disposition.
 [[noreturn]] void run_init_reaper(pid_t workload) {
     sigset_t all;
     sigfillset(&all);
-    sigprocmask(SIG_BLOCK, &all, nullptr);
     ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     for (;;) {
+        int status = 0;
+        pid_t p;
+        while ((p = ::waitpid(-1, &status, WNOHANG)) > 0) {
+            if (p == workload) {
+                if (WIFEXITED(status)) ::_exit(WEXITSTATUS(status));
+                ::_exit(128 + WTERMSIG(status));
+            }
+        }
         siginfo_t si{};
         int sig = sigwaitinfo(&all, &si);
-        if (sig == SIGCHLD) {
-            int status = 0;
-            pid_t p;
-            while ((p = ::waitpid(-1, &status, WNOHANG)) > 0) {
-                if (p == workload) {
-                    if (WIFEXITED(status)) ::_exit(WEXITSTATUS(status));
-                    ::_exit(128 + WTERMSIG(status));
-                }
-            }
-        } else if (sig > 0) {
-            ::kill(workload, sig);
-        }
+        if (sig > 0 && sig != SIGCHLD) ::kill(workload, sig);
     }
 }
 
@@ -251,8 +249,12 @@ void exec_workload(const ChildContext& c) {
         }
         if (c.fd_socket >= 0) ::close(c.fd_socket);
         if (plan.init) {
+            sigset_t all, old;
+            sigfillset(&all);
+            sigprocmask(SIG_BLOCK, &all, &old);
             pid_t pid = ::fork();
             if (pid < 0) throw_errno("init", "fork", errno);
+            if (pid == 0) sigprocmask(SIG_SETMASK, &old, nullptr);
             if (pid > 0) {
                 ::close(c.report_fd);  // EOF at the supervisor comes from the workload's execve
                 ::close(c.sync_fd);
