@@ -306,3 +306,10 @@ def test_command_without_double_dash_like_docker():
     # options end at the first positional word; the workload's own flags are not hardrun's
     p = run(["sh", "-c", "echo $0 $1", "x", "--memory"], check=0)
     assert p.stdout.split() == ["x", "--memory"]
+
+
+def test_init_with_a_workload_that_exits_at_once_never_hangs():
+    # regression: a SIGCHLD arriving before the reaper blocked signals was lost and the reaper hung
+    for _ in range(100):
+        p = run(["--init", "--", "true"], timeout=10)
+        assert p.returncode == 0, p.stderr
