@@ -179,6 +179,7 @@ std::vector<std::string> probe_defenses(const std::string& probe, const LaunchPl
         c.cap(CAP_MKNOD);
         auto w = writable_mounts(plan);
         if (std::all_of(w.begin(), w.end(), [](const Writable& m) { return m.nodev; })) c.add("nodev on every writable mount");
+        if (plan.landlock.mode != LandlockChoice::Mode::Off) c.add("Landlock (no device nodes)");
     } else if (n == "host-fd") {
         c.add("hardrun closes every inherited fd beyond 0-2");
         c.add("the working directory resolved inside the root");
@@ -265,6 +266,8 @@ std::vector<std::string> probe_defenses(const std::string& probe, const LaunchPl
         c.seccomp({"io_uring_setup"});
         if (host_sysctl("/proc/sys/kernel/io_uring_disabled", 0) == 2) c.add("kernel.io_uring_disabled=2");
     } else if (n == "tiocsti") {
+        for (const auto& m : plan.mounts)
+            if (m.kind == MountKind::Devpts && m.nodev) c.add("nodev on /dev/pts (no pseudo-terminal can be opened)");
         if (c.filtered("ioctl", {0, TIOCSTI})) c.add("seccomp");
         c.cap(CAP_SYS_ADMIN);
         if (host_sysctl("/proc/sys/dev/tty/legacy_tiocsti", 1) == 0) c.add("dev.tty.legacy_tiocsti=0");

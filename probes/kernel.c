@@ -128,7 +128,7 @@ static void p_tiocsti(int argc, char **argv) {
     (void)argc, (void)argv;
     const char *op = "ioctl(TIOCSTI) on a terminal that is not the controlling one";
     int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (master < 0) finish(BLOCKED, op, errno, "no pseudo-terminal can be opened");
+    if (master < 0) finish(BLOCKED, op, errno, "no pseudo-terminal can be opened (/dev/ptmx)");
     int unlock = 0;
     if (ioctl(master, TIOCSPTLCK, &unlock) != 0) finish(PROBE_ERROR, op, errno, "unlockpt");
     int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -196,7 +196,8 @@ static void p_ioperm(int argc, char **argv) {
         finish(NOT_BLOCKED, op, 0, "got access to an I/O port");
     }
     int e = errno;
-    if (refused(e) || e == ENOSYS) finish(BLOCKED, op, e, "refused");
+    if (refused(e)) finish(BLOCKED, op, e, "refused");
+    if (e == ENOSYS) finish(NOT_APPLICABLE, op, e, "this kernel has no ioperm(2) (CONFIG_X86_IOPL_IOPERM is off)");
     finish(PROBE_ERROR, op, e, "unexpected error");
 #endif
 }

@@ -127,6 +127,7 @@ static void p_setuid_root(int argc, char **argv) {
     if (syscall(SYS_setresuid, 0, 0, 0) == 0) finish(NOT_BLOCKED, op, 0, "became uid 0");
     int e = errno;
     if (refused(e)) finish(BLOCKED, op, e, "cannot become uid 0");
+    if (e == EINVAL) finish(BLOCKED, op, e, "uid 0 does not exist in this user namespace");
     finish(PROBE_ERROR, op, e, "unexpected error");
 }
 

@@ -120,7 +120,8 @@ static void open_for_write(const char *path, const char *what) {
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
-        if (refused(e) || e == ENOENT) finish(BLOCKED, op, e, "%s cannot be opened for writing", what);
+        if (e == ENOENT) finish(NOT_APPLICABLE, op, e, "this kernel has no %s", path);
+        if (refused(e)) finish(BLOCKED, op, e, "%s cannot be opened for writing", what);
         finish(PROBE_ERROR, op, e, "unexpected error");
     }
     bool masked = is_null_device(fd);
