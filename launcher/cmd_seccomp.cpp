@@ -222,7 +222,7 @@ void register_record(CLI::App& parent) {
         std::string command;
         for (const auto& a : plan.args) command += (command.empty() ? "" : " ") + a;
         std::vector<std::string> skipped;
-        nlohmann::json profile = sup.recorded_profile(command, &skipped);
+        nlohmann::ordered_json profile = sup.recorded_profile(command, &skipped);
         for (const auto& s : skipped) log::warning("seccomp record: " + s + " has no name hardrun knows; left out of the profile");
         if (out.error) {
             report_outcome(out, plan);

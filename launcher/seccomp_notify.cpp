@@ -23,7 +23,7 @@
 
 namespace hardrun::seccomp {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 Supervisor::Supervisor(const LaunchPlan& plan, Mode mode)
     : Supervisor(std::make_shared<const Prepared>(prepare(plan, mode))) {}

@@ -87,11 +87,11 @@ public:
     std::uint64_t notifications() const;
 
     // The --report document (see docs/seccomp.md).
-    nlohmann::json report_json(const Outcome& outcome) const;
+    nlohmann::ordered_json report_json(const Outcome& outcome) const;
     void write_report(const std::string& path, const Outcome& outcome) const;
     // Record: the minimal allowlist profile (Docker JSON format). `command` goes into its comment.
     // Names of syscalls hardrun cannot name are left out and listed in `skipped`.
-    nlohmann::json recorded_profile(const std::string& command, std::vector<std::string>* skipped = nullptr) const;
+    nlohmann::ordered_json recorded_profile(const std::string& command, std::vector<std::string>* skipped = nullptr) const;
 
 private:
     struct Entry {

@@ -1,0 +1,259 @@
+"""Seccomp, proven from inside the sandbox with the sysx helper (tests/helpers/sysx.c).
+
+Under hardrun's default profile the dangerous syscalls are refused while a real program runs normally; a
+control run without a filter shows the kernel itself would have answered differently, so the refusal is the
+filter's. --report lists exactly the refused syscalls without changing what the workload sees, and
+`seccomp record` writes a profile that re-runs its workload and refuses what the workload never did.
+"""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+from conftest import HARDRUN, ROOT, ROOTFS, hardrun, run
+
+DATA = os.path.join(ROOT, "tests", "data", "seccomp")
+PROFILES = os.path.join(ROOT, "profiles", "seccomp")
+
+# sysx test -> what the kernel answers without a filter here (uid 10001, no capabilities); None = varies by host
+REFUSED = {
+    "unshare": "ok",                    # unshare(0)
+    "mount": "ENOENT",                  # mount on ""
+    "keyctl": "EOPNOTSUPP",             # unknown command
+    "ptrace": "ESRCH",                  # PTRACE_PEEKUSER on ourselves, not traced
+    "bpf": "E2BIG",                     # oversized attr
+    "perf_event_open": "EFAULT",        # NULL attr
+    "kexec_load": None,                 # EPERM (no CAP_SYS_BOOT) or ENOSYS (no kexec)
+    "open_by_handle_at": "EFAULT",
+    "clone_newns": None,                # EPERM without CAP_SYS_ADMIN either way
+    "clone_newuser": "ok",              # an unprivileged user namespace
+    "vsock": None,                      # ok or EAFNOSUPPORT (vsock module)
+    "personality": "ok",                # personality(0xffff)
+}
+
+
+@pytest.fixture
+def shared_dir():
+    """A directory both root and the rootless test uid can write (pytest's tmp_path is under a 0700 dir)."""
+    d = tempfile.mkdtemp(prefix="hardrun-seccomp-")
+    os.chmod(d, 0o777)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def sysx(tests, *flags, user=None, check=0, **kw):
+    """Runs sysx in the sandbox; returns (process, {test: result})."""
+    p = run([*flags, "--", "sysx", *tests], user=user, check=check, **kw)
+    results = {}
+    for line in p.stdout.splitlines():
+        name, _, result = line.partition(" ")
+        results[name] = result
+    return p, results
+
+
+def refused(result):
+    return result in ("EPERM", "ENOSYS")
+
+
+def test_default_profile_refuses_dangerous_syscalls(as_user):
+    p, res = sysx(list(REFUSED) + ["clone3", "alg", "modify_ldt", "getpid", "inet", "clone_thread",
+                                   "personality_query"], user=as_user)
+    for name in REFUSED:
+        assert res[name] == "EPERM", (name, res)
+    assert res["clone3"] == "ENOSYS"      # so libc falls back to clone, whose flags the filter can see
+    assert res["alg"] == "EPERM"          # AF_ALG
+    assert res["modify_ldt"] == "EPERM"   # allowed by Docker's profile, not by hardrun's
+    assert res["getpid"] == "ok"
+    assert res["inet"] == "ok"
+    assert res["clone_thread"] == "ok"    # a plain fork through clone
+    assert res["personality_query"] == "ok"
+
+
+def test_without_a_filter_the_kernel_answers_otherwise(as_user):
+    """The control: the same calls unfiltered, so each EPERM above is the filter's and not the kernel's."""
+    p, res = sysx(list(REFUSED), "--security-opt", "seccomp=unconfined", user=as_user)
+    for name, expected in REFUSED.items():
+        if expected is not None:
+            assert res[name] == expected, (name, res)
+
+
+def test_int80_compat_syscall_is_killed_by_default_but_allowed_by_dockers_profile(as_user):
+    p = run(["--", "sysx", "int80_getpid"], user=as_user)
+    assert p.returncode == 128 + 31, p  # SIGSYS: i386 is not in hardrun's filter
+    assert "int80_getpid" not in p.stdout
+    p, res = sysx(["int80_getpid", "getpid"], "--security-opt", f"seccomp={DATA}/docker-default.json", user=as_user)
+    assert res["int80_getpid"] == "ok"
+    # and the kernel really has the i386 ABI (else the test above would prove nothing)
+    p, res = sysx(["int80_getpid"], "--security-opt", "seccomp=unconfined", user=as_user)
+    assert res["int80_getpid"] == "ok"
+
+
+def test_busybox_sh_runs_normally(as_user):
+    script = ("echo start; for i in 1 2 3; do echo n$i; done; (echo sub) | cat; ls / | grep -c bin; "
+              "cat /etc/passwd | wc -l; mkdir /tmp/d && echo x > /tmp/d/f && cat /tmp/d/f; sleep 0; "
+              "wc -c < /proc/self/status >/dev/null && echo proc; echo end")
+    p = run(["--", "sh", "-c", script], user=as_user, check=0)
+    assert p.stdout.split() == ["start", "n1", "n2", "n3", "sub", "2", "3", "x", "proc", "end"]
+
+
+def test_newer_syscalls_get_enosys_older_unknown_ones_eperm():
+    # Docker's profile names syscalls up to removexattrat (466): 467..469 exist on this kernel (6.15+)
+    p, res = sysx(["raw", "468", "-1"], "--security-opt", f"seccomp={DATA}/docker-default.json")
+    assert res["raw-468"] == "ENOSYS"
+    p, res = sysx(["raw", "468", "-1"], "--security-opt", "seccomp=unconfined")
+    if res["raw-468"] == "ENOSYS":
+        pytest.skip("this kernel has no syscall 468 (file_getattr, Linux 6.17)")
+    assert res["raw-468"] in ("EINVAL", "EBADF")
+    # a syscall the profile knows and does not allow stays EPERM
+    p, res = sysx(["raw", "272", "0"], "--security-opt", f"seccomp={DATA}/docker-default.json")
+    assert res["raw-272"] == "EPERM"
+
+
+def test_report_lists_exactly_the_refused_syscalls(as_user, shared_dir):
+    report = os.path.join(shared_dir, "report.json")
+    tests = ["unshare", "mount", "keyctl", "clone3", "getpid", "inet", "vsock", "personality", "personality_query",
+             "mount"]
+    p1, plain = sysx(tests, user=as_user)
+    p2, reported = sysx(tests, "--report", str(report), user=as_user)
+    assert reported == plain  # the workload sees exactly what it sees without --report
+    with open(report) as f:
+        doc = json.load(f)
+    denied = {d["syscall"]: d for d in doc["denied"]}
+    assert set(denied) == {"unshare", "mount", "keyctl", "clone3", "socket", "personality"}
+    assert denied["mount"]["count"] == 2
+    assert denied["unshare"]["errno_name"] == "EPERM" and denied["unshare"]["errno"] == 1
+    assert denied["clone3"]["errno_name"] == "ENOSYS"
+    assert denied["socket"]["first_args"][0] == 40  # AF_VSOCK; AF_INET went through
+    assert denied["socket"]["count"] == 1
+    assert denied["personality"]["first_args"][0] == 0xffff
+    assert denied["keyctl"]["first_args"][0] == 9999
+    for d in doc["denied"]:
+        assert d["arch"] == "x86_64" or not os.uname().machine == "x86_64"
+    assert doc["workload"]["exit_code"] == 0
+
+
+def test_report_is_empty_for_a_clean_workload_and_notes_a_sigsys_kill(tmp_path):
+    report = tmp_path / "r.json"
+    run(["--report", str(report), "--", "sh", "-c", "echo ok"], check=0)
+    assert json.loads(report.read_text())["denied"] == []
+    p = run(["--report", str(report), "--", "sysx", "int80_getpid"])
+    assert p.returncode == 159
+    doc = json.loads(report.read_text())
+    assert doc["denied"] == []
+    assert any("SIGSYS" in n for n in doc["notes"])
+
+
+def test_record_round_trip(as_user, shared_dir):
+    profile = os.path.join(shared_dir, "app.json")
+    workload = ["sysx", "getpid", "inet", "clone_thread", "personality_query"]
+    cmd = [HARDRUN, "seccomp", "record", "-o", profile, "--rootfs", ROOTFS, "--", *workload]
+    if as_user is not None:
+        cmd = ["setpriv", f"--reuid={as_user}", f"--regid={as_user}", "--clear-groups"] + cmd
+    rec = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert rec.returncode == 0, rec.stderr
+    assert rec.stdout.split() == ["getpid", "ok", "inet", "ok", "clone_thread", "ok", "personality_query", "ok"]
+    with open(profile) as f:
+        doc = json.load(f)
+    assert doc["defaultAction"] == "SCMP_ACT_ERRNO" and doc["defaultErrnoRet"] == 1
+    allowed = set(doc["syscalls"][0]["names"])
+    assert {"getpid", "socket", "execve", "exit_group", "write"} - allowed == {"socket"}  # socket: restricted below
+    assert "unshare" not in allowed and "mount" not in allowed
+    # the default profile's argument restrictions are kept
+    socket_rules = [r for r in doc["syscalls"] if r["names"] == ["socket"]]
+    assert socket_rules and all(r.get("args") for r in socket_rules)
+    clone_rules = [r for r in doc["syscalls"] if r["names"] == ["clone"]]
+    assert clone_rules and all(r["args"][0]["op"] == "SCMP_CMP_MASKED_EQ" for r in clone_rules)
+    personality = [r for r in doc["syscalls"] if r["names"] == ["personality"]]
+    assert personality and all(r.get("args") for r in personality)
+    # it re-runs its workload successfully...
+    p, res = sysx(workload[1:], "--security-opt", f"seccomp={profile}", user=as_user)
+    assert res == {"getpid": "ok", "inet": "ok", "clone_thread": "ok", "personality_query": "ok"}
+    # ...and refuses what the workload never did, including arguments the default profile refuses
+    p, res = sysx(["getpid", "unshare", "mount", "vsock", "clone_newuser", "personality", "alg"],
+                  "--security-opt", f"seccomp={profile}", user=as_user)
+    assert res["getpid"] == "ok"
+    for name in ["unshare", "mount", "vsock", "clone_newuser", "personality", "alg"]:
+        assert refused(res[name]), (name, res)
+    # the profile is a valid Docker profile for hardrun's own tools too
+    show = hardrun("seccomp", "show", str(profile))
+    assert show.returncode == 0, show.stderr
+    assert "(everything else)" in show.stdout
+
+
+def test_recorded_shell_profile_refuses_new_behaviour(tmp_path):
+    profile = tmp_path / "sh.json"
+    rec = hardrun("seccomp", "record", "-o", str(profile), "--rootfs", ROOTFS, "--", "sh", "-c", "echo hello; ls / >/dev/null")
+    assert rec.returncode == 0, rec.stderr
+    ok = run(["--security-opt", f"seccomp={profile}", "--", "sh", "-c", "echo hello; ls / >/dev/null"], check=0)
+    assert ok.stdout == "hello\n"
+    p = run(["--security-opt", f"seccomp={profile}", "--", "sh", "-c", "mkdir /tmp/x && echo made"])
+    assert p.returncode != 0 and "made" not in p.stdout
+    assert "Operation not permitted" in p.stderr
+
+
+def test_strict_profile_serves_http_and_refuses_identity_changes():
+    script = ("echo hi > /tmp/index.html; httpd -p 127.0.0.1:8080 -h /tmp && "
+              "wget -qO- http://127.0.0.1:8080/index.html; sysx setuid packet inet vsock personality ptrace")
+    p = run(["--security-opt", f"seccomp={PROFILES}/strict.json", "--", "sh", "-c", script], check=0)
+    lines = p.stdout.splitlines()
+    assert lines[0] == "hi"
+    res = dict(line.split(" ", 1) for line in lines[1:])
+    assert res == {"setuid": "EPERM", "packet": "EPERM", "inet": "ok", "vsock": "EPERM", "personality": "EPERM",
+                   "ptrace": "EPERM"}
+
+
+def test_malformed_profile_is_one_clear_error(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"},'
+                   ' {"names": ["write"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_FOO"}]}]}')
+    p = run(["--security-opt", f"seccomp={bad}", "--", "sh", "-c", "echo should-not-run"])
+    assert p.returncode == 125
+    assert "should-not-run" not in p.stdout
+    assert (f"seccomp: {bad}: syscalls[1].args[0].op: 'SCMP_CMP_FOO' is not an operator" in p.stderr), p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_syscall_name_warns_or_fails_with_strict_profile(tmp_path):
+    base = json.load(open(os.path.join(PROFILES, "default.json")))
+    base["syscalls"][0]["names"].append("frobnicate")
+    prof = tmp_path / "unknown.json"
+    prof.write_text(json.dumps(base))
+    p = run(["--security-opt", f"seccomp={prof}", "--", "sh", "-c", "echo ran"], check=0)
+    assert p.stdout == "ran\n"
+    assert "unknown syscall 'frobnicate'" in p.stderr
+    p = run(["--strict-profile", "--security-opt", f"seccomp={prof}", "--", "sh", "-c", "echo ran"])
+    assert p.returncode == 125 and "ran" not in p.stdout
+    assert "unknown syscall 'frobnicate' (--strict-profile)" in p.stderr
+
+
+def test_compile_and_show(tmp_path):
+    out = tmp_path / "default.bpf"
+    p = hardrun("seccomp", "compile", "default", "-o", str(out))
+    assert p.returncode == 0, p.stderr
+    size = out.stat().st_size
+    assert size > 0 and size % 8 == 0
+    text = hardrun("seccomp", "compile", "default", "-o", "-", "--format", "text")
+    assert text.returncode == 0
+    assert "ret KILL_PROCESS" in text.stdout and "ret ERRNO(38)" in text.stdout
+    assert len(text.stdout.splitlines()) == size // 8
+    show = hardrun("seccomp", "show", os.path.join(DATA, "docker-default.json"))
+    assert show.returncode == 0
+    assert "architectures: x86_64, x86, x32" in show.stdout or os.uname().machine != "x86_64"
+    rows = {line.split()[0]: line for line in show.stdout.splitlines() if line and not line.startswith(" ")}
+    assert "ALLOW" in rows["ptrace"]        # Docker allows ptrace on kernels >= 4.8
+    assert "ERRNO(ENOSYS)" in rows["clone3"]
+    admin = hardrun("seccomp", "show", os.path.join(DATA, "docker-default.json"), "--cap-add", "SYS_ADMIN")
+    assert any(line.startswith("mount ") and "ALLOW" in line for line in admin.stdout.splitlines())
+    ours = hardrun("seccomp", "show", "default")
+    assert not any(line.startswith("ptrace ") for line in ours.stdout.splitlines())
+    cost = hardrun("seccomp", "show", "default", "--cost", "read,write,futex,getppid,socket:40")
+    lines = cost.stdout.splitlines()
+    assert [l.split()[0] for l in lines] == ["read", "write", "futex", "getppid", "socket:40"]
+    for l in lines[:4]:
+        assert l.split()[1] == "ALLOW" and 0 < int(l.split()[2]) <= 30
+    assert lines[4].split()[1] == "ERRNO(EPERM)"
+    x86 = hardrun("seccomp", "show", "default", "--arch", "x86", "--cost", "getpid")
+    assert x86.stdout.split()[1] == "KILL_PROCESS"
