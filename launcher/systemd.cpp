@@ -67,7 +67,7 @@ bool all_digits(const std::string& s) {
 
 void add_notify_mount(LaunchPlan& plan, const std::string& source) {
     for (const auto& m : plan.mounts)
-        if (m.destination == kSandboxNotifyPath || m.destination == "/run/host")
+        if (m.destination == kSandboxNotifyPath)
             throw UsageError("--volume", std::string("a mount at ") + m.destination + " hides systemd's notify socket at " +
                                              kSandboxNotifyPath + "; move it, or use --sd-notify=ignore");
     Mount m;

@@ -3,10 +3,10 @@
 //
 // Notify (NOTIFY_SOCKET), by --sd-notify mode:
 //   workload (default): the workload speaks the protocol. A socket path is bind-mounted read-only at
-//       /run/host/notify and NOTIFY_SOCKET is rewritten to it. An abstract socket ("@name") lives in
+//       /dev/.hardrun-notify (on hardrun's own /dev tmpfs: the image is never written) and NOTIFY_SOCKET
+//       is rewritten to it. An abstract socket ("@name") lives in
 //       the host's network namespace, which the sandbox does not see (and Landlock's scoping refuses
-//       abstract sockets outside the sandbox anyway): hardrun then binds a private socket at
-//       /run/host/notify and relays each datagram (and any fds) to systemd itself.
+//       abstract sockets outside the sandbox anyway): hardrun then binds a private socket there and relays each datagram (and any fds) to systemd itself.
 //   hardrun: the workload is not told; hardrun sends READY=1 once the workload has been exec'ed.
 //   ignore: NOTIFY_SOCKET is neither passed nor used.
 // Socket activation: when LISTEN_PID is hardrun's pid, the LISTEN_FDS fds (3, 4, ...) and only those
@@ -29,8 +29,9 @@ enum class NotifyMode { Workload, Hardrun, Ignore };
 // "workload", "hardrun" or "ignore"; throws UsageError.
 NotifyMode parse_notify_mode(const std::string& option, const std::string& value);
 
-// Where the workload finds the notify socket inside the sandbox (the path systemd-nspawn uses too).
-inline constexpr const char* kSandboxNotifyPath = "/run/host/notify";
+// Where the workload finds the notify socket inside the sandbox: on hardrun's own /dev tmpfs, so no mount
+// point is created in the image (which may be read-only) and /run stays the image's.
+inline constexpr const char* kSandboxNotifyPath = "/dev/.hardrun-notify";
 
 struct NotifyAddress {
     enum class Kind { Path, Abstract } kind = Kind::Path;

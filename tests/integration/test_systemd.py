@@ -24,7 +24,7 @@ import pytest
 
 from conftest import HARDRUN, ROOTFS, UNPRIV_UID, hardrun
 
-NOTIFY_INSIDE = "/run/host/notify"
+NOTIFY_INSIDE = "/dev/.hardrun-notify"
 
 
 class Listener:
@@ -114,13 +114,13 @@ def relay_dirs():
 # --- notify: the workload speaks the protocol ---------------------------------------------------------
 
 def test_workload_notifies_through_the_bind_mounted_socket(as_user, notify_socket):
-    script = ("echo sock=$NOTIFY_SOCKET; grep ' /run/host/notify ' /proc/self/mountinfo; "
+    script = ("echo sock=$NOTIFY_SOCKET; grep ' /dev/.hardrun-notify ' /proc/self/mountinfo; "
               "sd_notify_send READY=1 STATUS=serving WATCHDOG=1")
     p = start([], script, user=as_user, env=env_with(NOTIFY_SOCKET=notify_socket.address))
     rc, out, err = finish(p)
     assert rc == 0, err
     assert f"sock={NOTIFY_INSIDE}" in out
-    mount_line = [l for l in out.splitlines() if " /run/host/notify " in l][0]
+    mount_line = [l for l in out.splitlines() if f" {NOTIFY_INSIDE} " in l][0]
     assert " ro," in mount_line or " ro " in mount_line, mount_line  # read-only bind, socket still usable
     text, pid, uid = notify_socket.recv()
     assert text == "READY=1\nSTATUS=serving\nWATCHDOG=1\n"
@@ -153,7 +153,7 @@ def test_hardrun_mode_sends_nothing_when_the_workload_cannot_start(notify_socket
 
 
 def test_ignore_mode_keeps_the_socket_out(notify_socket):
-    p = start(["--sd-notify=ignore"], "echo sock=[$NOTIFY_SOCKET]; test -S /run/host/notify || echo no-socket; "
+    p = start(["--sd-notify=ignore"], "echo sock=[$NOTIFY_SOCKET]; test -S /dev/.hardrun-notify || echo no-socket; "
               "sd_notify_send READY=1; echo send=$?", env=env_with(NOTIFY_SOCKET=notify_socket.address))
     rc, out, err = finish(p)
     assert rc == 0, err
@@ -164,8 +164,8 @@ def test_ignore_mode_keeps_the_socket_out(notify_socket):
 
 
 def test_no_notify_socket_no_mount():
-    p = start([], "test -S /run/host/notify || echo no-socket; echo sock=[$NOTIFY_SOCKET]; "
-              "grep -c ' /run/host' /proc/self/mountinfo", env=env_with())
+    p = start([], "test -S /dev/.hardrun-notify || echo no-socket; echo sock=[$NOTIFY_SOCKET]; "
+              "grep -c hardrun-notify /proc/self/mountinfo", env=env_with())
     rc, out, err = finish(p)
     assert out.split() == ["no-socket", "sock=[]", "0"], (out, err)
 

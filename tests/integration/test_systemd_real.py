@@ -164,7 +164,7 @@ def test_type_notify_from_the_workload_and_stop(systemd, tmp_path):
     systemd.run("systemctl", "stop", "hr-notify", check=True)
     assert systemd.result("hr-notify") == ["success", "exited", "0"]
     text = out.read_text()
-    assert "sock=/run/host/notify" in text
+    assert "sock=/dev/.hardrun-notify" in text
     assert "stopping" in text  # SIGTERM reached the workload through hardrun and its init
 
 

@@ -82,15 +82,15 @@ TEST_CASE("systemd: an existing NOTIFY_SOCKET in the plan's env is replaced, not
     CHECK(env_of(p, "NOTIFY_SOCKET") == kSandboxNotifyPath);
 }
 
-TEST_CASE("systemd: a user mount at /run/host/notify is refused in workload mode") {
+TEST_CASE("systemd: a user mount where the notify socket goes is refused in workload mode") {
     LaunchPlan p = base_plan();
     Mount m;
     m.kind = MountKind::Bind;
     m.source = "/srv";
-    m.destination = "/run/host";
+    m.destination = kSandboxNotifyPath;
     p.mounts.push_back(m);
     CHECK_THROWS_WITH_AS(adapt_plan(p, NotifyMode::Workload, {{"NOTIFY_SOCKET", "/run/systemd/notify"}}, std::nullopt, ""),
-                         doctest::Contains("/run/host"), UsageError);
+                         doctest::Contains(kSandboxNotifyPath), UsageError);
 }
 
 TEST_CASE("systemd: hardrun and ignore modes keep the socket out of the sandbox") {
