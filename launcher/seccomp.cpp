@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hardrun/error.hpp"
+#include "hardrun/filter_cache.hpp"
 #include "hardrun/log.hpp"
 #include "hardrun/seccomp_bpf.hpp"
 #include "hardrun/seccomp_profile.hpp"
@@ -78,6 +79,19 @@ Prepared prepare(const LaunchPlan& plan, Mode mode) {
     }
     const Target target = target_for(plan);
     std::shared_ptr<Resolved> resolved;
+    // Enforce: reuse the program compiled before for the same build, profile bytes and target (compiling is
+    // the largest CPU cost of a launch; filter_cache.hpp, docs/performance.md)
+    std::string cache_key;
+    if (!unconfined && mode == Mode::Enforce) {
+        const std::string path = !plan.seccomp.inline_json.empty() ? std::string()
+                                 : plan.seccomp.mode == SeccompChoice::Mode::Profile ? plan.seccomp.profile_path
+                                                                                     : default_profile_path();
+        cache_key = filter_cache::seccomp_key(plan, target, path);
+        if (auto hit = filter_cache::load(cache_key); hit && filter_cache::decode(*hit, p)) {
+            for (const auto& w : p.warnings) log::warning("seccomp: " + w);
+            return p;
+        }
+    }
     if (!unconfined) {
         Profile profile = choose_profile(plan);
         resolved = std::make_shared<Resolved>(resolve(profile, target));
@@ -106,6 +120,8 @@ Prepared prepare(const LaunchPlan& plan, Mode mode) {
                 throw Error("seccomp", resolved->source,
                             "SCMP_ACT_NOTIFY needs a listener: give listenerPath (OCI) for the agent that answers");
             p.load_flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+        } else if (!cache_key.empty()) {
+            filter_cache::store(cache_key, filter_cache::encode(p));
         }
         return p;
     }
