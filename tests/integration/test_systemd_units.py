@@ -129,3 +129,12 @@ def test_example_exec_start_runs_under_its_capability_bounding_set(name):
     assert p.returncode == 0, p.stderr
     assert "CapEff:\t0000000000000000" in p.stdout
     assert "NoNewPrivs:\t1" in p.stdout
+
+
+@pytest.mark.parametrize("name", ["hardrun-web.service", "hardrun-batch.service"])
+def test_example_units_pass_hardrun_lint(name):
+    # the examples are what people copy: they must meet hardrun's own baseline (limits, no weakened layer)
+    p = subprocess.run([HARDRUN, "lint", "--fail-on", "low", os.path.join(UNITS, name)], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "no findings" in p.stdout
