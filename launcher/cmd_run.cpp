@@ -9,6 +9,7 @@
 #include "hardrun/flags.hpp"
 #include "hardrun/launch.hpp"
 #include "hardrun/log.hpp"
+#include "hardrun/oci_cli.hpp"
 #include "hardrun/parse.hpp"
 #include "hardrun/run_front.hpp"
 #include "hardrun/systemd.hpp"
@@ -60,6 +61,8 @@ void register_run(CLI::App& app) {
         ->check(CLI::IsMember({"workload", "hardrun", "ignore"}));
     sub->callback([cmd] {
         log::set_verbose(cmd->verbose);
+        // --bundle: the OCI runtime's `run` (state under --root, hooks, --console-socket...; cmd_oci.cpp)
+        if (!cmd->flags.bundle.empty()) throw Exit{run_bundle(cmd->flags, cmd->verbose, cmd->quiet)};
         LaunchPlan plan = plan_from_flags_or_bundle(cmd->flags);
         // systemd: NOTIFY_SOCKET and socket-activation fds (LISTEN_FDS) from hardrun's environment
         auto sd = systemd::Integration::prepare(plan, systemd::parse_notify_mode("--sd-notify", cmd->sd_notify),

@@ -23,6 +23,7 @@
 
 #include "hardrun/apparmor.hpp"
 #include "hardrun/capabilities.hpp"
+#include "hardrun/console.hpp"
 #include "hardrun/error.hpp"
 #include "hardrun/footprint.hpp"
 #include "hardrun/identity.hpp"
@@ -31,6 +32,7 @@
 #include "hardrun/mounts.hpp"
 #include "hardrun/namespaces.hpp"
 #include "hardrun/parse.hpp"
+#include "hardrun/sysctl.hpp"
 
 namespace hardrun {
 
@@ -56,9 +58,16 @@ struct ChildContext {
     int sync_fd;      // read end: the parent writes one byte when the id maps are in place; EOF = parent died
     int fd_socket;    // unix socket to hand fds (seccomp listener) to the supervisor, or -1
     bool detached;
+    int exec_fifo_fd = -1;  // detached: read end of the exec FIFO (opened before clone), `start` writes to it
+    int console_fd = -1;    // process.terminal: connected --console-socket, gets the pty master
 };
 
 void send_message(int fd, char kind, int code, const std::string& step, const std::string& text) {
+    if (fd < 0) {  // detached, after `start`: nobody reads the report pipe any more, so say it on stderr
+        std::string line = "hardrun: " + text + "\n";
+        (void)!::write(STDERR_FILENO, line.data(), line.size());
+        return;
+    }
     ChildMessage m;
     m.kind = kind;
     m.exit_code = code;
@@ -128,6 +137,10 @@ void close_inherited_fds(const ChildContext& c) {
         ++next;
     }
     int report = c.report_fd;
+    if (report < 0) {  // detached after `start`: the report pipe is closed already
+        if (::syscall(SYS_close_range, next, ~0U, 0) != 0) throw_errno("fds", "close_range", errno);
+        return;
+    }
     if (report < static_cast<int>(next)) {  // move it out of the way of the preserved range
         int moved = ::fcntl(report, F_DUPFD_CLOEXEC, static_cast<int>(next));
         if (moved < 0) throw_errno("fds", "moving the report pipe", errno);
@@ -149,6 +162,28 @@ void enter_workdir(Sys& sys, const LaunchPlan& plan) {
     int r = sys.fchdir(fd);
     sys.close(fd);
     if (r < 0) throw_errno("workdir", plan.workdir, -r);
+}
+
+// OCI create: tell the supervisor we are ready, then block until `hardrun start` writes to the exec FIFO.
+// The `create` process is gone by then: later errors go to stderr (send_message with fd -1).
+void wait_for_start(ChildContext& c) {
+    send_message(c.report_fd, 'R', 0, "", "");
+    ::close(c.report_fd);
+    c.report_fd = -1;
+    struct pollfd p {c.exec_fifo_fd, POLLIN, 0};
+    for (;;) {
+        if (::poll(&p, 1, -1) < 0) {
+            if (errno == EINTR) continue;
+            throw_errno("start", "waiting on the exec FIFO", errno);
+        }
+        char byte = 0;
+        ssize_t n = ::read(c.exec_fifo_fd, &byte, 1);
+        if (n == 1) break;
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+        throw Error("start", "exec FIFO", "closed without the start byte; not starting");
+    }
+    ::close(c.exec_fifo_fd);
+    c.exec_fifo_fd = -1;
 }
 
 // --init: PID 1 stays a tiny reaper that forwards signals to the workload and exits with its status.
@@ -217,7 +252,9 @@ void exec_workload(const ChildContext& c) {
         mounts::setup(sys, plan);                    // 3. private propagation, rootfs, mounts, pivot_root
         if (plan.namespaces.net && !plan.namespaces.join.count("network"))
             if (int r = sys.loopback_up(); r < 0) throw_errno("network", "bringing up lo", -r);
+        sysctl::apply(sys, plan);                    //    namespaced sysctls (OCI), before /proc/sys turns read-only
         mounts::finalize(sys, plan);                 //    masked + read-only paths, read-only root
+        if (c.console_fd >= 0) console::attach(c.console_fd, plan.uid);  // OCI terminal: pty slave as stdio
         identity::set_hostname(sys, plan);           // 4. hostname and rlimits
         identity::apply_rlimits(sys, plan);
         // 5. cgroup limits: clone3(CLONE_INTO_CGROUP) put us in the workload's cgroup before our first instruction
@@ -231,17 +268,11 @@ void exec_workload(const ChildContext& c) {
         landlock::apply(plan);
         enter_workdir(sys, plan);
         if (plan.umask) sys.umask(*plan.umask);
-        close_inherited_fds(c);                      //    only 0-2 (+ preserved) reach the workload
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, nullptr);
-        if (c.detached) {                            //    OCI create: wait for `start`
-            send_message(c.report_fd, 'R', 0, "", "");
-            int fifo = ::open(c.options->exec_fifo.c_str(), O_WRONLY | O_CLOEXEC);
-            if (fifo < 0) throw_errno("start", c.options->exec_fifo, errno);
-            (void)!::write(fifo, "0", 1);
-            ::close(fifo);
-        }
+        if (c.detached) wait_for_start(c);           //    OCI create: wait for `start` (before the FIFO fd is closed)
+        close_inherited_fds(c);                      //    only 0-2 (+ preserved) reach the workload
         int listener = seccomp::load(sys, *c.filter);  // 9. seccomp last, then execve
         if (listener >= 0) {
             send_fd(c.fd_socket, listener);
@@ -313,6 +344,12 @@ Started start_child(const LaunchPlan& plan, const LaunchOptions& options, const 
         sock_parent.reset(sv[0]);
         sock_child.reset(sv[1]);
     }
+    UniqueFd exec_fifo, console_socket;  // host paths the child cannot reach after pivot_root: opened here
+    if (detached && !options.exec_fifo.empty()) {
+        exec_fifo.reset(::open(options.exec_fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+        if (!exec_fifo) throw_errno("create", "exec FIFO " + options.exec_fifo, errno);
+    }
+    if (!options.console_socket.empty()) console_socket = console::connect_socket(options.console_socket);
 
     sigset_t block;
     sigemptyset(&block);
@@ -338,7 +375,8 @@ Started start_child(const LaunchPlan& plan, const LaunchOptions& options, const 
         sync.write.reset();
         sock_parent.reset();
         ChildContext c{&plan, &filter, &aa, &options, report.write.get(), sync.read.get(),
-                       sock_child ? sock_child.get() : -1, detached};
+                       sock_child ? sock_child.get() : -1, detached, exec_fifo ? exec_fifo.get() : -1,
+                       console_socket ? console_socket.get() : -1};
         child_main(c);
     }
     s.pid = static_cast<pid_t>(pid);
@@ -450,8 +488,8 @@ Detached launch_detached(const LaunchPlan& plan, const LaunchOptions& options) {
     if (!m || m->kind != 'R') {
         int status = 0;
         ::waitpid(s.pid, &status, 0);
-        std::string text = m ? std::string(m->text) : "the container process exited during setup";
-        throw Error(m ? m->step : "create", "", text, m ? m->exit_code : kExitHardrunError);
+        if (!m) throw Error("create", "", "the container process exited during setup");
+        throw Error("", "", m->text, m->exit_code);  // the child's text names its step already
     }
     Detached d;
     d.pid = s.pid;

@@ -44,10 +44,13 @@ struct LaunchHooks {
 struct LaunchOptions {
     seccomp::Mode seccomp_mode = seccomp::Mode::Enforce;
     std::string cgroup_name;          // default: hardrun-<pid>
-    // OCI create: the child blocks before execve until this FIFO is opened for reading (hardrun start);
-    // the supervisor does not wait for it and returns its pid.
+    // OCI create: the supervisor opens this FIFO for reading before clone; the child reports ready and
+    // blocks before seccomp and execve until `hardrun start` writes one byte to it. The supervisor does not
+    // wait for that and returns the child's pid.
     std::string exec_fifo;
-    std::string console_socket;       // OCI: send the pty master here (process.terminal)
+    // OCI process.terminal: a unix socket (connected before clone); the child makes a pty in its own devpts
+    // its controlling terminal and stdio and sends the master here (console.hpp).
+    std::string console_socket;
     LaunchHooks hooks;
 };
 

@@ -1,0 +1,34 @@
+// Pieces of the OCI runtime CLI (cmd_oci.cpp) that are worth testing on their own: lifecycle hooks,
+// signal names, and finding a container's processes.
+#pragma once
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "hardrun/plan.hpp"
+#include "hardrun/state.hpp"
+
+namespace hardrun::oci {
+
+// Runs each hook in order with state_json on its stdin, its stdout and stderr on hardrun's stderr, only
+// hook.env as its environment, killed after hook.timeout seconds. enter > 0: the hook runs in the
+// namespaces of that process (createContainer, startContainer), else in hardrun's (the runtime namespace).
+// Throws Error("hooks", "<kind>[i] <path>", cause) on the first failure.
+void run_hooks(const std::vector<Hook>& hooks, const std::string& kind, const std::string& state_json, pid_t enter = 0);
+// The same, but a failure is logged as a warning and the others still run (poststart, poststop).
+void run_hooks_warn(const std::vector<Hook>& hooks, const std::string& kind, const std::string& state_json);
+
+// "TERM", "SIGTERM", "term", "15" -> 15. Throws UsageError.
+int parse_signal(const std::string& name);
+
+// The processes in the pid namespace of `init` (the container's processes), init first.
+std::vector<pid_t> container_pids(pid_t init);
+
+// Sends sig to the process if it is still the one recorded (pidfd, so a reused pid is never hit).
+// Returns false when it is gone.
+bool send_signal(const state::ProcessId& process, int sig);
+// Waits up to timeout_ms for the process to exit. Returns true when it is gone.
+bool wait_gone(const state::ProcessId& process, int timeout_ms);
+
+}  // namespace hardrun::oci

@@ -1,0 +1,208 @@
+#include "hardrun/oci_runtime.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+
+#include "hardrun/error.hpp"
+#include "hardrun/log.hpp"
+
+namespace hardrun::oci {
+
+namespace {
+
+int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+
+bool same_ns(pid_t a, pid_t b, const char* type) {
+    struct stat sa {}, sb {};
+    std::string pa = a == 0 ? std::string("/proc/self/ns/") + type : "/proc/" + std::to_string(a) + "/ns/" + type;
+    std::string pb = "/proc/" + std::to_string(b) + "/ns/" + type;
+    if (::stat(pa.c_str(), &sa) != 0 || ::stat(pb.c_str(), &sb) != 0) return true;
+    return sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev;
+}
+
+// The namespaces of `pid` that differ from ours.
+int differing_namespaces(pid_t pid) {
+    struct T {
+        const char* name;
+        int flag;
+    };
+    static const T types[] = {{"user", CLONE_NEWUSER}, {"mnt", CLONE_NEWNS},     {"pid", CLONE_NEWPID},   {"net", CLONE_NEWNET},
+                              {"ipc", CLONE_NEWIPC},   {"uts", CLONE_NEWUTS},    {"cgroup", CLONE_NEWCGROUP}};
+    int flags = 0;
+    for (const auto& t : types)
+        if (!same_ns(0, pid, t.name)) flags |= t.flag;
+    return flags;
+}
+
+[[noreturn]] void child_fail(const std::string& what, int err) {
+    std::string line = "hardrun: hook " + what + ": " + errno_text(err) + "\n";
+    (void)!::write(STDERR_FILENO, line.data(), line.size());
+    ::_exit(127);
+}
+
+void run_one(const Hook& h, const std::string& label, const std::string& state, pid_t enter) {
+    UniqueFd enter_fd;
+    int ns_flags = 0;
+    if (enter > 0) {
+        enter_fd.reset(pidfd_open(enter));
+        if (!enter_fd) throw_errno("hooks", label, errno, "the container process is gone");
+        ns_flags = differing_namespaces(enter);
+    }
+    Pipe in = Pipe::make("hook stdin");
+    pid_t pid = ::fork();
+    if (pid < 0) throw_errno("hooks", label, errno, "fork");
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        ::signal(SIGPIPE, SIG_DFL);
+        if (enter_fd && ns_flags) {
+            if (::setns(enter_fd.get(), ns_flags) != 0) child_fail(h.path + " (entering the container's namespaces)", errno);
+            if (ns_flags & CLONE_NEWPID) {  // only children enter the pid namespace
+                pid_t inner = ::fork();
+                if (inner < 0) child_fail(h.path, errno);
+                if (inner > 0) {
+                    int st = 0;
+                    while (::waitpid(inner, &st, 0) < 0 && errno == EINTR) {}
+                    ::_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+                }
+                ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+            }
+        }
+        if (::dup2(in.read.get(), STDIN_FILENO) < 0 || ::dup2(STDERR_FILENO, STDOUT_FILENO) < 0) child_fail(h.path, errno);
+        ::syscall(SYS_close_range, 3U, ~0U, 0U);
+        std::vector<std::string> args = h.args.empty() ? std::vector<std::string>{h.path} : h.args;
+        std::vector<char*> argv, envp;
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        std::vector<std::string> env = h.env;
+        for (auto& e : env) envp.push_back(e.data());
+        envp.push_back(nullptr);
+        ::execve(h.path.c_str(), argv.data(), envp.data());
+        child_fail(h.path, errno);
+    }
+    in.read.reset();
+    UniqueFd pidfd(pidfd_open(pid));
+    {
+        // a hook that does not read its stdin must not kill us with SIGPIPE
+        struct sigaction ign {}, old {};
+        ign.sa_handler = SIG_IGN;
+        ::sigaction(SIGPIPE, &ign, &old);
+        (void)!::write(in.write.get(), state.data(), state.size());
+        ::sigaction(SIGPIPE, &old, nullptr);
+        in.write.reset();
+    }
+    if (h.timeout && pidfd) {
+        struct pollfd p {pidfd.get(), POLLIN, 0};
+        int r;
+        do r = ::poll(&p, 1, *h.timeout * 1000);
+        while (r < 0 && errno == EINTR);
+        if (r == 0) {
+            ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+            while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {}
+            throw Error("hooks", label, "timed out after " + std::to_string(*h.timeout) + " s and was killed");
+        }
+    }
+    int st = 0;
+    while (::waitpid(pid, &st, 0) < 0) {
+        if (errno != EINTR) throw_errno("hooks", label, errno, "waitpid");
+    }
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return;
+    if (WIFEXITED(st)) throw Error("hooks", label, "exited with status " + std::to_string(WEXITSTATUS(st)));
+    throw Error("hooks", label, std::string("killed by signal ") + (sigabbrev_np(WTERMSIG(st)) ? sigabbrev_np(WTERMSIG(st)) : "?"));
+}
+
+std::string label_of(const std::string& kind, std::size_t i, const Hook& h) {
+    return kind + "[" + std::to_string(i) + "] " + h.path;
+}
+
+}  // namespace
+
+void run_hooks(const std::vector<Hook>& hooks, const std::string& kind, const std::string& state_json, pid_t enter) {
+    for (std::size_t i = 0; i < hooks.size(); ++i) run_one(hooks[i], label_of(kind, i, hooks[i]), state_json, enter);
+}
+
+void run_hooks_warn(const std::vector<Hook>& hooks, const std::string& kind, const std::string& state_json) {
+    for (std::size_t i = 0; i < hooks.size(); ++i) {
+        try {
+            run_one(hooks[i], label_of(kind, i, hooks[i]), state_json, 0);
+        } catch (const Error& e) {
+            log::warning(e.what());
+        }
+    }
+}
+
+int parse_signal(const std::string& name) {
+    if (name.empty()) throw UsageError("signal", "is empty");
+    if (std::all_of(name.begin(), name.end(), [](unsigned char c) { return std::isdigit(c); })) {
+        int n = name.size() > 3 ? 0 : std::stoi(name);
+        if (n < 1 || n > SIGRTMAX) throw UsageError("signal", "'" + name + "' is not a signal number (1.." + std::to_string(SIGRTMAX) + ")");
+        return n;
+    }
+    std::string u = name;
+    std::transform(u.begin(), u.end(), u.begin(), [](unsigned char c) { return std::toupper(c); });
+    if (u.starts_with("SIG")) u = u.substr(3);
+    for (int s = 1; s < SIGRTMIN; ++s)
+        if (const char* abbrev = sigabbrev_np(s); abbrev && u == abbrev) return s;
+    if (u.starts_with("RTMIN")) {
+        int off = u.size() > 5 && u[5] == '+' ? std::atoi(u.c_str() + 6) : 0;
+        if (SIGRTMIN + off <= SIGRTMAX) return SIGRTMIN + off;
+    }
+    throw UsageError("signal", "'" + name + "' is not a signal name (e.g. TERM, KILL, HUP, 15)");
+}
+
+std::vector<pid_t> container_pids(pid_t init) {
+    std::vector<pid_t> out;
+    struct stat ns {};
+    if (::stat(("/proc/" + std::to_string(init) + "/ns/pid").c_str(), &ns) != 0) return out;
+    out.push_back(init);
+    DIR* d = ::opendir("/proc");
+    if (!d) return out;
+    while (dirent* e = ::readdir(d)) {
+        if (!std::isdigit(static_cast<unsigned char>(e->d_name[0]))) continue;
+        pid_t p = static_cast<pid_t>(std::atoi(e->d_name));
+        if (p == init) continue;
+        struct stat st {};
+        if (::stat(("/proc/" + std::string(e->d_name) + "/ns/pid").c_str(), &st) != 0) continue;
+        if (st.st_ino == ns.st_ino && st.st_dev == ns.st_dev) out.push_back(p);
+    }
+    ::closedir(d);
+    std::sort(out.begin() + 1, out.end());
+    return out;
+}
+
+bool send_signal(const state::ProcessId& process, int sig) {
+    UniqueFd fd(pidfd_open(process.pid));
+    if (!fd) return false;
+    if (!state::alive(process)) return false;  // the pid now belongs to someone else (or it is a zombie)
+    if (::syscall(SYS_pidfd_send_signal, fd.get(), sig, nullptr, 0) != 0) {
+        if (errno == ESRCH) return false;
+        throw_errno("kill", "pid " + std::to_string(process.pid), errno);
+    }
+    return true;
+}
+
+bool wait_gone(const state::ProcessId& process, int timeout_ms) {
+    UniqueFd fd(pidfd_open(process.pid));
+    if (!fd || !state::alive(process)) return true;
+    struct pollfd p {fd.get(), POLLIN, 0};
+    int r;
+    do r = ::poll(&p, 1, timeout_ms);
+    while (r < 0 && errno == EINTR);
+    return r > 0 || !state::alive(process);
+}
+
+}  // namespace hardrun::oci

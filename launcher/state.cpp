@@ -1,0 +1,276 @@
+#include "hardrun/state.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <ctime>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "hardrun/error.hpp"
+
+namespace hardrun::state {
+
+using json = nlohmann::json;
+
+namespace {
+
+json hooks_to_json(const std::vector<Hook>& list) {
+    json a = json::array();
+    for (const auto& h : list) {
+        json o = {{"path", h.path}};
+        if (!h.args.empty()) o["args"] = h.args;
+        if (!h.env.empty()) o["env"] = h.env;
+        if (h.timeout) o["timeout"] = *h.timeout;
+        a.push_back(o);
+    }
+    return a;
+}
+
+std::vector<Hook> hooks_from_json(const json& a) {
+    std::vector<Hook> out;
+    if (!a.is_array()) return out;
+    for (const auto& o : a) {
+        Hook h;
+        h.path = o.value("path", "");
+        h.args = o.value("args", std::vector<std::string>{});
+        h.env = o.value("env", std::vector<std::string>{});
+        if (o.contains("timeout")) h.timeout = o["timeout"].get<int>();
+        out.push_back(h);
+    }
+    return out;
+}
+
+json to_json(const Record& r) {
+    return json{{"id", r.id},
+                {"bundle", r.bundle},
+                {"rootfs", r.rootfs},
+                {"status", r.status},
+                {"created", r.created},
+                {"pid", r.process.pid},
+                {"pid_start_time", r.process.start_time},
+                {"creator_pid", r.creator.pid},
+                {"creator_start_time", r.creator.start_time},
+                {"owner", r.owner},
+                {"cgroup_path", r.cgroup_path},
+                {"annotations", r.annotations},
+                {"foreground", r.foreground},
+                {"hooks",
+                 {{"startContainer", hooks_to_json(r.hooks.start_container)},
+                  {"poststart", hooks_to_json(r.hooks.poststart)},
+                  {"poststop", hooks_to_json(r.hooks.poststop)}}}};
+}
+
+Record from_json(const json& j) {
+    Record r;
+    r.id = j.value("id", "");
+    r.bundle = j.value("bundle", "");
+    r.rootfs = j.value("rootfs", "");
+    r.status = j.value("status", "");
+    r.created = j.value("created", "");
+    r.process = {j.value("pid", 0), j.value("pid_start_time", 0ULL)};
+    r.creator = {j.value("creator_pid", 0), j.value("creator_start_time", 0ULL)};
+    r.owner = j.value("owner", 0U);
+    r.cgroup_path = j.value("cgroup_path", "");
+    r.annotations = j.value("annotations", std::map<std::string, std::string>{});
+    r.foreground = j.value("foreground", false);
+    if (j.contains("hooks")) {
+        const json& h = j["hooks"];
+        r.hooks.start_container = hooks_from_json(h.value("startContainer", json::array()));
+        r.hooks.poststart = hooks_from_json(h.value("poststart", json::array()));
+        r.hooks.poststop = hooks_from_json(h.value("poststop", json::array()));
+    }
+    return r;
+}
+
+[[noreturn]] void no_such(const std::string& id) {
+    throw Error("", "container '" + id + "'", "does not exist");
+}
+
+}  // namespace
+
+void validate_id(const std::string& id) {
+    if (id.empty()) throw UsageError("container id", "is empty");
+    if (id.size() > 1024) throw UsageError("container id", "is longer than 1024 characters");
+    if (id == "." || id == ".." || id.find("..") != std::string::npos)
+        throw UsageError("container id", "'" + id + "' contains '..'; ids may hold letters, digits, '_', '.', '+' and '-'");
+    for (char c : id)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '+' || c == '-'))
+            throw UsageError("container id", "'" + id + "' contains '" + std::string(1, c) +
+                                                 "'; ids may hold only letters, digits, '_', '.', '+' and '-'");
+    if (id.front() == '.' || id.front() == '-') throw UsageError("container id", "'" + id + "' may not start with '.' or '-'");
+}
+
+std::optional<unsigned long long> start_time(pid_t pid) {
+    if (pid <= 0) return std::nullopt;
+    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(f, line)) return std::nullopt;
+    auto close = line.rfind(')');
+    if (close == std::string::npos) return std::nullopt;
+    std::istringstream rest(line.substr(close + 2));
+    std::string field;
+    std::vector<std::string> fields;  // from field 3 (state)
+    while (rest >> field) fields.push_back(field);
+    if (fields.size() < 20) return std::nullopt;
+    if (fields[0] == "Z" || fields[0] == "X" || fields[0] == "x") return std::nullopt;
+    return std::stoull(fields[19]);  // field 22
+}
+
+bool alive(const ProcessId& p) {
+    auto t = start_time(p.pid);
+    return t && *t == p.start_time;
+}
+
+ProcessId identify(pid_t pid) {
+    auto t = start_time(pid);
+    if (!t) throw Error("state", "process " + std::to_string(pid), "is not running");
+    return {pid, *t};
+}
+
+std::string now_rfc3339() {
+    auto now = std::chrono::system_clock::now();
+    std::time_t t = std::chrono::system_clock::to_time_t(now);
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count() % 1000000000;
+    std::tm tm {};
+    ::gmtime_r(&t, &tm);
+    char buf[64];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    char frac[16];
+    std::snprintf(frac, sizeof frac, ".%09lldZ", static_cast<long long>(ns));
+    return std::string(buf) + frac;
+}
+
+Store::Store(std::string root) : root_(std::move(root)) {
+    if (root_.empty() || root_.front() != '/') throw UsageError("--root", "'" + root_ + "' is not an absolute path");
+    while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
+    // mkdir -p, the last component 0700
+    std::string cur;
+    std::size_t pos = 1;
+    while (pos <= root_.size()) {
+        auto next = root_.find('/', pos);
+        if (next == std::string::npos) next = root_.size();
+        cur = root_.substr(0, next);
+        if (::mkdir(cur.c_str(), next == root_.size() ? 0700 : 0755) != 0 && errno != EEXIST)
+            throw_errno("state", "creating the state root " + cur, errno);
+        pos = next + 1;
+    }
+    struct stat st {};
+    if (::stat(root_.c_str(), &st) != 0) throw_errno("state", root_, errno);
+    if (!S_ISDIR(st.st_mode)) throw Error("state", root_, "is not a directory");
+}
+
+Store::Lock Store::create(const std::string& id) {
+    validate_id(id);
+    const std::string d = dir(id);
+    if (::mkdir(d.c_str(), 0700) != 0) {
+        if (errno == EEXIST) throw Error("create", "container id '" + id + "'", "is already in use (" + d + " exists)");
+        throw_errno("create", d, errno);
+    }
+    UniqueFd fd(::open(d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) throw_errno("state", d, errno);
+    if (::flock(fd.get(), LOCK_EX) != 0) throw_errno("state", "locking " + d, errno);
+    return Lock(std::move(fd));
+}
+
+Store::Lock Store::lock(const std::string& id, bool exclusive) const {
+    validate_id(id);
+    const std::string d = dir(id);
+    UniqueFd fd(::open(d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) {
+        if (errno == ENOENT) no_such(id);
+        throw_errno("state", d, errno);
+    }
+    if (::flock(fd.get(), exclusive ? LOCK_EX : LOCK_SH) != 0) throw_errno("state", "locking " + d, errno);
+    // the holder before us may have deleted it
+    struct stat st {};
+    if (::fstatat(fd.get(), "state.json", &st, 0) != 0) {
+        if (errno == ENOENT) no_such(id);
+        throw_errno("state", d + "/state.json", errno);
+    }
+    return Lock(std::move(fd));
+}
+
+bool Store::exists(const std::string& id) const {
+    struct stat st {};
+    return ::stat((dir(id) + "/state.json").c_str(), &st) == 0;
+}
+
+Record Store::read(const std::string& id) const {
+    const std::string path = dir(id) + "/state.json";
+    std::ifstream f(path);
+    if (!f) {
+        if (errno == ENOENT) no_such(id);
+        throw_errno("state", path, errno);
+    }
+    try {
+        return from_json(json::parse(f));
+    } catch (const json::exception& e) {
+        throw Error("state", path, std::string("is corrupt: ") + e.what() + "; remove it with hardrun delete --force " + id);
+    }
+}
+
+void Store::write(const Record& r) const {
+    const std::string d = dir(r.id);
+    const std::string tmp = d + "/.state.json.tmp";
+    const std::string text = to_json(r).dump(2) + "\n";
+    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd) throw_errno("state", tmp, errno);
+    if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) throw_errno("state", tmp, errno);
+    if (::fsync(fd.get()) != 0) throw_errno("state", tmp, errno);
+    fd.reset();
+    if (::rename(tmp.c_str(), (d + "/state.json").c_str()) != 0) throw_errno("state", d + "/state.json", errno);
+}
+
+void Store::remove(const std::string& id) const {
+    validate_id(id);
+    const std::string d = dir(id);
+    if (DIR* dp = ::opendir(d.c_str())) {
+        std::vector<std::string> names;
+        while (dirent* e = ::readdir(dp)) {
+            std::string n = e->d_name;
+            if (n != "." && n != "..") names.push_back(n);
+        }
+        ::closedir(dp);
+        for (const auto& n : names)
+            if (::unlink((d + "/" + n).c_str()) != 0 && errno != ENOENT) throw_errno("delete", d + "/" + n, errno);
+    }
+    if (::rmdir(d.c_str()) != 0 && errno != ENOENT) throw_errno("delete", d, errno);
+}
+
+std::vector<std::string> Store::list() const {
+    std::vector<std::string> out;
+    DIR* dp = ::opendir(root_.c_str());
+    if (!dp) return out;
+    while (dirent* e = ::readdir(dp)) {
+        std::string n = e->d_name;
+        if (n == "." || n == "..") continue;
+        try {
+            validate_id(n);
+        } catch (const Error&) {
+            continue;
+        }
+        if (exists(n)) out.push_back(n);
+    }
+    ::closedir(dp);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+std::string Store::live_status(const Record& r) const {
+    if (r.status == "creating") return alive(r.creator) ? "creating" : (alive(r.process) ? "created" : "stopped");
+    if (!alive(r.process)) return "stopped";
+    if (r.foreground) return "running";
+    struct stat st {};
+    return ::lstat(fifo_path(r.id).c_str(), &st) == 0 ? "created" : "running";
+}
+
+}  // namespace hardrun::state

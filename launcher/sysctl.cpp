@@ -1,0 +1,100 @@
+#include "hardrun/sysctl.hpp"
+
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
+#include <sys/statfs.h>
+
+#include <algorithm>
+#include <cctype>
+#include <vector>
+
+#include "hardrun/error.hpp"
+
+namespace hardrun::sysctl {
+
+namespace {
+std::vector<std::string> components(const std::string& name) {
+    const char sep = name.find('/') != std::string::npos ? '/' : '.';
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    for (;;) {
+        auto pos = name.find(sep, start);
+        out.push_back(name.substr(start, pos == std::string::npos ? std::string::npos : pos - start));
+        if (pos == std::string::npos) break;
+        start = pos + 1;
+    }
+    return out;
+}
+
+// created or joined by path: either way not the host's
+bool own(bool flag) { return flag; }
+}  // namespace
+
+std::string to_path(const std::string& name) {
+    std::string out;
+    for (const auto& c : components(name)) out += (out.empty() ? "" : "/") + c;
+    return out;
+}
+
+void validate(const std::string& name, const std::string& value, const LaunchPlan& plan) {
+    if (name.empty()) throw Error("", "", "an empty sysctl name");
+    for (const auto& c : components(name)) {
+        if (c.empty() || c == "." || c == "..")
+            throw Error("", "", "'" + name + "' is not a sysctl name");
+        for (char ch : c)
+            if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '.' || ch == ':'))
+                throw Error("", "", "'" + name + "' is not a sysctl name");
+    }
+    if (value.find('\0') != std::string::npos || value.find('\n') != std::string::npos)
+        throw Error("", "", "the value may not contain a newline or NUL");
+    std::string dotted = to_path(name);
+    std::replace(dotted.begin(), dotted.end(), '/', '.');
+    const Namespaces& n = plan.namespaces;
+    auto needs = [&](bool ok, const char* ns, const char* type) {
+        if (!own(ok))
+            throw Error("", "", std::string("the container shares the host's ") + ns +
+                                    " namespace, so this would change the host; refusing (add {\"type\": \"" + type +
+                                    "\"} to linux.namespaces)");
+    };
+    if (dotted.starts_with("net.")) {
+        needs(n.net, "network", "network");
+    } else if (dotted.starts_with("kernel.shm") || dotted.starts_with("kernel.msg") || dotted == "kernel.sem" ||
+               dotted.starts_with("fs.mqueue.")) {
+        needs(n.ipc, "ipc", "ipc");
+    } else if (dotted == "kernel.hostname" || dotted == "kernel.domainname") {
+        needs(n.uts, "uts", "uts");
+    } else {
+        throw Error("", "", "'" + name + "' is not a namespaced sysctl; setting it would change the whole host "
+                            "(allowed: net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*, kernel.hostname, kernel.domainname)");
+    }
+}
+
+void apply(Sys& sys, const LaunchPlan& plan) {
+    if (plan.sysctl.empty()) return;
+    constexpr std::uint64_t kResolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+    int proc = sys.openat2(AT_FDCWD, "/proc/sys", O_PATH | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+    if (proc < 0) throw_errno("sysctl", "/proc/sys", -proc, "the container needs a proc mount at /proc to set sysctls");
+    struct statfs sfs {};
+    if (::fstatfs(proc, &sfs) != 0 || sfs.f_type != PROC_SUPER_MAGIC) {
+        sys.close(proc);
+        throw Error("sysctl", "/proc/sys", "is not on a real procfs; refusing to write sysctls there (CVE-2019-16884)");
+    }
+    for (const auto& [name, value] : plan.sysctl) {
+        const std::string rel = to_path(name);
+        int fd = sys.openat2(proc, rel.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0, kResolve);
+        if (fd < 0) {
+            sys.close(proc);
+            throw_errno("sysctl", name + "=" + value, -fd, -fd == ENOENT ? "this kernel has no such sysctl in the container's namespace" : "");
+        }
+        long n = sys.write(fd, value.data(), value.size());
+        sys.close(fd);
+        if (n != static_cast<long>(value.size())) {
+            sys.close(proc);
+            throw_errno("sysctl", name + "=" + value, n < 0 ? static_cast<int>(-n) : EIO);
+        }
+    }
+    sys.close(proc);
+}
+
+}  // namespace hardrun::sysctl
