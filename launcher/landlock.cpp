@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <set>
 
 #include "hardrun/error.hpp"
@@ -242,11 +243,16 @@ EntryType type_of(mode_t mode) {
 
 class RealView : public FsView {
 public:
+    // The planner asks for the same paths many times (once per planned path below each directory it
+    // covers); nothing changes the tree while it plans, so each path is looked at once (performance.md)
     std::optional<EntryType> type(const std::string& path) override {
+        if (auto it = types_.find(path); it != types_.end()) return it->second;
         UniqueFd fd = open_path(path, O_PATH);
         struct stat st {};
-        if (!fd || ::fstat(fd.get(), &st) != 0) return std::nullopt;
-        return type_of(st.st_mode);
+        std::optional<EntryType> t;
+        if (fd && ::fstat(fd.get(), &st) == 0) t = type_of(st.st_mode);
+        types_.emplace(path, t);
+        return t;
     }
     std::optional<std::vector<std::pair<std::string, EntryType>>> list(const std::string& dir) override {
         UniqueFd fd = open_path(dir, O_RDONLY | O_DIRECTORY);
@@ -271,6 +277,9 @@ public:
         ::closedir(d);
         return out;
     }
+
+private:
+    std::map<std::string, std::optional<EntryType>> types_;
 };
 
 std::string ports_text(const std::vector<std::uint16_t>& ports) {
