@@ -83,7 +83,7 @@ def cgroup_limits_work():
 
 
 @pytest.mark.parametrize("name", ["hardrun-web.service", "hardrun-batch.service"])
-def test_example_exec_start_runs_under_its_capability_bounding_set(name):
+def test_example_exec_start_runs_under_its_capability_bounding_set(name, tmp_rootfs):
     if os.geteuid() != 0:
         pytest.skip("the system units run hardrun as root")
     path = os.path.join(UNITS, name)
@@ -100,7 +100,7 @@ def test_example_exec_start_runs_under_its_capability_bounding_set(name):
             f = flags[i]
             nxt = flags[i + 1] if i + 1 < len(flags) else None
             if f == "--rootfs":
-                args += [f, ROOTFS]
+                args += [f, tmp_rootfs]  # a private copy: the volumes' mount points are created in it
                 i += 2
             elif f in ("--volume", "-v"):
                 src, rest = nxt.split(":", 1)
