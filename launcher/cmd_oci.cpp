@@ -390,7 +390,7 @@ LaunchPlan plan_from_bundle(const RunFlags& flags) {
     return load(flags.bundle, false).plan;
 }
 
-int run_bundle(const RunFlags& flags, bool verbose, bool quiet) {
+int run_bundle(const RunFlags& flags, bool verbose, bool quiet, const PrepareLaunch& prepare) {
     RunExtras& x = run_extras();
     check_globals();
     refuse_plan_flags(flags);
@@ -457,6 +457,7 @@ int run_bundle(const RunFlags& flags, bool verbose, bool quiet) {
     };
     Outcome out;
     try {
+        if (prepare) prepare(b.plan, opt);  // systemd integration (cmd_run.cpp)
         out = launch(b.plan, opt);
     } catch (...) {
         if (st.exists(id)) st.remove(id);

@@ -62,11 +62,21 @@ void register_run(CLI::App& app) {
     sub->callback([cmd] {
         log::set_verbose(cmd->verbose);
         // --bundle: the OCI runtime's `run` (state under --root, hooks, --console-socket...; cmd_oci.cpp)
-        if (!cmd->flags.bundle.empty()) throw Exit{run_bundle(cmd->flags, cmd->verbose, cmd->quiet)};
+        const auto sd_mode = systemd::parse_notify_mode("--sd-notify", cmd->sd_notify);
+        if (!cmd->flags.bundle.empty()) {
+            std::unique_ptr<systemd::Integration> sd;
+            throw Exit{run_bundle(cmd->flags, cmd->verbose, cmd->quiet, [&](LaunchPlan& plan, LaunchOptions& options) {
+                sd = systemd::Integration::prepare(plan, sd_mode, systemd::current_environment(), ::getpid());
+                if (!sd) return;
+                options.hooks.on_exec = [prev = options.hooks.on_exec, &sd](pid_t child) {
+                    if (prev) prev(child);
+                    sd->on_exec(child);
+                };
+            })};
+        }
         LaunchPlan plan = plan_from_flags_or_bundle(cmd->flags);
         // systemd: NOTIFY_SOCKET and socket-activation fds (LISTEN_FDS) from hardrun's environment
-        auto sd = systemd::Integration::prepare(plan, systemd::parse_notify_mode("--sd-notify", cmd->sd_notify),
-                                                systemd::current_environment(), ::getpid());
+        auto sd = systemd::Integration::prepare(plan, sd_mode, systemd::current_environment(), ::getpid());
         if (!cmd->quiet) print_warnings(plan);
         if (cmd->verbose) print_plan(plan);
         LaunchOptions options;

@@ -10,6 +10,7 @@ A real systemd manager is exercised in test_systemd_real.py.
 """
 import fcntl
 import glob
+import json
 import os
 import shutil
 import signal
@@ -303,6 +304,63 @@ def test_listen_fds_that_are_not_open_fail_closed():
     assert p.returncode == 125
     assert "ran" not in p.stdout
     assert "fd 4" in p.stderr and "LISTEN_FDS=2" in p.stderr
+
+
+# --- OCI bundles (hardrun run --bundle, the template unit hardrun@.service) ------------------------------
+
+def make_bundle(tmp_path, args):
+    d = tmp_path / "bundle"
+    d.mkdir()
+    os.chmod(tmp_path, 0o755)
+    subprocess.run([HARDRUN, "spec", "--bundle", str(d)], check=True, capture_output=True)
+    with open(d / "config.json") as f:
+        config = json.load(f)
+    config["process"]["args"] = args
+    config["root"]["path"] = ROOTFS
+    with open(d / "config.json", "w") as f:
+        json.dump(config, f)
+    return str(d)
+
+
+def test_bundle_workload_notifies(notify_socket, tmp_path):
+    bundle = make_bundle(tmp_path, ["sh", "-c", "echo sock=$NOTIFY_SOCKET; sd_notify_send READY=1 STATUS=bundle"])
+    p = subprocess.run([HARDRUN, "run", "--bundle", bundle], capture_output=True, text=True, timeout=60,
+                       env=env_with(NOTIFY_SOCKET=notify_socket.address))
+    assert p.returncode == 0, p.stderr
+    assert f"sock={NOTIFY_INSIDE}" in p.stdout
+    assert notify_socket.recv()[0] == "READY=1\nSTATUS=bundle\n"
+
+
+def test_bundle_hardrun_sends_ready(notify_socket, tmp_path):
+    bundle = make_bundle(tmp_path, ["sh", "-c", "echo sock=[$NOTIFY_SOCKET]; read line"])
+    p = subprocess.Popen([HARDRUN, "run", "--sd-notify=hardrun", "--bundle", bundle], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=env_with(NOTIFY_SOCKET=notify_socket.address))
+    try:
+        text, pid, _ = notify_socket.recv()
+    finally:
+        rc, out, err = finish(p, input="\n")
+    assert text.startswith("READY=1\n") and pid == p.pid
+    assert rc == 0, err
+    assert "sock=[]" in out
+
+
+def test_bundle_socket_activation(tmp_path):
+    bundle = make_bundle(tmp_path, ["sd_listen"])
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen()
+    hi = fcntl.fcntl(lsock.fileno(), fcntl.F_DUPFD, 60)
+    try:
+        script = f'export LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=web; exec "$@" 3<&{hi}'
+        p = subprocess.run(["bash", "-c", script, "bash", HARDRUN, "run", "--bundle", bundle], capture_output=True,
+                           text=True, env=env_with(), pass_fds=[hi], timeout=60)
+    finally:
+        os.close(hi)
+        lsock.close()
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "pid=1 listen_pid=1 listen_fds=1 names=web" in p.stdout
+    assert "open=0,1,2,3\n" in p.stdout and "fd3=listening" in p.stdout
 
 
 # --- stop and logs ----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ the units the tests give it (DefaultDependencies=no). It shares the host's files
 its journal is volatile (in its private /run). Everything is torn down by killing its PID 1.
 """
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -91,7 +92,8 @@ class Manager:
 
     def write_unit(self, name, text):
         p = subprocess.run(["nsenter", "-t", str(self.pid), "-m", "-p", "sh", "-c",
-                            f"cat > /run/systemd/system/{name}"], input=text, text=True, capture_output=True)
+                            "cat > " + shlex.quote(f"/run/systemd/system/{name}")], input=text, text=True,
+                           capture_output=True)
         assert p.returncode == 0, p.stderr
 
 
@@ -242,3 +244,37 @@ def test_delegate_yes_puts_the_limited_workload_inside_the_unit(systemd, tmp_pat
     finally:
         systemd.run("systemctl", "stop", "hr-limits")
     assert systemd.result("hr-limits") == ["success", "exited", "143"]
+
+
+def test_the_shipped_template_unit_runs_a_bundle(systemd, tmp_path):
+    """contrib/systemd/hardrun@.service as shipped (ExecStart pointed at the binary under test), one instance per
+    bundle path; a drop-in only keeps this test manager from pulling in the host's sysinit.target."""
+    import json
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    os.chmod(tmp_path, 0o755)
+    subprocess.run([HARDRUN, "spec", "--bundle", str(bundle)], check=True, capture_output=True)
+    config = json.loads((bundle / "config.json").read_text())
+    config["process"]["args"] = ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]
+    config["root"]["path"] = ROOTFS
+    (bundle / "config.json").write_text(json.dumps(config))
+    template = open(os.path.join(os.path.dirname(__file__), "..", "..", "contrib", "systemd",
+                                 "hardrun@.service")).read().replace("/usr/bin/hardrun", HARDRUN)
+    systemd.write_unit("hardrun@.service", template)
+    instance = subprocess.run(["systemd-escape", "--path", "--template=hardrun@.service", str(bundle)],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    systemd.run("mkdir", "-p", f"/run/systemd/system/{instance}.d", check=True)
+    systemd.write_unit(f"{instance}.d/test.conf",
+                       "[Unit]\nDefaultDependencies=no\n[Service]\n"
+                       "ExecStopPost=/bin/sh -c 'echo $SERVICE_RESULT $EXIT_CODE $EXIT_STATUS > /run/template.result'\n")
+    systemd.run("systemctl", "daemon-reload", check=True)
+    try:
+        # Type=notify with --sd-notify=hardrun (the template's default): started = the bundle's process runs
+        systemd.run("systemctl", "start", instance, check=True)
+        st = systemd.show(instance, "ActiveState", "StatusText", "Description")
+        assert st["ActiveState"] == "active", st
+        assert st["StatusText"].startswith("hardrun: workload running"), st
+        assert st["Description"] == f"hardrun sandbox for the OCI bundle {bundle}"  # %f: the bundle's path
+    finally:
+        systemd.run("systemctl", "stop", instance)
+    assert systemd.result("template") == ["success", "exited", "0"]
