@@ -511,7 +511,7 @@ void classify(Report& r) {
             if (!r.findings.empty() || o.error) {
                 r.exit_code = 1;
                 r.verdict = "the workload failed because of the hardening (" + std::to_string(r.findings.size()) +
-                            " finding(s) with fixes below)";
+                            " finding(s), each with its fix)";
             } else {
                 r.exit_code = 2;
                 std::string how = o.signal ? "killed by signal " + std::to_string(*o.signal)

@@ -272,7 +272,7 @@ Evidence collect(pid_t pid) {
             break;
         }
     }
-    if (!e.lsm_label) e.notes.push_back("LSM label: " + err);
+    const std::string lsm_error = e.lsm_label ? "" : err;
     if (auto t = read_text(base + "mountinfo", &err)) e.mounts = parse_mountinfo(*t);
     if (e.mounts.empty()) e.notes.push_back("mounts: /proc/" + std::to_string(pid) + "/mountinfo is empty or unreadable");
     if (auto t = read_text(base + "net/dev")) e.interfaces = parse_net_dev(*t);
@@ -296,6 +296,7 @@ Evidence collect(pid_t pid) {
     }
     e.landlock_abi = landlock::abi_version();
     if (auto t = read_text("/sys/module/apparmor/parameters/enabled")) e.apparmor_enabled = !t->empty() && (*t)[0] == 'Y';
+    if (!lsm_error.empty() && e.apparmor_enabled) e.notes.push_back("AppArmor label: " + lsm_error);
     return e;
 }
 

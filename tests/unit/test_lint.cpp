@@ -1,0 +1,248 @@
+// hardrun lint: table-driven tests of hardened and insecure configurations in every source format, including
+// the OCI runtime-spec fixtures.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "hardrun/error.hpp"
+#include "hardrun/lint.hpp"
+
+using namespace hardrun;
+
+namespace {
+
+const std::string kLint = std::string(HARDRUN_TEST_DATA) + "/lint/";
+const std::string kOci = std::string(HARDRUN_TEST_DATA) + "/oci/test-config/";
+
+std::set<std::string> rules_of(const std::vector<lint::Subject>& subjects) {
+    std::set<std::string> out;
+    for (const auto& s : subjects)
+        for (const auto& f : lint::check(s)) out.insert(f.rule);
+    return out;
+}
+
+std::set<std::string> rules_at_or_above(const std::vector<lint::Subject>& subjects, lint::Severity min) {
+    std::set<std::string> out;
+    for (const auto& s : subjects)
+        for (const auto& f : lint::check(s))
+            if (f.severity >= min) out.insert(f.rule);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("lint: hardrun flags, table-driven") {
+    struct Row {
+        std::vector<std::string> flags;
+        std::set<std::string> expect;  // exactly these rules (at or above low)
+    };
+    const std::vector<Row> table = {
+        {{"--memory", "512m", "--pids-limit", "100"}, {}},
+        {{}, {"limits.memory", "limits.pids"}},
+        {{"--memory", "512m", "--pids-limit", "100", "--user", "0"}, {"user.root"}},
+        {{"--memory", "512m", "--pids-limit", "100", "-u", "65534:65534"}, {"user.nobody"}},
+        {{"--memory", "512m", "--pids-limit", "100", "--read-write"}, {"fs.writable-root"}},
+        {{"--memory", "512m", "--pids-limit", "100", "--cap-add", "NET_BIND_SERVICE"}, {"caps.added"}},
+        {{"--memory", "512m", "--pids-limit", "100", "--security-opt", "no-new-privileges=false"}, {"nnp.off"}},
+        {{"--memory", "512m", "--pids-limit", "100", "--security-opt", "seccomp=unconfined"}, {"seccomp.unconfined"}},
+        {{"--memory", "512m", "--pids-limit", "100", "--security-opt", "apparmor=unconfined"}, {"apparmor.unconfined"}},
+        {{"--memory", "512m", "--pids-limit", "100", "--network", "host"}, {"ns.host-network"}},
+        {{"--memory", "512m", "--pids-limit", "100", "--tmpfs", "/data"}, {"tmpfs.exec"}},
+        {{"--memory", "512m", "--pids-limit", "100", "--tmpfs", "/data:noexec"}, {}},
+        {{"--memory", "512m", "--pids-limit", "100", "-e", "API_KEY=0123456789abcdef"}, {"env.secret"}},
+        {{"--memory", "512m", "--pids-limit", "100", "-e", "LOG_LEVEL=debug"}, {}},
+        {{"--memory", "512m", "--pids-limit", "100", "--landlock", "off"}, {"landlock.off"}},
+        {{"--memory", "512m", "--pids-limit", "100", "-v", "/var/run/docker.sock:/var/run/docker.sock"}, {"mounts.host-path"}},
+        {{"--memory", "512m", "--pids-limit", "100", "-v", "/srv/data:/data"}, {}},
+        {{"--memory", "512m", "--pids-limit", "100", "-v", "/dev/sda:/dev/sda"}, {"devices.privileged", "mounts.host-path"}},
+        {{"--memory", "512m", "--pids-limit", "100", "--sd-notify=hardrun", "--verbose"}, {}},
+    };
+    for (const auto& row : table) {
+        std::string joined;
+        for (const auto& w : row.flags) joined += w + " ";
+        INFO("flags: " << joined);
+        auto s = lint::from_flags(row.flags, "flags");
+        CHECK(rules_at_or_above({s}, lint::Severity::Low) == row.expect);
+    }
+    CHECK_THROWS_AS(lint::from_flags({"--no-such-flag"}, "flags"), UsageError);
+    // severities follow the capability
+    auto crit = lint::check(lint::from_flags({"--cap-add", "SYS_ADMIN", "--memory", "1g", "--pids-limit", "9"}, "flags"));
+    REQUIRE(crit.size() == 1);
+    CHECK(crit[0].severity == lint::Severity::Critical);
+    auto low = lint::check(lint::from_flags({"--cap-add", "NET_BIND_SERVICE", "--memory", "1g", "--pids-limit", "9"}, "flags"));
+    REQUIRE(low.size() == 1);
+    CHECK(low[0].severity == lint::Severity::Low);
+    CHECK(low[0].fix.find("listen on a port above 1023") != std::string::npos);
+}
+
+TEST_CASE("lint: OCI config.json, including the runtime-spec fixtures") {
+    struct Row {
+        std::string file;
+        std::set<std::string> must, must_not;
+    };
+    const std::vector<Row> table = {
+        {kLint + "oci-hardened.json", {}, {"user.root", "fs.writable-root", "caps.added", "nnp.off", "seccomp.unset", "limits.memory",
+                                           "limits.pids", "masked.off", "ns.host-network", "tmpfs.exec"}},
+        {kLint + "oci-insecure.json",
+         {"user.root", "fs.writable-root", "caps.added", "nnp.off", "seccomp.unconfined", "apparmor.unconfined", "ns.host-network",
+          "ns.host-pid", "devices.privileged", "mounts.host-path", "masked.off", "limits.memory", "limits.pids", "tmpfs.exec",
+          "env.secret"},
+         {"ns.host-ipc", "seccomp.unset"}},
+        {kOci + "good/minimal.json", {"user.root", "nnp.off", "ns.host-network", "ns.host-pid", "ns.host-ipc", "seccomp.unset",
+                                      "masked.off", "limits.memory", "limits.pids", "fs.writable-root"}, {"caps.added"}},
+        {kOci + "good/minimal-for-start.json", {"user.root", "nnp.off", "seccomp.unset"}, {}},
+        {kOci + "good/spec-example.json", {"devices.privileged", "caps.added"}, {"user.root", "ns.host-network", "masked.off"}},
+        {kOci + "good/linux-netdevice.json", {"user.root"}, {}},
+        {kOci + "good/linux-rdma.json", {"user.root"}, {}},
+    };
+    for (const auto& row : table) {
+        INFO(row.file);
+        auto subjects = lint::load_file(row.file);
+        REQUIRE(subjects.size() == 1);
+        CHECK(subjects[0].kind == "oci");
+        auto got = rules_of(subjects);
+        for (const auto& r : row.must) CHECK_MESSAGE(got.count(r), "missing " << r);
+        for (const auto& r : row.must_not) CHECK_MESSAGE(!got.count(r), "unexpected " << r);
+    }
+    // the hardened config passes the gate
+    auto hardened = lint::evaluate(lint::load_file(kLint + "oci-hardened.json"), lint::Severity::Info);
+    CHECK(hardened.findings.empty());
+    CHECK(hardened.exit_code == 0);
+    // the bad fixtures are refused, naming the problem
+    for (const char* bad : {"invalid-json.json", "linux-hugepage.json", "linux-netdevice.json", "linux-rdma.json"}) {
+        INFO(bad);
+        CHECK_THROWS_AS(lint::load_file(kOci + "bad/" + bad), Error);
+    }
+    try {
+        lint::load_file(kOci + "bad/linux-hugepage.json");
+    } catch (const Error& e) {
+        CHECK(std::string(e.what()).find("hugepageLimits") != std::string::npos);
+    }
+}
+
+TEST_CASE("lint: Kubernetes manifests") {
+    auto hardened = lint::load_file(kLint + "k8s-hardened-deployment.yaml");
+    REQUIRE(hardened.size() == 1);
+    CHECK(hardened[0].name == "Deployment/web container app");
+    CHECK(rules_at_or_above(hardened, lint::Severity::Low).empty());
+    CHECK(lint::evaluate(hardened, lint::Severity::Low).exit_code == 0);
+
+    auto bad = lint::load_file(kLint + "k8s-insecure-pod.yaml");
+    REQUIRE(bad.size() == 1);
+    auto got = rules_of(bad);
+    for (const char* r : {"user.root", "fs.writable-root", "caps.added", "caps.not-dropped", "nnp.off", "seccomp.unconfined",
+                          "apparmor.unconfined", "ns.host-network", "ns.host-pid", "ns.host-ipc", "devices.privileged",
+                          "mounts.host-path", "limits.memory", "env.secret"})
+        CHECK_MESSAGE(got.count(r), "missing " << r);
+    // findings point at the field's line
+    for (const auto& f : lint::check(bad[0]))
+        if (f.rule == "ns.host-network") CHECK(f.line == 9);
+
+    auto multi = lint::load_file(kLint + "k8s-privileged-daemonset.yaml");
+    REQUIRE(multi.size() == 2);  // the DaemonSet and the CronJob; the Service is not a workload
+    CHECK(rules_of({multi[0]}).count("privileged"));
+    auto cron = rules_of({multi[1]});
+    for (const char* r : {"user.unknown", "caps.not-dropped", "nnp.off", "seccomp.unset", "fs.writable-root"}) CHECK(cron.count(r));
+
+    // inline documents: pod-level securityContext applies, the container overrides it
+    const std::string yaml = R"(apiVersion: batch/v1
+kind: Job
+metadata: {name: j}
+spec:
+  template:
+    spec:
+      securityContext: {runAsUser: 0, seccompProfile: {type: RuntimeDefault}}
+      containers:
+        - name: a
+          securityContext: {runAsUser: 1000, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true,
+                            capabilities: {drop: [all]}}
+          resources: {limits: {memory: 1Gi}}
+        - name: b
+          securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]},
+                            seccompProfile: {type: Unconfined}}
+          resources: {limits: {memory: 500M}}
+)";
+    auto job = lint::from_kubernetes(yaml, "job.yaml");
+    REQUIRE(job.size() == 2);
+    CHECK(job[0].uid == 1000);
+    CHECK(job[0].memory_limit == (1ULL << 30));
+    CHECK(rules_at_or_above({job[0]}, lint::Severity::Low).empty());
+    CHECK(job[1].uid == 0);
+    CHECK(job[1].memory_limit == 500000000ULL);
+    CHECK(rules_at_or_above({job[1]}, lint::Severity::Low) == std::set<std::string>{"user.root", "seccomp.unconfined"});
+    CHECK_THROWS_AS(lint::from_kubernetes("kind: Service\napiVersion: v1\nmetadata: {name: s}\n", "s.yaml"), Error);
+    CHECK_THROWS_AS(lint::from_kubernetes("a: [b\n", "broken.yaml"), Error);
+}
+
+TEST_CASE("lint: systemd units that run hardrun") {
+    auto good = lint::load_file(kLint + "hardrun-hardened.service");
+    REQUIRE(good.size() == 1);
+    CHECK(good[0].kind == "systemd");
+    CHECK(good[0].start_line == 7);
+    CHECK(rules_of(good).empty());
+    auto bad = lint::load_file(kLint + "hardrun-insecure.service");
+    REQUIRE(bad.size() == 1);
+    CHECK(rules_of(bad) == std::set<std::string>{"user.root", "fs.writable-root", "caps.added", "nnp.off", "seccomp.unconfined",
+                                                 "ns.host-network", "limits.memory", "limits.pids", "tmpfs.exec", "env.secret"});
+    // -e NAME takes its value from the unit's Environment=
+    bool secret = false;
+    for (const auto& e : bad[0].env) secret |= e.name == "DB_PASSWORD" && e.value == "hunter2";
+    CHECK(secret);
+    CHECK_THROWS_AS(lint::from_systemd_unit("[Service]\nExecStart=/usr/bin/nginx\n", "nginx.service"), Error);
+    auto reset = lint::from_systemd_unit("[Service]\nExecStart=/bin/true\nExecStart=\nExecStart=/usr/bin/hardrun run --user 0 -- /x\n", "u.service");
+    REQUIRE(reset.size() == 1);
+    CHECK(rules_of(reset).count("user.root"));
+}
+
+TEST_CASE("lint: command lines, secrets, scores, SARIF") {
+    CHECK(lint::split_command_line("-/usr/bin/hardrun run -e 'A=b c' \"--x=\\\"q\\\"\"") ==
+          std::vector<std::string>{"/usr/bin/hardrun", "run", "-e", "A=b c", "--x=\"q\""});
+    CHECK(lint::split_command_line("@/usr/bin/hardrun argv0 run") == std::vector<std::string>{"/usr/bin/hardrun", "run"});
+    struct S {
+        const char *name, *value;
+        bool secret;
+    };
+    for (const auto& s : std::vector<S>{{"DB_PASSWORD", "x1", true},    {"API_KEY", "abc", true},       {"GITHUB_TOKEN", "t", true},
+                                        {"PASSWORD_FILE", "/run/secrets/db", false}, {"PWD", "/app", false},
+                                        {"LOG_LEVEL", "debug", false},  {"SECRET", "", false},         {"X", "AKIAIOSFODNN7EXAMPLE", true},
+                                        {"CERT", "-----BEGIN PRIVATE KEY-----", true}, {"KEYBOARD", "us", false},
+                                        {"AWS_SECRET_ACCESS_KEY", "wJalr", true}}) {
+        INFO(s.name);
+        CHECK(lint::looks_secret(s.name, s.value) == s.secret);
+    }
+    // the score grows with the findings
+    auto none = lint::score({});
+    CHECK(none.exposure == 0);
+    CHECK(none.label == "SAFE");
+    auto insecure = lint::load_file(kLint + "oci-insecure.json");
+    auto sc = lint::score(lint::check(insecure[0]));
+    CHECK(sc.exposure == 10.0);
+    CHECK(sc.label == "UNSAFE");
+    // --fail-on: exit 1 only at or above
+    auto flags = std::vector<lint::Subject>{lint::from_flags({"--memory", "1g", "--pids-limit", "9", "--tmpfs", "/x"}, "flags")};
+    CHECK(lint::evaluate(flags, lint::Severity::Low).exit_code == 1);
+    CHECK(lint::evaluate(flags, lint::Severity::Medium).exit_code == 0);
+    CHECK(lint::parse_severity("HIGH") == lint::Severity::High);
+    CHECK_FALSE(lint::parse_severity("urgent").has_value());
+    // SARIF: one result per finding, each rule known, levels mapped
+    auto r = lint::evaluate(insecure, lint::Severity::Low);
+    auto sarif = lint::render_sarif(r);
+    CHECK(sarif["version"] == "2.1.0");
+    const auto& run = sarif["runs"][0];
+    CHECK(run["results"].size() == r.findings.size());
+    std::set<std::string> rule_ids;
+    for (const auto& rule : run["tool"]["driver"]["rules"]) rule_ids.insert(rule["id"].get<std::string>());
+    for (const auto& res : run["results"]) {
+        CHECK(rule_ids.count(res["ruleId"].get<std::string>()));
+        CHECK(res["locations"][0]["physicalLocation"]["region"]["startLine"].get<int>() >= 1);
+        const std::string level = res["level"];
+        CHECK((level == "error" || level == "warning" || level == "note"));
+    }
+    auto j = lint::render_json(r);
+    CHECK(j["subjects"][0]["label"] == "UNSAFE");
+    CHECK(lint::render_human(r, false).find("FAIL") != std::string::npos);
+}
