@@ -20,6 +20,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="hides the source tree
 
 EXPECTED = [
     "usr/bin/hardrun",
+    "usr/libexec/hardrun/hardrun-probe",
     "usr/share/hardrun/seccomp/default.json",
     "usr/share/hardrun/apparmor/hardrun-default",
     "usr/share/man/man1/hardrun.1.gz",
@@ -81,12 +82,21 @@ def check_finds_profiles(root):
     assert os.path.join(root, "usr/share/hardrun") in p.stderr
 
 
+def check_probe_found(root):
+    # `hardrun check --probes` runs the installed static probe (PREFIX/libexec/hardrun), not the build tree's
+    binary = os.path.join(root, "usr/bin/hardrun")
+    p = without_source_profiles([binary, "check", "--rootfs", ROOTFS, "--probe", "write-etc"])
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "write-etc" in p.stdout
+
+
 def test_cmake_install_into_destdir(tmp_path):
     dest = tmp_path / "dest"
     p = subprocess.run(["cmake", "--install", BUILD, "--prefix", "/usr"], capture_output=True, text=True,
                        env=dict(os.environ, DESTDIR=str(dest)), timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
     check_layout(str(dest))
+    check_probe_found(str(dest))
     check_finds_profiles(str(dest))
 
 
@@ -107,7 +117,7 @@ def test_cpack_deb(tmp_path):
         if "Depends:" in info else []
     linked = subprocess.run(["file", "-L", os.path.join(BUILD, "hardrun")], capture_output=True, text=True).stdout
     if "dynamically linked" in linked:
-        for lib in ("libseccomp2", "libcap-ng0", "libapparmor1", "libc6", "libstdc++6"):
+        for lib in ("libseccomp2", "libcap-ng0", "libapparmor1", "libyaml-cpp0.7", "libc6", "libstdc++6"):
             assert lib in depends, info
     else:  # a static PIE (HARDRUN_STATIC_PIE, the default) or -static build needs no shared library
         assert not [d for d in depends if d.startswith("lib")], info
@@ -115,4 +125,5 @@ def test_cpack_deb(tmp_path):
     root = tmp_path / "root"
     subprocess.run(["dpkg-deb", "-x", deb, str(root)], check=True)
     check_layout(str(root))
+    check_probe_found(str(root))
     check_finds_profiles(str(root))
