@@ -188,11 +188,11 @@ std::vector<Finding> advise(const LaunchPlan& plan, const std::vector<FailedCall
             if (f.err == EROFS) {
                 x.layer = "filesystem";
                 x.message = f.syscall + "(" + path + ") failed with EROFS: the root filesystem is read-only";
-                x.fix = "mount a tmpfs or a volume at " + dir + " (--tmpfs " + dir + " or -v HOSTDIR:" + dir + ")";
+                x.fix = "mount a tmpfs or a volume at " + dir + " (--tmpfs " + dir + ":noexec or -v HOSTDIR:" + dir + ")";
             } else {
                 x.layer = plan.landlock.mode == LandlockChoice::Mode::Off ? "user" : "user";
                 x.message = f.syscall + "(" + path + ") failed with EACCES: " + dir + " is not writable for uid " + uid;
-                x.fix = "mount a tmpfs (--tmpfs " + dir + ":mode=1777) or a volume owned by uid " + uid + " at " + dir +
+                x.fix = "mount a tmpfs (--tmpfs " + dir + ":noexec,mode=1777) or a volume owned by uid " + uid + " at " + dir +
                         ", or give " + dir + " to uid " + uid + " in the image";
             }
             merge(per_dir, std::to_string(f.err) + ":" + dir, x);

@@ -107,9 +107,12 @@ struct Ctx {
             if (!filtered(n)) return;
         out.push_back("seccomp");
     }
+    // What survives the workload's execve: the ambient set (no file capabilities: NNP and nosuid images), and for
+    // uid 0 its permitted set (plus the bounding set when no_new_privs is off).
     CapSet usable() const {
         CapSet c;
-        c.bits = plan.caps.effective.bits | plan.caps.permitted.bits | plan.caps.ambient.bits;
+        c.bits = plan.caps.ambient.bits;
+        if (plan.uid == 0) c.bits |= plan.caps.permitted.bits | plan.caps.effective.bits;
         if (plan.uid == 0 && !plan.no_new_privs) c.bits |= plan.caps.bounding.bits;
         return c;
     }
@@ -230,9 +233,9 @@ std::vector<std::string> probe_defenses(const std::string& probe, const LaunchPl
         if (c.masked("/proc/sysrq-trigger")) c.add("masking (/proc/sysrq-trigger is /dev/null)");
         c.uid();
     } else if (n == "proc-exe-write") {
+        // the pid namespace hides hardrun's supervisor, but the binaries the workload itself runs stay visible
         if (plan.readonly_root) c.add("the read-only root");
         c.uid();
-        if (plan.namespaces.pid) c.add("the pid namespace (hardrun's supervisor is not visible)");
     } else if (n == "load-module") {
         c.seccomp({"init_module", "finit_module"});
         c.cap(CAP_SYS_MODULE);

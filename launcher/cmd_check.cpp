@@ -283,30 +283,45 @@ void register_check(CLI::App& app) {
             rep.command = plan.args;
             rep.ran_workload = true;
             LaunchOptions opts;
-            seccomp::Supervisor sup(plan, seccomp::Mode::Report);
-            sup.attach(opts);
-            check::Tracer tracer(cmd->diagnose, program_of(sup.prepared()));
-            opts.hooks.on_clone = [&](pid_t child) { tracer.attach(child); };
+            std::unique_ptr<seccomp::Supervisor> sup;
+            std::unique_ptr<check::Tracer> tracer;
             std::optional<evidence::Evidence> fallback;
-            opts.hooks.on_exec = [&](pid_t child) { fallback = evidence::collect(child); };
             Outcome out;
-            {
+            try {
+                sup = std::make_unique<seccomp::Supervisor>(plan, seccomp::Mode::Report);
+                sup->attach(opts);
+                tracer = std::make_unique<check::Tracer>(cmd->diagnose, program_of(sup->prepared()));
+                opts.hooks.on_clone = [&](pid_t child) { tracer->attach(child); };
+                opts.hooks.on_exec = [&](pid_t child) { fallback = evidence::collect(child); };
                 // JSON on stdout: keep the workload's own output out of it
                 const bool json_stdout = cmd->format == "json" && (cmd->output.empty() || cmd->output == "-");
                 StdioSwap swap(-1, json_stdout ? 2 : -1);
                 out = launch(plan, opts);
+            } catch (const UsageError&) {
+                throw;
+            } catch (const Error& e) {
+                // a layer asked for and impossible here: the launch failed closed, before the workload ran
+                out = Outcome{};
+                out.error = e.what();
+                out.error_step = e.step().empty() ? "setup" : e.step();
+                out.exit_code = e.exit_code();
             }
-            sup.stop();
-            check::TraceResult tr = tracer.finish();
-            if (tr.evidence) ev = tr.evidence;
-            else {
+            if (sup) sup->stop();
+            check::TraceResult tr = tracer ? tracer->finish() : check::TraceResult{};
+            if (tr.evidence) {
+                ev = tr.evidence;
+            } else if (fallback) {
                 ev = fallback;
                 rep.notes.push_back("evidence read when the supervisor saw the execve, not at the execve itself (" +
                                     (tr.error.empty() ? std::string("the tracer saw no execve") : tr.error) + ")");
+            } else {
+                evidence::Evidence none;
+                none.notes.push_back(out.error ? "the workload did not start" : "the workload's process could not be read");
+                ev = none;
             }
             if (tr.truncated) rep.notes.push_back("more than 2000 distinct failing syscalls: the rest were not kept");
             rep.outcome = check::view_of(out);
-            rep.findings = check::advise(plan, tr.failures, sup.denials(), *rep.outcome);
+            rep.findings = check::advise(plan, tr.failures, sup ? sup->denials() : std::vector<seccomp::Denial>{}, *rep.outcome);
             if (cmd->diagnose) rep.notes.push_back("--diagnose traced " + std::to_string(tr.syscalls) + " syscalls");
         }
         if (cmd->probes) run_probes(*cmd, plan, rep, run_workload ? nullptr : &ev);

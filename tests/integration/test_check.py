@@ -1,0 +1,168 @@
+"""hardrun check: the report matches what the workload itself sees, the advice for what the hardening refused,
+the exit status (0 clean, 1 the hardening, 2 the workload), JSON and JUnit output."""
+import json
+import os
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from conftest import HARDRUN, ROOTFS, UNPRIV_UID, hardrun, status_fields
+
+LAYERS = {"user", "capabilities", "no_new_privs", "seccomp", "apparmor", "landlock", "cgroup", "namespaces",
+          "filesystem", "network", "rlimits"}
+
+
+def check(*args, user=None, rootfs=None, timeout=60):
+    """`hardrun check --format json [args]`; returns (exit code, report, the workload's output on stderr)."""
+    cmd = [HARDRUN, "check", "--format", "json", "-q", "--rootfs", rootfs or ROOTFS] + list(args)
+    if user is not None:
+        cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"] + cmd
+    import subprocess
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    try:
+        report = json.loads(p.stdout)
+    except json.JSONDecodeError:
+        raise AssertionError(f"no JSON report (exit {p.returncode}): {p.stdout!r} {p.stderr!r}")
+    assert report["exit_code"] == p.returncode
+    return p.returncode, report, p.stderr
+
+
+def layer(report, name):
+    return next(l for l in report["layers"] if l["name"] == name)
+
+
+def fixes(report):
+    return [f["fix"] for f in report["findings"]]
+
+
+def test_report_matches_what_the_workload_sees(as_user):
+    # the workload prints its own /proc/self/status; the report must say the same about it
+    code, r, err = check("--", "sh", "-c", "cat /proc/self/status; readlink /proc/self/ns/net", user=as_user)
+    assert code == 0, r["verdict"]
+    st = status_fields(err)
+    assert {l["name"] for l in r["layers"]} == LAYERS
+    assert all(l["status"] in ("ok", "n/a") for l in r["layers"]), r["layers"]
+    assert st["NoNewPrivs"] == "1" and layer(r, "no_new_privs")["evidence"] == "NoNewPrivs 1"
+    assert st["Seccomp"] == "2" and layer(r, "seccomp")["evidence"].startswith("Seccomp 2 (filter)")
+    for cap in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        assert f"{cap} {int(st[cap], 16):016x}" in layer(r, "capabilities")["evidence"]
+    assert st["Uid"].split() == ["10001"] * 4
+    assert "Uid 10001/10001/10001/10001" in layer(r, "user")["evidence"]
+    assert "net own" in layer(r, "namespaces")["evidence"]
+    assert "/ ro" in layer(r, "filesystem")["evidence"]
+    assert layer(r, "network")["evidence"] == "interfaces: lo"
+    o = r["outcome"]
+    assert o["status"] == 0 and o["signal"] is None and o["oom_killed"] is False
+    assert o["wall_seconds"] > 0 and o["max_rss_kib"] > 0 and "user_cpu_seconds" in o
+    assert r["findings"] == [] and r["warnings"] == []
+
+
+def test_evidence_of_a_workload_that_exits_at_once():
+    # the tracer stops the workload right after its execve, so even /bin/true has its namespaces read
+    code, r, _ = check("--", "true")
+    assert code == 0
+    assert "mnt own" in layer(r, "namespaces")["evidence"]
+    assert not any("not read back" in l["evidence"] for l in r["layers"])
+
+
+def test_write_to_var_log_gets_the_tmpfs_advice(as_user, tmp_path):
+    script = "echo hello > /var/log/app.log && cat /var/log/app.log"
+    code, r, err = check("--diagnose", "--", "sh", "-c", script, user=as_user)
+    assert code == 1, r["verdict"]
+    assert "Read-only file system" in err  # the workload's own error
+    assert any(f.startswith("mount a tmpfs or a volume at /var/log") for f in fixes(r)), r["findings"]
+    assert any("/var/log/app.log" in f["message"] and "EROFS" in f["message"] for f in r["findings"])
+    # the advice works: with a tmpfs there, the same workload succeeds
+    code, r, err = check("--diagnose", "--tmpfs", "/var/log:noexec", "--", "sh", "-c", script, user=as_user)
+    assert code == 0, r
+    assert "hello" in err and r["findings"] == []
+
+
+def test_mkdir_under_var_cache_names_the_directory():
+    code, r, _ = check("--diagnose", "--", "mkdir", "/var/cache/app")
+    assert code == 1
+    assert any(f.startswith("mount a tmpfs or a volume at /var/cache/app") for f in fixes(r)), r["findings"]
+
+
+def test_binding_port_80_gets_the_capability_advice():
+    code, r, err = check("--diagnose", "--", "httpd", "-p", "80", "-h", "/")
+    assert code == 1, r
+    assert "add --cap-add NET_BIND_SERVICE, or listen on a port above 1023" in fixes(r), r["findings"]
+    # with the capability (a warning: exit 1), httpd binds and daemonizes (exit 0) and nothing is refused
+    code, r, _ = check("--diagnose", "--cap-add", "NET_BIND_SERVICE", "--", "httpd", "-p", "80", "-h", "/")
+    assert r["outcome"]["status"] == 0, r
+    assert r["findings"] == []
+    assert code == 1 and any("CAP_NET_BIND_SERVICE" in w for w in r["warnings"])
+    assert f"CapEff {1 << 10:016x}" in layer(r, "capabilities")["evidence"]
+
+
+def test_denied_syscall_is_named_without_diagnose(as_user):
+    # busybox dmesg calls syslog(2), which the default profile refuses: the user-notification report names it
+    code, r, _ = check("--", "dmesg", user=as_user)
+    assert code == 1
+    assert "add syscall syslog to the profile, or record one with `hardrun seccomp record`" in fixes(r), r["findings"]
+    # without the filter there is no seccomp finding (dmesg still fails: kernel.dmesg_restrict)
+    code, r, _ = check("--security-opt", "seccomp=unconfined", "--", "dmesg", user=as_user)
+    assert not any(f["kind"] == "seccomp" for f in r["findings"])
+    assert layer(r, "seccomp")["status"] == "warning"
+
+
+def test_denied_syscall_is_named_by_the_tracer_too():
+    code, r, _ = check("--diagnose", "--", "unshare", "-U", "true")
+    assert code == 1
+    assert any("unshare" in f["message"] and f["kind"] == "seccomp" for f in r["findings"]), r["findings"]
+
+
+def test_failing_on_its_own_is_exit_2():
+    code, r, _ = check("--", "sh", "-c", "exit 3")
+    assert code == 2, r
+    assert r["outcome"]["status"] == 3
+    assert r["findings"] == []
+    code, r, _ = check("--", "/no/such/program")
+    assert code == 2
+    assert "not found" in r["verdict"] or "No such file" in r["verdict"]
+
+
+def test_weakened_layers_are_warnings_with_evidence():
+    code, r, _ = check("--security-opt", "no-new-privileges=false", "--security-opt", "seccomp=unconfined",
+                       "--", "true")
+    assert code == 1
+    assert layer(r, "no_new_privs")["status"] == "warning"
+    assert layer(r, "no_new_privs")["evidence"] == "NoNewPrivs 0"
+    assert layer(r, "seccomp")["evidence"].startswith("Seccomp 0")
+    assert any(w.startswith("no_new_privs:") for w in r["warnings"])
+    assert any(w.startswith("seccomp:") for w in r["warnings"])
+
+
+def test_human_report_and_junit(tmp_path):
+    junit = tmp_path / "check.xml"
+    p = hardrun("check", "--rootfs", ROOTFS, "--junit", str(junit), "--probes", "--probe", "mount",
+                "--probe", "bpf", "--", "true")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "PASS (exit 0)" in p.stdout
+    assert "mount(2) -> EPERM: blocked by seccomp and by missing CAP_SYS_ADMIN" in p.stdout
+    suite = ET.parse(junit).getroot()
+    cases = suite.findall(".//testcase")
+    names = {(c.get("classname"), c.get("name")) for c in cases}
+    assert {("hardrun.check.layer", l) for l in LAYERS} <= names
+    assert ("hardrun.check.probe", "mount") in names and ("hardrun.check.probe", "bpf") in names
+    assert ("hardrun.check.workload", "true") in names
+    assert not suite.findall(".//failure") and not suite.findall(".//error")
+
+
+def test_output_file_and_usage_errors(tmp_path):
+    out = tmp_path / "r.json"
+    p = hardrun("check", "--rootfs", ROOTFS, "--format", "json", "-o", str(out), "--", "true")
+    assert p.returncode == 0
+    assert json.loads(out.read_text())["exit_code"] == 0
+    p = hardrun("check", "--rootfs", ROOTFS)
+    assert p.returncode == 125 and "no command given" in p.stderr
+    p = hardrun("check", "--rootfs", ROOTFS, "--probe", "no-such-probe")
+    assert p.returncode == 125 and "no-such-probe" in p.stderr
+
+
+def test_hardening_error_is_exit_1(tmp_path):
+    # a layer that cannot be applied fails closed and is the hardening's fault
+    code, r, _ = check("--security-opt", "apparmor=no-such-profile", "--", "true")
+    assert code == 1
+    assert r["outcome"]["error"] or any(f["kind"] == "setup" for f in r["findings"])
