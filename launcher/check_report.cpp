@@ -522,6 +522,9 @@ void classify(Report& r) {
             if (!why.empty()) r.verdict += "; also: " + join(why, "; ");
             return;
         }
+        // it succeeded, but a limit refused it something on the way (failed forks it tolerated)
+        if (std::any_of(r.findings.begin(), r.findings.end(), [](const Finding& f) { return f.kind == "pids" || f.kind == "memory"; }))
+            why.push_back("the workload exited 0 but hit a resource limit");
     }
     if (!why.empty()) {
         r.exit_code = 1;

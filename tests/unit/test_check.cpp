@@ -330,6 +330,16 @@ TEST_CASE("classify: 0 clean, 1 the hardening, 2 the workload itself") {
     check::classify(r);
     CHECK(r.exit_code == 0);
 
+    r.findings.push_back({"pids", "cgroup", "fork failed: the pids limit 8 was reached", "raise --pids-limit", 1});
+    check::classify(r);
+    CHECK(r.exit_code == 1);  // succeeded, but only after hitting a limit
+    r.findings.clear();
+    // refusals a successful workload tolerated (--diagnose) are shown, not held against it
+    r.findings.push_back({"filesystem", "filesystem", "openat(/x.pyc) failed with EROFS", "mount...", 1});
+    check::classify(r);
+    CHECK(r.exit_code == 0);
+    r.findings.clear();
+
     r.warnings = {"capabilities: CAP_NET_BIND_SERVICE is added back"};
     check::classify(r);
     CHECK(r.exit_code == 1);  // succeeded only with a weakened layer
