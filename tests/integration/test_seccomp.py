@@ -13,7 +13,7 @@ import tempfile
 
 import pytest
 
-from conftest import HARDRUN, ROOT, ROOTFS, hardrun, run
+from conftest import HARDRUN, HELPERS, ROOT, ROOTFS, hardrun, run
 
 DATA = os.path.join(ROOT, "tests", "data", "seccomp")
 PROFILES = os.path.join(ROOT, "profiles", "seccomp")
@@ -257,3 +257,26 @@ def test_compile_and_show(tmp_path):
     assert lines[4].split()[1] == "ERRNO(EPERM)"
     x86 = hardrun("seccomp", "show", "default", "--arch", "x86", "--cost", "getpid")
     assert x86.stdout.split()[1] == "KILL_PROCESS"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="reading a loaded filter needs CAP_SYS_ADMIN")
+def test_the_kernel_runs_exactly_the_compiled_program(tmp_path):
+    """`seccomp compile` exports byte for byte what the workload is confined by (read back from the kernel)."""
+    dump = os.path.join(HELPERS, "bench_bpfdump")
+    if not os.access(dump, os.X_OK):
+        pytest.skip("bench_bpfdump helper not built")
+    compiled = tmp_path / "default.bpf"
+    assert hardrun("seccomp", "compile", "default", "-o", str(compiled)).returncode == 0
+    p = subprocess.Popen([HARDRUN, "run", "--rootfs", ROOTFS, "--", "sh", "-c", "echo up; exec sleep 60"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert p.stdout.readline().strip() == "up"
+        with open(f"/proc/{p.pid}/task/{p.pid}/children") as f:
+            child = int(f.read().split()[0])
+        out = subprocess.run([dump, str(child), str(tmp_path / "loaded")], capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.split() == ["0", str(compiled.stat().st_size // 8)]  # one filter: ours
+        assert (tmp_path / "loaded.0.bpf").read_bytes() == compiled.read_bytes()
+    finally:
+        p.kill()  # the sandbox dies with hardrun (sleep is PID 1 of its namespace and ignores SIGTERM)
+        p.wait(timeout=30)
