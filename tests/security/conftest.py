@@ -13,7 +13,12 @@ import tempfile  # noqa: E402
 
 import pytest  # noqa: E402
 
-from secutil import as_user, tmp_rootfs  # noqa: E402,F401  (fixtures, re-exported for pytest)
+import secutil  # noqa: E402
+
+# Everything tests/integration/conftest.py defines, re-exported: its fixtures (as_user, tmp_rootfs...) for the
+# tests here, and its helpers for the integration test modules' `from conftest import ...`, which may resolve to
+# this module when pytest collects both directories in one session.
+globals().update({k: v for k, v in vars(secutil._ic).items() if not k.startswith("__")})
 
 
 @pytest.fixture
