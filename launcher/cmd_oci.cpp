@@ -38,7 +38,7 @@ namespace {
 using json = nlohmann::json;
 
 struct Globals {
-    std::string root = state::kDefaultRoot;
+    std::string root;  // "" = state::default_root()
     std::string log_file;
     std::string log_format = "text";
     bool systemd_cgroup = false;
@@ -89,7 +89,7 @@ std::function<void()> guarded(std::function<void()> body) {
     };
 }
 
-state::Store store() { return state::Store(globals().root); }
+state::Store store() { return state::Store(globals().root.empty() ? state::default_root() : globals().root); }
 
 std::string state_text(const state::Record& r, const std::string& status) {
     oci::StateDoc d{r.id, status, r.bundle, status == "stopped" ? 0 : r.process.pid, r.annotations};
@@ -477,12 +477,14 @@ int run_bundle(const RunFlags& flags, bool verbose, bool quiet, const PrepareLau
 
 void register_oci(CLI::App& app) {
     Globals& g = globals();
-    app.add_option("--root", g.root, "OCI runtime: directory of the container state (default /run/hardrun)");
+    app.add_option("--root", g.root, "OCI runtime: directory of the container state (default /run/hardrun; not root: $XDG_RUNTIME_DIR/hardrun)");
     app.add_option("--log", g.log_file, "OCI runtime: also append errors to this file");
-    app.add_option("--log-format", g.log_format, "OCI runtime: text (default) or json, for --log");
+    app.add_option("--log-format", g.log_format, "OCI runtime: text (default) or json, for --log")
+        ->check(CLI::IsMember({"text", "json"}));
     app.add_flag("--systemd-cgroup", g.systemd_cgroup, "OCI runtime: refused (hardrun manages cgroupfs paths)");
     app.add_flag("--debug", g.debug, "OCI runtime: verbose messages");
-    app.add_option("--rootless", g.rootless, "OCI runtime: auto (default), true or false; hardrun decides by its uid");
+    app.add_option("--rootless", g.rootless, "OCI runtime: auto (default), true or false; hardrun decides by its uid")
+        ->check(CLI::IsMember({"auto", "true", "false"}));
 
     // spec
     {
@@ -657,10 +659,12 @@ void register_oci(CLI::App& app) {
              {"restore", "checkpoint/restore (CRIU) is not implemented by hardrun"},
              {"events", "container events and stats are not implemented by hardrun"}}) {
         CLI::App* sub = app.add_subcommand(verb, "Refused: " + why);
+        auto rest = std::make_shared<std::vector<std::string>>();
+        sub->add_option("args", *rest, "ignored");
         sub->prefix_command();  // whatever follows is not parsed
         sub->group("");         // hidden from --help
         std::string v = verb, w = why;
-        sub->callback(guarded([v, w] { throw Error(v, "", "is not supported: " + w); }));
+        sub->callback(guarded([v, w, rest] { throw Error(v, "", "is not supported: " + w); }));
     }
 
     // runc's `run` options, on hardrun's own run command (they apply with --bundle)

@@ -164,6 +164,18 @@ void enter_workdir(Sys& sys, const LaunchPlan& plan) {
     if (r < 0) throw_errno("workdir", plan.workdir, -r);
 }
 
+// A new user namespace whose maps include uid and gid 0 (OCI uidMappings given to hardrun running as root):
+// the child starts as an unmapped id there and must become the namespace's root before it creates files.
+bool maps_root(const LaunchPlan& plan) {
+    if (!plan.namespaces.user || plan.namespaces.join.count("user")) return false;
+    auto has0 = [](const std::vector<IdMap>& maps) {
+        for (const auto& m : maps)
+            if (m.inside == 0 && m.count > 0) return true;
+        return false;
+    };
+    return has0(plan.uid_mappings) && has0(plan.gid_mappings);
+}
+
 // OCI create: tell the supervisor we are ready, then block until `hardrun start` writes to the exec FIFO.
 // The `create` process is gone by then: later errors go to stderr (send_message with fd -1).
 void wait_for_start(ChildContext& c) {
@@ -248,6 +260,10 @@ void exec_workload(const ChildContext& c) {
         // CVE-2019-5736: until execve nothing may open /proc/<us>/exe or /proc/<us>/mem (execve resets it)
         if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) throw_errno("supervision", "PR_SET_DUMPABLE", errno);
         namespaces::join(plan);                      // 2. namespaces to join by path (OCI)
+        if (maps_root(plan)) {                       //    OCI uidMappings with 0 (hardrun run as root): be that root,
+            if (int r = sys.setresgid(0); r < 0) throw_errno("identity", "setresgid(0) in the user namespace", -r);
+            if (int r = sys.setresuid(0); r < 0) throw_errno("identity", "setresuid(0) in the user namespace", -r);
+        }                                            //    so what the setup creates belongs to a mapped id
         if (int r = sys.setsid(); r < 0) throw_errno("session", "setsid", -r);  // no TIOCSTI into our parent
         mounts::setup(sys, plan);                    // 3. private propagation, rootfs, mounts, pivot_root
         if (plan.namespaces.net && !plan.namespaces.join.count("network"))

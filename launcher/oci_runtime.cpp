@@ -65,6 +65,7 @@ void run_one(const Hook& h, const std::string& label, const std::string& state, 
     pid_t pid = ::fork();
     if (pid < 0) throw_errno("hooks", label, errno, "fork");
     if (pid == 0) {
+        in.write.reset();  // only the parent writes: the hook must see EOF after the state
         sigset_t none;
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -10,6 +10,7 @@
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -164,8 +165,19 @@ Store::Store(std::string root) : root_(std::move(root)) {
         pos = next + 1;
     }
     struct stat st {};
-    if (::stat(root_.c_str(), &st) != 0) throw_errno("state", root_, errno);
+    if (::lstat(root_.c_str(), &st) != 0) throw_errno("state", root_, errno);
     if (!S_ISDIR(st.st_mode)) throw Error("state", root_, "is not a directory");
+    if (st.st_uid != ::geteuid() || (st.st_mode & 022))
+        throw Error("state", root_, "must be a directory owned by uid " + std::to_string(::geteuid()) +
+                                        " that no one else can write to (it is uid " + std::to_string(st.st_uid) + ", mode " +
+                                        std::to_string((st.st_mode >> 6) & 7) + std::to_string((st.st_mode >> 3) & 7) +
+                                        std::to_string(st.st_mode & 7) + ")");
+}
+
+std::string default_root() {
+    if (::geteuid() == 0) return kDefaultRoot;
+    if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg && *xdg == '/') return std::string(xdg) + "/hardrun";
+    return "/tmp/hardrun-" + std::to_string(::geteuid());
 }
 
 Store::Lock Store::create(const std::string& id) {

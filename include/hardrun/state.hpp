@@ -18,6 +18,8 @@
 namespace hardrun::state {
 
 inline constexpr const char* kDefaultRoot = "/run/hardrun";
+// /run/hardrun for root; otherwise $XDG_RUNTIME_DIR/hardrun, or /tmp/hardrun-UID when that is unset.
+std::string default_root();
 
 // Throws UsageError("container id", ...) for an id that is empty, too long, '.', '..', or holds a
 // character outside [A-Za-z0-9_.+-] (so never '/').
@@ -51,7 +53,8 @@ struct Record {
 
 class Store {
 public:
-    // Creates ROOT (0700) if needed. Throws Error naming the root on failure.
+    // Creates ROOT (0700) if needed; it must be a directory owned by us that nobody else may write to.
+    // Throws Error naming the root on failure.
     explicit Store(std::string root);
     const std::string& root() const { return root_; }
     std::string dir(const std::string& id) const { return root_ + "/" + id; }

@@ -1,0 +1,645 @@
+"""The OCI runtime: bundles (config.json + rootfs), `hardrun spec`/`features`, and the runc-compatible CLI
+(create, start, state, kill, delete, list, ps, run --bundle) with hooks, --console-socket, --pid-file,
+--preserve-fds, namespaced sysctls and device rules. Every check is made from inside the container or on the
+kernel objects themselves (processes, namespaces, files the workload wrote), not on hardrun's own words.
+"""
+import array
+import json
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import HARDRUN, ROOT, ROOTFS, UNPRIV_UID, status_fields
+
+SCHEMAS = os.path.join(ROOT, "tests", "data", "oci", "schema")
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the OCI runtime tests run as root (one rootless case)")
+
+
+# --- helpers -------------------------------------------------------------------------------------------
+
+class Bundle:
+    """A bundle directory: rootfs/ (a copy of the demo rootfs) and config.json from `hardrun spec`."""
+
+    def __init__(self, base, rootless=False, user=None):
+        self.dir = os.path.join(base, "bundle")
+        os.makedirs(self.dir)
+        subprocess.run(["cp", "-a", ROOTFS, os.path.join(self.dir, "rootfs")], check=True)
+        args = [HARDRUN, "spec", "--bundle", self.dir] + (["--rootless"] if rootless else [])
+        if user is not None:
+            os.chmod(base, 0o755)
+            os.chown(self.dir, user, user)
+            args = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"] + args
+        p = subprocess.run(args, capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0, p.stderr
+        self.config = json.load(open(self.path))
+
+    @property
+    def path(self):
+        return os.path.join(self.dir, "config.json")
+
+    def save(self):
+        with open(self.path, "w") as f:
+            json.dump(self.config, f, indent=2)
+
+    def args(self, *argv):
+        self.config["process"]["args"] = list(argv)
+        self.save()
+
+
+class Runtime:
+    """hardrun as an OCI runtime with a private --root."""
+
+    def __init__(self, root):
+        self.root = root
+
+    def __call__(self, *args, timeout=30, user=None):
+        cmd = [HARDRUN, "--root", self.root] + list(args)
+        if user is not None:
+            cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"] + cmd
+        return run_files(cmd, timeout=timeout)
+
+    def ok(self, *args, **kw):
+        p = self(*args, **kw)
+        assert p.returncode == 0, f"{args}: exit {p.returncode}: {p.stderr}"
+        return p
+
+    def state(self, cid):
+        return json.loads(self.ok("state", cid).stdout)
+
+    def ids(self):
+        return [c["id"] for c in json.loads(self.ok("list", "--format", "json").stdout)]
+
+
+def run_files(cmd, timeout=30, **kw):
+    """subprocess.run with stdout/stderr in files, not pipes: a created container keeps the stdio it was
+    created with (as with runc), so a pipe would never see EOF."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, timeout=timeout, **kw)
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(cmd, p.returncode, out.read().decode(errors="replace"),
+                                           err.read().decode(errors="replace"))
+
+
+def one_line_error(p, *needles):
+    """A failed command: exit 125 and exactly one line on stderr containing every needle."""
+    assert p.returncode == 125, f"exit {p.returncode}: {p.stderr}"
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1, p.stderr
+    for n in needles:
+        assert n in lines[0], (n, lines[0])
+    return lines[0]
+
+
+def wait_for(cond, what, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def cmdline_of(pid):
+    try:
+        return open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")[:-1]
+    except OSError:
+        return None
+
+
+@pytest.fixture
+def env(tmp_path):
+    """(bundle, runtime); every container left is force-deleted afterwards."""
+    rt = Runtime(str(tmp_path / "state"))
+    b = Bundle(str(tmp_path))
+    yield b, rt
+    if os.path.isdir(rt.root):
+        for cid in os.listdir(rt.root):
+            rt("delete", "--force", cid)
+
+
+def validator(schema_file):
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.load(open(os.path.join(SCHEMAS, schema_file)))
+    store = {}
+    for name in os.listdir(SCHEMAS):
+        doc = json.load(open(os.path.join(SCHEMAS, name)))
+        store[name] = doc
+        store["file://" + os.path.join(SCHEMAS, name)] = doc
+    resolver = jsonschema.RefResolver(base_uri="file://" + SCHEMAS + "/", referrer=schema, store=store)
+    return jsonschema.Draft4Validator(schema, resolver=resolver)
+
+
+# --- spec and features ---------------------------------------------------------------------------------
+
+def test_spec_writes_a_hardened_config_that_runs_hardened(env):
+    b, rt = env
+    c = b.config
+    assert c["root"]["readonly"] is True
+    assert c["process"]["user"]["uid"] == 10001 and c["process"]["noNewPrivileges"] is True
+    assert all(c["process"]["capabilities"][s] == [] for s in ("bounding", "effective", "permitted", "inheritable", "ambient"))
+    assert c["linux"]["seccomp"]["defaultAction"] == "SCMP_ACT_ERRNO"
+    tmp = [m for m in c["mounts"] if m["destination"] == "/tmp"][0]
+    assert "noexec" in tmp["options"]
+    validator("config-schema.json").validate(c)
+    # and from inside: the workload really is locked down
+    b.args("sh", "-c", "cat /proc/self/status; id -u; touch /rootfs-write 2>&1; cp /bin/busybox /tmp/bb && /tmp/bb true; "
+                       "echo exec=$?; wc -c < /proc/interrupts")
+    p = rt("run", "--bundle", b.dir, "spec1")
+    assert p.returncode == 0, p.stderr
+    f = status_fields(p.stdout)
+    assert f["CapEff"] == f["CapPrm"] == f["CapBnd"] == f["CapInh"] == f["CapAmb"] == "0000000000000000"
+    assert f["NoNewPrivs"] == "1" and f["Seccomp"] == "2"
+    assert "\n10001\n" in p.stdout
+    assert "Read-only file system" in p.stdout
+    assert "exec=126" in p.stdout  # /tmp is noexec
+    assert os.path.getsize("/proc/interrupts") == 0 and open("/proc/interrupts").read()  # a proc file...
+    assert p.stdout.rstrip().endswith("\n0")  # ...that is masked (empty) inside
+    assert rt.ids() == []  # run removes its state when the container exits
+
+
+def test_spec_refuses_to_overwrite(env):
+    b, rt = env
+    p = rt("spec", "--bundle", b.dir)
+    one_line_error(p, "config.json", "exists already")
+
+
+def test_features_document_is_valid_and_truthful(env):
+    b, rt = env
+    f = json.loads(rt.ok("features").stdout)
+    validator("features-schema.json").validate(f)
+    assert f["linux"]["cgroup"]["systemd"] is False
+    assert "time" not in f["linux"]["namespaces"]
+    # a namespace features does not list is refused by name, one that it lists works
+    b.config["linux"]["namespaces"].append({"type": "time"})
+    b.save()
+    one_line_error(rt("run", "--bundle", b.dir, "t1"), "linux.namespaces[6].type", "time")
+    assert set(f["linux"]["namespaces"]) == {"cgroup", "ipc", "mount", "network", "pid", "user", "uts"}
+    assert "SCMP_ACT_ERRNO" in f["linux"]["seccomp"]["actions"]
+    assert f["potentiallyUnsafeConfigAnnotations"] == ["org.hardrun.seccomp", "org.hardrun.landlock"]
+
+
+# --- the lifecycle -------------------------------------------------------------------------------------
+
+def test_create_waits_before_exec_until_start(env, tmp_path):
+    b, rt = env
+    out = tmp_path / "out"
+    out.mkdir()
+    os.chown(out, 10001, 10001)
+    b.config["mounts"].append({"destination": "/out", "type": "bind", "source": str(out), "options": ["rbind", "rw"]})
+    b.args("sh", "-c", "echo started > /out/marker; exec sleep 1000")
+    pidfile = tmp_path / "pid"
+    rt.ok("create", "--bundle", b.dir, "--pid-file", str(pidfile), "c1")
+    pid = int(pidfile.read_text())
+    st = rt.state("c1")
+    validator("state-schema.json").validate({k: v for k, v in st.items() if k in ("ociVersion", "id", "status", "pid", "bundle", "annotations")})
+    assert st["status"] == "created" and st["pid"] == pid and st["bundle"] == b.dir
+    # the process exists, fully set up, but has not executed the workload
+    assert os.path.exists(f"/proc/{pid}")
+    assert cmdline_of(pid)[0] != b"sh" and not (out / "marker").exists()  # still hardrun, waiting
+    assert status_fields(open(f"/proc/{pid}/status").read())["Uid"].split()[0] == "10001"
+    rt.ok("start", "c1")
+    wait_for(lambda: (out / "marker").exists(), "the workload to run")
+    assert rt.state("c1")["status"] == "running"
+    assert json.loads(rt.ok("ps", "--format", "json", "c1").stdout) == [pid]
+    assert str(pid) in rt.ok("ps", "c1").stdout
+    assert [c["status"] for c in json.loads(rt.ok("list", "--format", "json").stdout)] == ["running"]
+    rt.ok("kill", "c1", "KILL")
+    wait_for(lambda: rt.state("c1")["status"] == "stopped", "the container to stop")
+    rt.ok("delete", "c1")
+    assert rt.ids() == [] and os.listdir(rt.root) == []
+
+
+def test_bad_input_gives_one_clear_line_and_leaves_the_state_consistent(env, tmp_path):
+    b, rt = env
+    one_line_error(rt("create", "--bundle", str(tmp_path / "missing"), "x1"), "bundle", "No such file or directory")
+    bad = tmp_path / "badjson"
+    bad.mkdir()
+    (bad / "config.json").write_text("{]")
+    one_line_error(rt("create", "--bundle", str(bad), "x2"), "config.json", "not valid JSON")
+    one_line_error(rt("create", "--bundle", b.dir, "a/b"), "container id", "'/'")
+    one_line_error(rt("create", "--bundle", b.dir, ".."), "container id", "'..'")
+    one_line_error(rt("create", "--bundle", b.dir, "../escape"), "container id")
+    assert not os.path.exists(os.path.join(os.path.dirname(rt.root), "escape"))
+    b.config["process"]["bogus"] = 1
+    b.save()
+    one_line_error(rt("create", "--bundle", b.dir, "x3"), "process.bogus")
+    assert os.listdir(rt.root) == []  # nothing half-created
+    del b.config["process"]["bogus"]
+    b.args("sleep", "1000")
+    rt.ok("create", "--bundle", b.dir, "c1")
+    one_line_error(rt("create", "--bundle", b.dir, "c1"), "c1", "already in use")
+    rt.ok("start", "c1")
+    one_line_error(rt("start", "c1"), "c1", "is running")
+    one_line_error(rt("delete", "c1"), "c1", "is running", "--force")
+    assert rt.state("c1")["status"] == "running"  # the refusals changed nothing
+    pid = rt.state("c1")["pid"]
+    rt.ok("delete", "--force", "c1")
+    assert not os.path.exists(f"/proc/{pid}") or status_fields(open(f"/proc/{pid}/status").read())["State"].startswith("Z")
+    assert rt.ids() == [] and os.listdir(rt.root) == []
+    one_line_error(rt("state", "c1"), "c1", "does not exist")
+    one_line_error(rt("start", "nope"), "does not exist")
+    assert rt("delete", "--force", "nope").returncode == 0  # like runc: --force on a missing container is fine
+
+
+def test_refused_runtime_options(env):
+    b, rt = env
+    one_line_error(rt("--systemd-cgroup", "create", "--bundle", b.dir, "c1"), "--systemd-cgroup", "cgroupfs")
+    one_line_error(rt("create", "--no-pivot", "--bundle", b.dir, "c1"), "--no-pivot", "pivot_root")
+    one_line_error(rt("exec", "c1", "ls"), "exec", "not supported")
+    one_line_error(rt("run", "--bundle", b.dir, "--memory", "1g", "c1"), "--memory", "config.json")
+    assert not os.path.exists(rt.root) or os.listdir(rt.root) == []
+
+
+def test_log_json_for_engines(env, tmp_path):
+    b, rt = env
+    log = tmp_path / "log.json"
+    p = rt("--log", str(log), "--log-format", "json", "start", "nope")
+    assert p.returncode == 125
+    entry = json.loads(log.read_text().splitlines()[-1])
+    assert entry["level"] == "error" and "does not exist" in entry["msg"] and entry["time"]
+
+
+def test_run_bundle_foreground_exit_status_and_signals(env):
+    b, rt = env
+    b.args("sh", "-c", "exit 7")
+    assert rt("run", "--bundle", b.dir, "r1").returncode == 7
+    # a signal from outside (hardrun kill) ends it: 128 + signal, like docker
+    b.args("sleep", "1000")
+    proc = subprocess.Popen([HARDRUN, "--root", rt.root, "run", "--bundle", b.dir, "r2"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: "r2" in rt.ids() and rt.state("r2")["status"] == "running", "r2 to run")
+        pid = rt.state("r2")["pid"]
+        assert cmdline_of(pid) == [b"sleep", b"1000"]
+        rt.ok("kill", "r2", "KILL")
+        assert proc.wait(timeout=30) == 137
+    finally:
+        proc.kill()
+        proc.wait()
+    b.args("nonexistent-program")
+    p = rt("run", "--bundle", b.dir, "r3")
+    assert p.returncode == 127 and "nonexistent-program" in p.stderr
+    assert rt.ids() == []
+
+
+def test_run_detached_then_kill_and_delete(env, tmp_path):
+    b, rt = env
+    b.args("sleep", "1000")
+    pidfile = tmp_path / "pid"
+    rt.ok("run", "--detach", "--pid-file", str(pidfile), "--bundle", b.dir, "d1")
+    pid = int(pidfile.read_text())
+    assert rt.state("d1")["status"] == "running"
+    wait_for(lambda: cmdline_of(pid) == [b"sleep", b"1000"], "the workload to be executed")
+    rt.ok("kill", "d1")  # TERM; sleep as PID 1 of its namespace ignores it
+    rt.ok("kill", "--all", "d1", "9")
+    wait_for(lambda: rt.state("d1")["status"] == "stopped", "the container to stop")
+    one_line_error(rt("kill", "d1", "TERM"), "d1", "not running")
+    rt.ok("delete", "d1")
+
+
+def test_preserve_fds(env, tmp_path):
+    b, rt = env
+    f3 = os.open(tmp_path / "fd3.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    f4 = os.open(tmp_path / "fd4.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+
+    def with_fds(*args):
+        # hardrun starts with fd 3 and fd 4 open (as an engine would hand them over)
+        def setup():
+            os.dup2(f3, 3)
+            os.dup2(f4, 4)
+        return run_files([HARDRUN, "--root", rt.root] + list(args), preexec_fn=setup, pass_fds=(3, 4, f3, f4))
+    try:
+        b.args("sh", "-c", "echo through-3 >&3; echo through-4 >&4")
+        p = with_fds("run", "--preserve-fds", "1", "--bundle", b.dir, "f1")
+        assert (tmp_path / "fd3.txt").read_text() == "through-3\n"
+        assert (tmp_path / "fd4.txt").read_text() == ""  # only the one asked for reaches the workload
+        assert "Bad file descriptor" in p.stderr
+        b.args("sh", "-c", "echo leaked >&3")
+        p = with_fds("run", "--bundle", b.dir, "f2")
+        assert p.returncode != 0 and "Bad file descriptor" in p.stderr
+        assert (tmp_path / "fd3.txt").read_text() == "through-3\n"
+    finally:
+        os.close(f3)
+        os.close(f4)
+
+
+# --- hooks ---------------------------------------------------------------------------------------------
+
+HOOK = """#!/bin/sh
+# records: hook name, the state it got on stdin, its mount namespace, whether it sees the container's root
+state=$(cat)
+echo "$1|$state|$(readlink /proc/self/ns/mnt)|$(test -e /CONTAINER_ROOT && echo container-root || echo host-root)" >> "$2"
+"""
+
+
+def test_hooks_run_in_order_with_the_state_on_stdin(env, tmp_path):
+    b, rt = env
+    log = tmp_path / "hooks.log"
+    hook = tmp_path / "hook.sh"
+    hook.write_text(HOOK)
+    hook.chmod(0o755)
+    # startContainer runs in the container's namespaces: its path resolves in the rootfs
+    shutil.copy(hook, os.path.join(b.dir, "rootfs", "hook.sh"))
+    open(os.path.join(b.dir, "rootfs", "CONTAINER_ROOT"), "w").close()
+    logdir = str(tmp_path)
+    b.config["mounts"].append({"destination": logdir, "type": "bind", "source": logdir, "options": ["rbind", "rw"]})
+    os.chmod(tmp_path, 0o777)
+
+    def h(name, path=str(hook)):
+        return [{"path": path, "args": ["hook", name, str(log)], "env": ["HOOK=1"]}]
+    b.config["hooks"] = {"prestart": h("prestart"), "createRuntime": h("createRuntime"),
+                         "createContainer": h("createContainer"), "startContainer": h("startContainer", "/hook.sh"),
+                         "poststart": h("poststart"), "poststop": h("poststop")}
+    b.args("sleep", "1000")
+    rt.ok("create", "--bundle", b.dir, "h1")
+    pid = rt.state("h1")["pid"]
+    rt.ok("start", "h1")
+    rt.ok("delete", "--force", "h1")
+    host_mnt = os.readlink("/proc/self/ns/mnt")
+    rows = [line.split("|") for line in log.read_text().splitlines()]
+    assert [r[0] for r in rows] == ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"]
+    states = {r[0]: json.loads(r[1]) for r in rows}
+    assert states["prestart"]["status"] == "creating" and states["prestart"]["pid"] == pid
+    assert states["startContainer"]["status"] == "created"
+    assert states["poststart"]["status"] == "running"
+    assert states["poststop"]["status"] == "stopped" and states["poststop"]["id"] == "h1"
+    mnt = {r[0]: r[2] for r in rows}
+    assert mnt["prestart"] == mnt["createRuntime"] == mnt["poststart"] == mnt["poststop"] == host_mnt
+    assert mnt["createContainer"] != host_mnt and mnt["startContainer"] != host_mnt
+    root = {r[0]: r[3] for r in rows}
+    assert root["startContainer"] == "container-root" and root["createRuntime"] == "host-root"
+
+
+def test_a_failing_create_hook_stops_the_create(env, tmp_path):
+    b, rt = env
+    b.config["hooks"] = {"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 3"]}]}
+    b.args("true")
+    one_line_error(rt("create", "--bundle", b.dir, "h2"), "createRuntime[0] /bin/sh", "exited with status 3")
+    assert os.listdir(rt.root) == []
+
+
+# --- terminal ------------------------------------------------------------------------------------------
+
+def test_console_socket_gets_the_pty_master(env, tmp_path):
+    b, rt = env
+    sock_path = str(tmp_path / "console.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(sock_path)
+    srv.listen(1)
+    b.config["process"]["terminal"] = True
+    b.args("sh", "-c", "tty; cat /proc/self/stat | cut -d' ' -f6,7; echo done")
+    try:
+        rt.ok("create", "--console-socket", sock_path, "--bundle", b.dir, "t1")
+        conn, _ = srv.accept()
+        fds = array.array("i")
+        _, anc, _, _ = conn.recvmsg(64, socket.CMSG_LEN(fds.itemsize))
+        for level, typ, data in anc:
+            if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
+                fds.frombytes(data[:fds.itemsize])
+        assert len(fds) == 1
+        master = fds[0]
+        assert os.isatty(master)
+        rt.ok("start", "t1")
+        out = b""
+        while b"done" not in out:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        os.close(master)
+        text = out.decode()
+        assert "/dev/pts/0" in text
+        # tty_nr (field 7) of the session leader is the pty: it is the controlling terminal; session = pid 1
+        fields = [l for l in text.splitlines() if l.strip() and l.strip()[0].isdigit()][0].split()
+        assert fields[0] == "1" and int(fields[1]) != 0
+    finally:
+        srv.close()
+    one_line_error(rt("create", "--console-socket", sock_path + ".x", "--bundle", b.dir, "t2"), "console")
+    b.config["process"]["terminal"] = False
+    b.save()
+    one_line_error(rt("create", "--console-socket", sock_path, "--bundle", b.dir, "t3"), "--console-socket", "terminal")
+    b.config["process"]["terminal"] = True
+    b.save()
+    one_line_error(rt("run", "--bundle", b.dir, "t4"), "process.terminal", "--console-socket")
+
+
+# --- what config.json asks for, seen from inside ------------------------------------------------------
+
+def test_mounts_user_rlimits_and_identity_from_config(env, tmp_path):
+    b, rt = env
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "f").write_text("hello")
+    c = b.config
+    c["mounts"].append({"destination": "/data", "type": "bind", "source": str(data), "options": ["rbind", "ro"]})
+    c["mounts"].append({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m", "mode=1777", "noexec"]})
+    c["process"]["user"] = {"uid": 2000, "gid": 3000, "additionalGids": [4000, 5000], "umask": 0o077}
+    c["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200}]
+    c["process"]["oomScoreAdj"] = 500
+    c["process"]["env"] = ["PATH=/bin", "ONLY=this"]
+    c["process"]["cwd"] = "/data"
+    c["hostname"] = "oci-host"
+    b.args("sh", "-c", "cat f; echo; id; ulimit -n; ulimit -Hn; umask; cat /proc/self/oom_score_adj; hostname; env | sort; pwd; "
+                       "echo x > /data/w 2>&1; df -k /scratch | tail -1; touch /scratch/t && ls -l /scratch/t")
+    p = rt("run", "--bundle", b.dir, "m1")
+    assert p.returncode == 0, p.stderr
+    out = p.stdout
+    assert out.startswith("hello")
+    assert "uid=2000 gid=3000 groups=4000,5000" in out
+    assert "\n100\n200\n0077\n500\noci-host\n" in out
+    assert "ONLY=this" in out and "HOSTNAME" not in out  # the environment is exactly the config's
+    assert "\n/data\n" in out
+    assert "Read-only file system" in p.stderr
+    assert " 1024 " in out  # the tmpfs has the size asked for
+    assert "-rw-------" in out  # umask 077
+
+
+def test_capabilities_five_sets_from_config(env):
+    b, rt = env
+    caps = b.config["process"]["capabilities"]
+    caps.update({"bounding": ["CAP_NET_BIND_SERVICE", "CAP_KILL"], "permitted": ["CAP_NET_BIND_SERVICE", "CAP_KILL"],
+                 "effective": ["CAP_KILL"], "inheritable": ["CAP_NET_BIND_SERVICE"], "ambient": ["CAP_NET_BIND_SERVICE"]})
+    b.args("cat", "/proc/self/status")
+    p = rt("run", "--bundle", b.dir, "cap1")
+    assert p.returncode == 0, p.stderr
+    f = status_fields(p.stdout)
+    kill, nbs = 1 << 5, 1 << 10
+    assert int(f["CapBnd"], 16) == kill | nbs
+    assert int(f["CapPrm"], 16) == nbs  # after execve: ambient ones only (no file caps), as the kernel does
+    assert int(f["CapAmb"], 16) == nbs
+    assert int(f["CapInh"], 16) == nbs
+
+
+def test_namespaced_sysctls_and_domainname(env):
+    b, rt = env
+    b.config["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1", "kernel.shmmax": "65536", "net.ipv4.ping_group_range": "0 10"}
+    b.config["domainname"] = "example.test"
+    host_fwd = open("/proc/sys/net/ipv4/ip_forward").read()
+    host_shm = open("/proc/sys/kernel/shmmax").read()
+    b.args("sh", "-c", "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax /proc/sys/net/ipv4/ping_group_range; "
+                       "cat /proc/sys/kernel/domainname; echo 0 > /proc/sys/net/ipv4/ip_forward")
+    p = rt("run", "--bundle", b.dir, "s1")
+    lines = p.stdout.split("\n")
+    assert lines[0] == "1" and lines[1] == "65536" and lines[2].split() == ["0", "10"], p.stdout + p.stderr
+    assert lines[3] == "example.test"
+    assert p.returncode != 0 and "Read-only file system" in p.stderr  # /proc/sys is read-only afterwards
+    assert open("/proc/sys/net/ipv4/ip_forward").read() == host_fwd
+    assert open("/proc/sys/kernel/shmmax").read() == host_shm
+    b.config["linux"]["sysctl"] = {"kernel.panic": "1"}
+    b.save()
+    one_line_error(rt("run", "--bundle", b.dir, "s2"), "linux.sysctl.kernel.panic", "not a namespaced sysctl")
+    b.config["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1"}
+    b.config["linux"]["namespaces"] = [n for n in b.config["linux"]["namespaces"] if n["type"] != "network"]
+    b.save()
+    one_line_error(rt("run", "--bundle", b.dir, "s3"), "linux.sysctl.net.ipv4.ip_forward", "host's network namespace")
+
+
+def test_join_a_namespace_by_path(env, tmp_path):
+    b, rt = env
+    b.args("sleep", "1000")
+    rt.ok("run", "--detach", "--bundle", b.dir, "owner")
+    owner = rt.state("owner")["pid"]
+    b2 = Bundle(str(tmp_path / "second"))
+    ns = b2.config["linux"]["namespaces"]
+    for n in ns:
+        if n["type"] in ("network", "ipc"):
+            n["path"] = f"/proc/{owner}/ns/{'net' if n['type'] == 'network' else 'ipc'}"
+    b2.args("sh", "-c", "readlink /proc/self/ns/net; readlink /proc/self/ns/ipc; readlink /proc/self/ns/uts")
+    p = rt("run", "--bundle", b2.dir, "joiner")
+    assert p.returncode == 0, p.stderr
+    net, ipc, uts = p.stdout.split()
+    assert net == os.readlink(f"/proc/{owner}/ns/net") and ipc == os.readlink(f"/proc/{owner}/ns/ipc")
+    assert uts != os.readlink(f"/proc/{owner}/ns/uts")  # that one was created new
+    rt.ok("delete", "--force", "owner")
+
+
+def test_user_namespace_with_mappings(tmp_path):
+    # the container's root is host uid 200000: every directory up to the bundle must be reachable by it
+    base = tempfile.mkdtemp(prefix="hardrun-oci-userns-")
+    try:
+        userns_case(Bundle(base), Runtime(str(tmp_path / "state")))
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def userns_case(b, rt):
+    os.chmod(os.path.dirname(b.dir), 0o755)
+    b.config["linux"]["namespaces"].append({"type": "user"})
+    b.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 200000, "size": 65536}]
+    b.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 200000, "size": 65536}]
+    os.chown(os.path.join(b.dir, "rootfs"), 200000, 200000)
+    b.args("sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u")
+    p = rt("run", "--bundle", b.dir, "u1")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split()[:3] == ["0", "200000", "65536"]
+    assert p.stdout.split()[-1] == "10001"
+
+
+def test_rootless_spec_runs_as_an_ordinary_user():
+    uid = UNPRIV_UID
+    base = tempfile.mkdtemp(prefix="hardrun-oci-rootless-")  # reachable by the unprivileged uid
+    try:
+        rootless_case(base, uid)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def rootless_case(base, uid):
+    os.chmod(base, 0o755)
+    b = Bundle(base, rootless=True, user=uid)
+    b.args("sh", "-c", "id -u; cat /proc/self/uid_map")
+    b.save()
+    os.chown(b.path, uid, uid)
+    root = os.path.join(base, "rl-state")
+    os.mkdir(root, 0o700)
+    os.chown(root, uid, uid)
+    rt = Runtime(root)
+    p = rt("run", "--bundle", b.dir, "rl1", user=uid)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split()[:4] == ["10001", "10001", str(uid), "1"]
+    # as root without a user namespace the same config is fine; as a user without one it is refused by name
+    del b.config["linux"]["uidMappings"], b.config["linux"]["gidMappings"]
+    b.config["linux"]["namespaces"] = [n for n in b.config["linux"]["namespaces"] if n["type"] != "user"]
+    b.save()
+    one_line_error(rt("run", "--bundle", b.dir, "rl2", user=uid), "linux.namespaces", "user namespace")
+
+
+def test_inline_seccomp_profile_from_config(env):
+    b, rt = env
+    b.config["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW",
+                                    "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}
+    b.args("sh", "-c", "mkdir /tmp/x; echo rc=$?; grep Seccomp: /proc/self/status")
+    p = rt("run", "--bundle", b.dir, "sc1")
+    assert "Permission denied" in p.stderr and "rc=1" in p.stdout and "Seccomp:\t2" in p.stdout
+    # the annotation turns seccomp off by name (and hardrun warns)
+    del b.config["linux"]["seccomp"]
+    b.config["annotations"] = {"org.hardrun.seccomp": "unconfined"}
+    b.save()
+    p = rt("run", "--bundle", b.dir, "sc2")
+    assert "Seccomp:\t0" in p.stdout and "seccomp: unconfined" in p.stderr
+
+
+def test_device_rules_are_enforced_by_the_cgroup(env):
+    """linux.resources.devices become a cgroup v2 device program: with CAP_MKNOD, creating a block device
+    node the rules deny fails, while hardrun's default devices stay usable."""
+    b, rt = env
+    c = b.config
+    c["process"]["user"] = {"uid": 0, "gid": 0}
+    for s in ("bounding", "effective", "permitted"):
+        c["process"]["capabilities"][s] = ["CAP_MKNOD"]
+    del c["linux"]["seccomp"]  # hardrun's default profile, resolved for CAP_MKNOD (the spec's is for no capability)
+    c["annotations"] = {"org.hardrun.landlock": "off"}  # Landlock would refuse mknod on its own
+    b.args("sh", "-c", "mknod /tmp/sda b 8 0; echo sda=$?; mknod /tmp/null c 1 3; echo null=$?; echo hi > /dev/null; echo devnull=$?")
+    p = rt("run", "--bundle", b.dir, "dev0")  # no rules: no cgroup, mknod works (the tmpfs is nodev anyway)
+    assert "sda=0" in p.stdout, p.stdout + p.stderr
+    c["linux"]["resources"] = {"devices": [{"allow": False, "access": "rwm"}]}
+    b.save()
+    p = rt("run", "--bundle", b.dir, "dev1")
+    if p.returncode == 125 and "cgroups" in p.stderr:
+        pytest.skip("no cgroup v2 hierarchy for the device program here: " + p.stderr.strip())
+    assert "sda=1" in p.stdout and "Operation not permitted" in p.stderr, p.stdout + p.stderr
+    assert "null=0" in p.stdout and "devnull=0" in p.stdout
+
+
+def test_linux_devices_binds_the_host_node(env):
+    if not os.path.exists("/dev/fuse"):
+        pytest.skip("no /dev/fuse on this host")
+    b, rt = env
+    st = os.stat("/dev/fuse")
+    b.config["linux"]["devices"] = [{"path": "/dev/fuse", "type": "c", "major": os.major(st.st_rdev),
+                                     "minor": os.minor(st.st_rdev), "fileMode": stat.S_IMODE(st.st_mode), "uid": 0, "gid": 0}]
+    b.args("sh", "-c", "ls -l /dev/fuse")
+    p = rt("run", "--bundle", b.dir, "fuse1")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("c") and f"{os.major(st.st_rdev)}, {os.minor(st.st_rdev):>3}" in p.stdout
+    b.config["linux"]["devices"][0]["minor"] = 999
+    b.save()
+    one_line_error(rt("run", "--bundle", b.dir, "fuse2"), "linux.devices[0]", "not 10:999")
+
+
+def test_resource_limits_fail_closed_where_cgroup_v2_cannot_enforce_them(env):
+    b, rt = env
+    b.config["linux"]["resources"] = {"pids": {"limit": 100}}
+    b.args("true")
+    p = rt("create", "--bundle", b.dir, "lim1")
+    if p.returncode == 0:
+        # a host with the pids controller in cgroup v2: the limit is really there
+        pid = rt.state("lim1")["pid"]
+        cg = open(f"/proc/{pid}/cgroup").read().split("0::", 1)[1].strip()
+        mount = [l.split()[4] for l in open("/proc/self/mountinfo") if " - cgroup2 " in l][0]
+        assert open(os.path.join(mount + cg, "pids.max")).read().strip() == "100"
+        rt.ok("delete", "lim1")
+        return
+    one_line_error(p, "cgroups", "pids")
+    assert rt.ids() == [] and os.listdir(rt.root) == []
