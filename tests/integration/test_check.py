@@ -166,3 +166,27 @@ def test_hardening_error_is_exit_1(tmp_path):
     code, r, _ = check("--security-opt", "apparmor=no-such-profile", "--", "true")
     assert code == 1
     assert r["outcome"]["error"] or any(f["kind"] == "setup" for f in r["findings"])
+
+
+def test_probe_binary_is_refused_unless_safe(tmp_path):
+    # fail closed: a missing probe binary, or one that others could have replaced, stops the check
+    env = dict(os.environ, HARDRUN_PROBE=str(tmp_path / "missing"))
+    p = hardrun("check", "--rootfs", ROOTFS, "--probe", "mount", env=env)
+    assert p.returncode == 125 and "not found" in p.stderr, p.stderr
+    probe = tmp_path / "hardrun-probe"
+    real = os.path.join(os.path.dirname(HARDRUN), "probes", "hardrun-probe")
+    probe.write_bytes(open(real, "rb").read())
+    os.chmod(probe, 0o777)
+    env["HARDRUN_PROBE"] = str(probe)
+    p = hardrun("check", "--rootfs", ROOTFS, "--probe", "mount", env=env)
+    assert p.returncode == 125 and "writable by group or others" in p.stderr, p.stderr
+    os.chmod(probe, 0o755)
+    p = hardrun("check", "--rootfs", ROOTFS, "--probe", "mount", env=env)
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_init_reads_the_workload_not_the_reaper():
+    code, r, err = check("--init", "--diagnose", "--", "sh", "-c", "cat /proc/self/status; touch /etc/x")
+    assert code == 1
+    assert any(f.startswith("mount a tmpfs or a volume at /etc") for f in fixes(r))
+    assert "NoNewPrivs:\t1" in err and layer(r, "no_new_privs")["evidence"] == "NoNewPrivs 1"
