@@ -12,6 +12,7 @@
 #include "hardrun/oci_cli.hpp"
 #include "hardrun/parse.hpp"
 #include "hardrun/run_front.hpp"
+#include "hardrun/seccomp_notify.hpp"
 #include "hardrun/systemd.hpp"
 
 namespace hardrun::commands {
@@ -22,6 +23,7 @@ struct RunCommand {
     bool verbose = false;
     bool quiet = false;
     std::string sd_notify = "workload";
+    std::string report;  // --report FILE: the syscalls the seccomp filter refused (seccomp_notify.hpp)
 };
 }  // namespace
 
@@ -59,6 +61,9 @@ void register_run(CLI::App& app) {
                     "Under systemd (NOTIFY_SOCKET): workload (default: pass the socket in), hardrun (hardrun sends "
                     "READY=1 once the workload is exec'ed) or ignore")
         ->check(CLI::IsMember({"workload", "hardrun", "ignore"}));
+    sub->add_option("--report", cmd->report,
+                    "Write the syscalls the seccomp filter refused (name, number, arch, count, first arguments) to "
+                    "FILE as JSON");
     sub->callback([cmd] {
         log::set_verbose(cmd->verbose);
         // --bundle: the OCI runtime's `run` (state under --root, hooks, --console-socket...; cmd_oci.cpp)
@@ -81,8 +86,17 @@ void register_run(CLI::App& app) {
         if (cmd->verbose) print_plan(plan);
         LaunchOptions options;
         if (sd) options.hooks.on_exec = [&sd](pid_t child) { sd->on_exec(child); };
+        std::unique_ptr<seccomp::Supervisor> report;
+        if (!cmd->report.empty()) {
+            report = std::make_unique<seccomp::Supervisor>(plan, seccomp::Mode::Report);
+            report->attach(options);
+        }
         Outcome out = launch(plan, options);
         std::cout.flush();
+        if (report) {
+            report->stop();
+            report->write_report(cmd->report, out);
+        }
         throw Exit{report_outcome(out, plan)};
     });
 }

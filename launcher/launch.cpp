@@ -90,7 +90,7 @@ void send_fd(int sock, int fd) {
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(sizeof(int));
     std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    if (::sendmsg(sock, &msg, MSG_NOSIGNAL) != 1) throw_errno("seccomp", "passing the listener to the supervisor", errno);
+    if (::sendmsg(sock, &msg, seccomp::kHandoffSendFlags) != 1) throw_errno("seccomp", "passing the listener to the supervisor", errno);
 }
 
 UniqueFd recv_fd(int sock) {
@@ -147,11 +147,18 @@ void close_inherited_fds(const ChildContext& c) {
         report = moved;
         const_cast<ChildContext&>(c).report_fd = moved;
     }
-    if (static_cast<unsigned>(report) > next)
-        if (::syscall(SYS_close_range, next, static_cast<unsigned>(report) - 1, 0) != 0)
-            throw_errno("fds", "close_range", errno);
-    if (::syscall(SYS_close_range, static_cast<unsigned>(report) + 1, ~0U, 0) != 0)
-        throw_errno("fds", "close_range", errno);
+    // everything from `next` on is closed but the report pipe and the socket the seccomp listener goes through
+    unsigned from = next;
+    int keep_open[2] = {report, c.fd_socket >= static_cast<int>(next) ? c.fd_socket : -1};
+    if (keep_open[1] >= 0 && keep_open[1] < keep_open[0]) std::swap(keep_open[0], keep_open[1]);
+    for (int k : keep_open) {
+        if (k < 0) continue;
+        if (static_cast<unsigned>(k) > from)
+            if (::syscall(SYS_close_range, from, static_cast<unsigned>(k) - 1, 0) != 0)
+                throw_errno("fds", "close_range", errno);
+        from = static_cast<unsigned>(k) + 1;
+    }
+    if (::syscall(SYS_close_range, from, ~0U, 0) != 0) throw_errno("fds", "close_range", errno);
 }
 
 void enter_workdir(Sys& sys, const LaunchPlan& plan) {
@@ -289,7 +296,7 @@ void exec_workload(const ChildContext& c) {
         sigprocmask(SIG_SETMASK, &none, nullptr);
         if (c.detached) wait_for_start(c);           //    OCI create: wait for `start` (before the FIFO fd is closed)
         close_inherited_fds(c);                      //    only 0-2 (+ preserved) reach the workload
-        int listener = seccomp::load(sys, *c.filter);  // 9. seccomp last, then execve
+        int listener = seccomp::load(sys, *c.filter, c.fd_socket);  // 9. seccomp last, then execve
         if (listener >= 0) {
             send_fd(c.fd_socket, listener);
             ::close(listener);
@@ -430,7 +437,8 @@ std::optional<ChildMessage> read_report(int fd) {
 Outcome launch(const LaunchPlan& plan, const LaunchOptions& options) {
     const auto t0 = std::chrono::steady_clock::now();
     // 1. everything that can be decided or compiled is done before clone: the child does no parsing
-    const seccomp::Prepared filter = seccomp::prepare(plan, options.seccomp_mode);
+    const seccomp::Prepared filter =
+        options.seccomp_prepared ? *options.seccomp_prepared : seccomp::prepare(plan, options.seccomp_mode);
     const apparmor::Decision aa = apparmor::decide(plan);
     Started s = start_child(plan, options, filter, aa, false);
 
@@ -447,7 +455,6 @@ Outcome launch(const LaunchPlan& plan, const LaunchOptions& options) {
     } else if (options.hooks.on_exec) {
         options.hooks.on_exec(s.pid);
     }
-
     // supervise: forward signals, reap. A workload still running after 50 ms is a long one: the supervisor
     // then gives back the memory start-up used (short ones exit first and never pay for it; performance.md)
     bool trimmed = failure.has_value();
@@ -496,7 +503,8 @@ Outcome launch(const LaunchPlan& plan, const LaunchOptions& options) {
 }
 
 Detached launch_detached(const LaunchPlan& plan, const LaunchOptions& options) {
-    const seccomp::Prepared filter = seccomp::prepare(plan, options.seccomp_mode);
+    const seccomp::Prepared filter =
+        options.seccomp_prepared ? *options.seccomp_prepared : seccomp::prepare(plan, options.seccomp_mode);
     const apparmor::Decision aa = apparmor::decide(plan);
     Started s = start_child(plan, options, filter, aa, true);
     sigprocmask(SIG_SETMASK, &s.old_mask, nullptr);

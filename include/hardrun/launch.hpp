@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -43,6 +44,8 @@ struct LaunchHooks {
 
 struct LaunchOptions {
     seccomp::Mode seccomp_mode = seccomp::Mode::Enforce;
+    // A filter compiled beforehand (seccomp::Supervisor shares its own); null: launch() compiles one.
+    std::shared_ptr<const seccomp::Prepared> seccomp_prepared;
     std::string cgroup_name;          // default: hardrun-<pid>
     // OCI create: the supervisor opens this FIFO for reading before clone; the child reports ready and
     // blocks before seccomp and execve until `hardrun start` writes one byte to it. The supervisor does not
