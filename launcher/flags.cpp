@@ -82,6 +82,7 @@ std::vector<Mount> default_mounts(bool sysfs) {
     pts.kind = MountKind::Devpts;
     pts.destination = "/dev/pts";
     pts.noexec = true;
+    pts.nodev = false;  // the pty nodes are devices: nodev would make every pty unopenable (EACCES)
     pts.extra = {"newinstance", "ptmxmode=0666", "mode=0620"};
     m.push_back(pts);
 

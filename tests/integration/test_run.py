@@ -313,3 +313,10 @@ def test_init_with_a_workload_that_exits_at_once_never_hangs():
     for _ in range(100):
         p = run(["--init", "--", "true"], timeout=10)
         assert p.returncode == 0, p.stderr
+
+
+def test_a_pty_can_be_opened_inside(as_user):
+    # devpts must not be nodev: a pty's nodes are devices
+    p = run(["--", "/usr/local/bin/ptyopen"], user=as_user)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout.startswith("pty ok /dev/pts/")
