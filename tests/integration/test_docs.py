@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from conftest import HARDRUN, ROOT
+from conftest import HARDRUN, ROOT, ROOTFS
 
 BUILD = os.environ.get("HARDRUN_BUILD", os.path.dirname(HARDRUN))
 MAN_SRC = os.path.join(ROOT, "man")
@@ -206,3 +206,28 @@ def test_completion_values():
 def test_completion_stops_at_the_workload_command():
     # after the command, the words belong to the workload: no hardrun options offered
     assert complete("run", "--rootfs", "/srv/r", "sh", "--ro") == []
+
+
+def test_completion_offers_container_ids(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("creates a container under the default --root")
+    import json
+    import uuid
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    os.chmod(tmp_path, 0o755)
+    subprocess.run([HARDRUN, "spec", "--bundle", str(bundle)], check=True, capture_output=True)
+    config = json.loads((bundle / "config.json").read_text())
+    config["root"]["path"] = ROOTFS
+    config["process"]["args"] = ["true"]
+    (bundle / "config.json").write_text(json.dumps(config))
+    cid = "completion-" + uuid.uuid4().hex[:8]
+    # the created container keeps its stdio: give it /dev/null, not pipes this test would wait on
+    p = subprocess.run([HARDRUN, "create", "--bundle", str(bundle), cid], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+    assert p.returncode == 0
+    try:
+        assert cid in complete("state", "completion-")
+        assert cid in complete("delete", "")
+    finally:
+        subprocess.run([HARDRUN, "delete", "--force", cid], capture_output=True, timeout=60)
