@@ -249,6 +249,40 @@ def test_bad_input_gives_one_clear_line_and_leaves_the_state_consistent(env, tmp
     assert rt("delete", "--force", "nope").returncode == 0  # like runc: --force on a missing container is fine
 
 
+def test_concurrent_commands_on_one_container_are_serialized(env, tmp_path):
+    """The state is locked: of 8 simultaneous `create` with one id exactly one wins, and of 8 simultaneous
+    `start` of the created container exactly one starts it (the workload runs once); the rest get a clear error."""
+    b, rt = env
+    out = tmp_path / "out"
+    out.mkdir(mode=0o777)
+    os.chmod(out, 0o777)
+    b.config["mounts"].append({"destination": "/out", "type": "bind", "source": str(out), "options": ["rbind", "rw"]})
+    b.args("sh", "-c", "echo run >> /out/runs; exec sleep 1000")
+
+    def spawn(*args):
+        return subprocess.Popen([HARDRUN, "--root", rt.root] + list(args), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def results(procs):
+        res = []
+        for p in procs:
+            # a created container keeps the winner's stderr pipe open: read only the losers' one line
+            rc = p.wait(timeout=60)
+            res.append((rc, p.stderr.readline() if rc != 0 else ""))
+            p.stderr.close()
+        return res
+    creates = results([spawn("create", "--bundle", b.dir, "race") for _ in range(8)])
+    assert sorted(rc for rc, _ in creates) == [0] + [125] * 7, creates
+    assert all("already in use" in err for rc, err in creates if rc != 0), creates
+    starts = results([spawn("start", "race") for _ in range(8)])
+    assert sorted(rc for rc, _ in starts) == [0] + [125] * 7, starts
+    assert all("is running" in err for rc, err in starts if rc != 0), starts
+    wait_for(lambda: (out / "runs").exists(), "the workload")
+    assert rt.state("race")["status"] == "running"
+    rt.ok("delete", "--force", "race")
+    assert (out / "runs").read_text() == "run\n"  # it ran once
+
+
 def test_refused_runtime_options(env):
     b, rt = env
     one_line_error(rt("--systemd-cgroup", "create", "--bundle", b.dir, "c1"), "--systemd-cgroup", "cgroupfs")
