@@ -1237,7 +1237,7 @@ LaunchPlan to_plan(const Config& c, const PlanContext& ctx) {
         if (p.caps.ambient.has(cap) && (!p.caps.permitted.has(cap) || !p.caps.inheritable.has(cap)))
             fail(nm("ambient"), "must be in the permitted and inheritable sets too");
     }
-    p.no_new_privs = pr.no_new_privileges;
+    p.no_new_privs = pr.no_new_privileges.value_or(true);  // absent: on (docs/oci.md); annotation below
     p.rlimits.clear();
     bool core_given = false;
     std::set<std::string> rl_seen;
@@ -1357,6 +1357,11 @@ LaunchPlan to_plan(const Config& c, const PlanContext& ctx) {
         p.seccomp.mode = SeccompChoice::Mode::Profile;
         p.seccomp.inline_json = resolve_seccomp_conflicts(*c.seccomp).dump();
     }
+    const std::string nnp = ann(kAnnotationNoNewPrivs);
+    if (nnp == "false") p.no_new_privs = false;
+    else if (nnp == "true") p.no_new_privs = true;
+    else if (!nnp.empty())
+        fail(std::string("annotations.") + kAnnotationNoNewPrivs, qt(nnp) + " is not 'true' or 'false'");
     const std::string ll = ann(kAnnotationLandlock);
     if (ll == "on") p.landlock.mode = LandlockChoice::Mode::On;
     else if (ll == "off") p.landlock.mode = LandlockChoice::Mode::Off;

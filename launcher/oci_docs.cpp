@@ -93,7 +93,7 @@ json features() {
                          std::to_string(maj) + "." + std::to_string(min) + "." + std::to_string(mic)},
                         {"org.hardrun.version", HARDRUN_VERSION}};
     // annotations that can weaken a container: an engine should not let untrusted users set them
-    f["potentiallyUnsafeConfigAnnotations"] = {kAnnotationSeccomp, kAnnotationLandlock};
+    f["potentiallyUnsafeConfigAnnotations"] = {kAnnotationSeccomp, kAnnotationLandlock, kAnnotationNoNewPrivs};
     return f;
 }
 

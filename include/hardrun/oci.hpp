@@ -28,6 +28,9 @@ inline constexpr const char* kOciVersionMax = "1.3.0";
 // Annotations hardrun itself reads (the OCI spec has no field for these layers).
 inline constexpr const char* kAnnotationSeccomp = "org.hardrun.seccomp";    // "unconfined" | "default"
 inline constexpr const char* kAnnotationLandlock = "org.hardrun.landlock";  // "on" | "off" | "auto"
+// process.noNewPrivileges absent means on (hardrun's default); engines that never write `false` (podman omits
+// it) can turn it off by name with this annotation: "false" | "true".
+inline constexpr const char* kAnnotationNoNewPrivs = "org.hardrun.no-new-privileges";
 
 struct IdMapping {
     std::uint32_t container_id = 0, host_id = 0, size = 0;
@@ -95,7 +98,7 @@ struct ProcessSpec {
     std::vector<RlimitSpec> rlimits;
     std::optional<std::string> apparmor_profile;
     std::optional<int> oom_score_adj;
-    bool no_new_privileges = false;
+    std::optional<bool> no_new_privileges;  // absent: hardrun's default (on)
 };
 
 // A field that is valid OCI but that hardrun does not implement: to_plan() refuses it.

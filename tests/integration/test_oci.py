@@ -183,7 +183,8 @@ def test_features_document_is_valid_and_truthful(env):
     one_line_error(rt("run", "--bundle", b.dir, "t1"), "linux.namespaces[6].type", "time")
     assert set(f["linux"]["namespaces"]) == {"cgroup", "ipc", "mount", "network", "pid", "user", "uts"}
     assert "SCMP_ACT_ERRNO" in f["linux"]["seccomp"]["actions"]
-    assert f["potentiallyUnsafeConfigAnnotations"] == ["org.hardrun.seccomp", "org.hardrun.landlock"]
+    assert f["potentiallyUnsafeConfigAnnotations"] == ["org.hardrun.seccomp", "org.hardrun.landlock",
+                                                       "org.hardrun.no-new-privileges"]
 
 
 # --- the lifecycle -------------------------------------------------------------------------------------

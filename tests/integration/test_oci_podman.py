@@ -236,6 +236,24 @@ def test_podman_default_pids_limit_fails_closed(podman):
     assert hardrun_containers() == before
 
 
+def test_podman_plain_run_is_hardened_by_default(podman):
+    """Without any hardening flag podman still gets hardrun's defaults where its config is silent:
+    no_new_privs on (podman omits noNewPrivileges), hardrun's masked paths, seccomp from podman's profile."""
+    p = podman.ok("run", "--rm", "localhost/bb", "sh", "-c", "cat /proc/self/status; id -u")
+    f = status_fields(p.stdout)
+    assert f["NoNewPrivs"] == "1" and f["Seccomp"] == "2"
+    assert p.stdout.split()[-1] == "0"  # podman's default user is root: podman decides that
+    # turned off by name with the annotation: hardrun then cannot load a seccomp filter for a workload without
+    # CAP_SYS_ADMIN, and says so (fail closed) ...
+    nnp_off = ["--annotation", "org.hardrun.no-new-privileges=false", "--user", "10001", "--cap-drop", "ALL"]
+    p = podman("run", "--rm", *nnp_off, "localhost/bb", "true")
+    assert p.returncode != 0 and "without no_new_privs needs CAP_SYS_ADMIN" in p.stderr, p.stderr
+    # ... unless seccomp is turned off by name too
+    p = podman.ok("run", "--rm", *nnp_off, "--security-opt", "seccomp=unconfined", "--annotation",
+                  "org.hardrun.seccomp=unconfined", "localhost/bb", "grep", "-E", "NoNewPrivs|Seccomp:", "/proc/self/status")
+    assert p.stdout.split() == ["NoNewPrivs:", "0", "Seccomp:", "0"]
+
+
 def test_podman_exit_status_and_missing_command(podman):
     assert podman("run", "--rm", *HARDENED, "localhost/bb", "sh", "-c", "exit 42").returncode == 42
     p = podman("run", "--rm", *HARDENED, "localhost/bb", "no-such-program")

@@ -296,6 +296,16 @@ TEST_CASE("oci: secure defaults where the config is silent") {
     CHECK(std::find(p.masked_paths.begin(), p.masked_paths.end(), "/proc/kcore") != p.masked_paths.end());
     CHECK(p.rlimits == std::vector<Rlimit>{Rlimit{RLIMIT_CORE, 0, 0}});
     CHECK(p.resources.empty());
+    json k = base();
+    k["process"].erase("noNewPrivileges");
+    CHECK(plan_of(k).no_new_privs);  // absent (podman omits it): on
+    k["process"]["noNewPrivileges"] = false;
+    CHECK(!plan_of(k).no_new_privs);  // explicitly off
+    k["process"].erase("noNewPrivileges");
+    k["annotations"] = {{"org.hardrun.no-new-privileges", "false"}};
+    CHECK(!plan_of(k).no_new_privs);  // off by name
+    k["annotations"] = {{"org.hardrun.no-new-privileges", "no"}};
+    CHECK(contains(plan_error(k), "annotations.org.hardrun.no-new-privileges"));
     j["linux"]["maskedPaths"] = json::array();
     CHECK(plan_of(j).masked_paths.empty());  // an explicit [] turns them off
     j["annotations"] = {{"org.hardrun.seccomp", "unconfined"}};
