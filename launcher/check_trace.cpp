@@ -305,7 +305,7 @@ private:
             ssize_t n = ::process_vm_readv(pid, &local, 1, &remote, 1, 0);
             if (n <= 0) {
                 // the last page may end before sizeof buf: fall back to one byte at a time
-                char c;
+                char c = 0;
                 struct iovec l1 {&c, 1};
                 struct iovec r1 {reinterpret_cast<void*>(addr + out.size()), 1};
                 if (::process_vm_readv(pid, &l1, 1, &r1, 1, 0) != 1 || c == 0) break;

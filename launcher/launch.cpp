@@ -94,7 +94,7 @@ void send_fd(int sock, int fd) {
 }
 
 UniqueFd recv_fd(int sock) {
-    char dummy;
+    char dummy = 0;
     struct iovec iov {&dummy, 1};
     alignas(struct cmsghdr) char buf[CMSG_SPACE(sizeof(int))] = {};
     struct msghdr msg {};

@@ -364,7 +364,7 @@ std::vector<Subject> from_systemd_unit(const std::string& text, const std::strin
         s.start_line = ln;
         s.line.clear();
         for (const auto& [k, v] : env_lines)
-            if (looks_secret(v.first, v.second) && std::none_of(s.env.begin(), s.env.end(), [&](const EnvVar& e) { return e.name == v.first; })) {
+            if (looks_secret(v.first, v.second) && std::none_of(s.env.begin(), s.env.end(), [&name = v.first](const EnvVar& e) { return e.name == name; })) {
                 EnvVar e{v.first, v.second, false, "Environment= (visible to every user in `systemctl show`)"};
                 s.where["env:" + e.name] = e.where;
                 s.line["env:" + e.name] = k;

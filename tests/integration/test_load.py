@@ -21,6 +21,8 @@ WORKERS, EACH = (int(x) for x in os.environ.get("HARDRUN_LOAD_CONCURRENT", "50x2
 
 
 def figure(text):
+    if os.environ.get("HARDRUN_SANITIZED"):
+        text = "[ASan+UBSan build] " + text
     print(text)
     path = os.path.join(os.environ.get("HARDRUN_BUILD", "/tmp"), "load-figures.txt")
     try:
