@@ -19,6 +19,7 @@
 
 #include "hardrun/error.hpp"
 #include "hardrun/fd.hpp"
+#include "hardrun/oci_copyup.hpp"
 #include "hardrun/parse.hpp"
 
 namespace hardrun::mounts {
@@ -252,7 +253,14 @@ void mount_one(Sys& sys, int rootfd, const Mount& m, bool rootless) {
         opts.emplace_back(e.substr(0, eq), eq == std::string::npos ? "" : e.substr(eq + 1));
     }
     try {
-        SysFd mnt = new_fs(sys, fstype, opts, attrs_of(m), what);
+        const bool copy_up = m.kind == MountKind::Tmpfs && m.copy_up;  // OCI tmpcopyup (oci_copyup.hpp)
+        SysFd mnt = new_fs(sys, fstype, opts, copy_up ? attrs_of(m) & ~MOUNT_ATTR_RDONLY : attrs_of(m), what);
+        if (copy_up) {
+            copyup::copy_tree(target.get(), mnt.get(), m.destination, m.mode);
+            if (m.readonly)
+                if (int r = sys.mount_setattr(mnt.get(), "", AT_EMPTY_PATH, MOUNT_ATTR_RDONLY, 0, 0); r < 0)
+                    throw_errno("mounts", what, -r, "making it read-only");
+        }
         attach(sys, mnt.get(), target.get(), what);
     } catch (const Error&) {
         // Without its own network namespace a rootless sandbox may not mount sysfs: bind the host's read-only.

@@ -830,32 +830,6 @@ std::string host_path(const std::string& field, const std::string& bundle, const
     return buf;
 }
 
-// Is DIR (inside ROOTFS, resolved without leaving it) missing or empty? For tmpcopyup.
-bool empty_in_rootfs(const std::string& rootfs, const std::string& dir) {
-    int root = ::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (root < 0) return false;
-    struct open_how how {};
-    how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
-    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-    std::string rel = dir.substr(1);
-    int fd = static_cast<int>(::syscall(SYS_openat2, root, rel.empty() ? "." : rel.c_str(), &how, sizeof how));
-    int err = errno;
-    ::close(root);
-    if (fd < 0) return err == ENOENT;
-    DIR* d = ::fdopendir(fd);
-    if (!d) {
-        ::close(fd);
-        return false;
-    }
-    bool empty = true;
-    while (dirent* e = ::readdir(d)) {
-        std::string n = e->d_name;
-        if (n != "." && n != "..") empty = false;
-    }
-    ::closedir(d);
-    return empty;
-}
-
 constexpr std::initializer_list<const char*> kIgnoredMountOptions = {
     // access-time and I/O-behaviour options: no security effect; the kernel default (relatime) applies
     "atime", "noatime", "relatime", "norelatime", "strictatime", "nostrictatime", "diratime", "nodiratime",
@@ -906,7 +880,6 @@ Mount to_mount(const MountSpec& ms, std::size_t i, const std::string& bundle, co
     m.noexec = false;
     m.readonly = false;
     m.recursive = m.kind == MountKind::Bind ? m.recursive : true;
-    bool tmpcopyup = false;
     for (const auto& o : ms.options) {
         std::string opt = o;
         // the recursive attribute variants (rro, rnosuid, ...): hardrun applies attributes to the whole tree
@@ -924,7 +897,7 @@ Mount to_mount(const MountSpec& ms, std::size_t i, const std::string& bundle, co
         else if (matches_enum(opt, kIgnoredMountOptions)) continue;
         else if (matches_enum(opt, {"shared", "rshared", "slave", "rslave", "unbindable", "runbindable"}))
             fail(O, qt(o) + ": per-mount propagation is not implemented by hardrun (every mount is private)");
-        else if (opt == "tmpcopyup" && m.kind == MountKind::Tmpfs) tmpcopyup = true;
+        else if (opt == "tmpcopyup" && m.kind == MountKind::Tmpfs) m.copy_up = true;
         else if (m.kind == MountKind::Bind)
             fail(O, qt(o) + " is not a bind mount option hardrun supports (ro, rw, nosuid, suid, nodev, dev, noexec, exec, bind, rbind)");
         else if ((m.kind == MountKind::Tmpfs || m.kind == MountKind::Dev) && opt.starts_with("size=")) {
@@ -947,9 +920,7 @@ Mount to_mount(const MountSpec& ms, std::size_t i, const std::string& bundle, co
             fail(O, qt(o) + " is not a mount option hardrun supports for " + (ms.type.empty() ? type : ms.type));
         }
     }
-    if (tmpcopyup && !empty_in_rootfs(rootfs, m.destination))
-        fail(O, "'tmpcopyup' over the non-empty directory " + m.destination +
-                    " is not implemented by hardrun (the tmpfs would hide its files)");
+    (void)rootfs;
     return m;
 }
 

@@ -57,6 +57,7 @@ struct Mount {
     std::optional<std::uint64_t> size;  // tmpfs size in bytes
     std::optional<mode_t> mode;         // tmpfs mode
     std::vector<std::string> extra;     // other fs options passed through (e.g. "newinstance", "ptmxmode=0666")
+    bool copy_up = false;               // tmpfs: copy the image's files at the destination into it (OCI tmpcopyup)
     bool operator==(const Mount&) const = default;
 };
 

@@ -4,6 +4,7 @@
 kernel objects themselves (processes, namespaces, files the workload wrote), not on hardrun's own words.
 """
 import array
+import ctypes
 import json
 import os
 import shutil
@@ -114,15 +115,40 @@ def cmdline_of(pid):
         return None
 
 
+def reap():
+    """Collects the containers that ended while re-parented to us (see reaper below)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+@pytest.fixture(scope="module", autouse=True)
+def reaper():
+    """`create` exits and leaves its container process behind, as runc does: an engine's monitor (conmon, the
+    containerd shim) is a child subreaper and reaps it. Here pytest plays that part for this module, so no
+    zombie of a test container outlives it (this machine's PID 1 does not reap orphans promptly)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    PR_SET_CHILD_SUBREAPER = 36
+    assert libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    yield
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+    reap()
+
+
 @pytest.fixture
 def env(tmp_path):
-    """(bundle, runtime); every container left is force-deleted afterwards."""
+    """(bundle, runtime); every container left is force-deleted (and reaped) afterwards."""
     rt = Runtime(str(tmp_path / "state"))
     b = Bundle(str(tmp_path))
     yield b, rt
     if os.path.isdir(rt.root):
         for cid in os.listdir(rt.root):
             rt("delete", "--force", cid)
+    reap()
 
 
 def validator(schema_file):
@@ -498,6 +524,32 @@ def test_mounts_user_rlimits_and_identity_from_config(env, tmp_path):
     assert "Read-only file system" in p.stderr
     assert " 1024 " in out  # the tmpfs has the size asked for
     assert "-rw-------" in out  # umask 077
+
+
+def test_tmpcopyup_keeps_the_image_files_visible(env):
+    """podman mounts /run, /tmp and /var/tmp as tmpfs with tmpcopyup: the image's files there are copied into
+    the tmpfs (owner, mode, symlinks), writes go to the tmpfs, and the image itself is untouched."""
+    b, rt = env
+    image_run = os.path.join(b.dir, "rootfs", "run")
+    os.makedirs(os.path.join(image_run, "lock", "sub"), exist_ok=True)
+    with open(os.path.join(image_run, "lock", "sub", "f"), "w") as f:
+        f.write("from-image")
+    os.chown(os.path.join(image_run, "lock"), 10001, 10001)
+    os.chmod(os.path.join(image_run, "lock", "sub", "f"), 0o604)
+    os.symlink("/etc/passwd", os.path.join(image_run, "link"))
+    os.symlink("lock/sub", os.path.join(image_run, "rel"))
+    b.config["mounts"].append({"destination": "/run", "type": "tmpfs", "source": "tmpfs",
+                               "options": ["rw", "rprivate", "nosuid", "nodev", "noexec", "tmpcopyup"]})
+    b.args("sh", "-c", "cat /run/lock/sub/f; echo; stat -c '%u %a' /run/lock /run/lock/sub/f; readlink /run/link; "
+                       "cat /run/rel/f; echo; touch /run/lock/new && echo wrote; awk '$5 == \"/run\" { print $(NF-2) }' /proc/self/mountinfo")
+    p = rt("run", "--bundle", b.dir, "cu1")
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[:7] == ["from-image", "10001 755", "0 604", "/etc/passwd", "from-image", "wrote", "tmpfs"], p.stdout
+    assert not os.path.exists(os.path.join(image_run, "lock", "new"))  # the image is untouched
+    os.mknod(os.path.join(image_run, "fifo"), 0o600 | stat.S_IFIFO)
+    os.mknod(os.path.join(image_run, "null"), 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+    one_line_error(rt("run", "--bundle", b.dir, "cu2"), "tmpcopyup /run/null", "device node")
 
 
 def test_capabilities_five_sets_from_config(env):

@@ -75,6 +75,9 @@ class Podman:
         self.base = base
         for d in ("tmp", "net", "libpod"):
             os.makedirs(os.path.join(base, d), exist_ok=True)
+        # hardrun keeps its state in its default --root (/run/hardrun): podman's cleanup process (conmon's exit
+        # command, which deletes a --rm container) does not pass --runtime-flag on, so a private root would leak
+        self.cmd = ["podman", "--runtime", HARDRUN]
         for name, pids in (("containers.conf", "pids_limit = 0\n"), ("containers-default-pids.conf", "")):
             with open(os.path.join(base, name), "w") as f:
                 f.write(CONF.format(base=base, pids=pids))
@@ -97,7 +100,7 @@ class Podman:
         if conf:
             env["CONTAINERS_CONF"] = os.path.join(self.base, conf)
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            p = subprocess.run(["podman", "--runtime", HARDRUN] + list(args), env=env, stdin=stdin, stdout=out,
+            p = subprocess.run(self.cmd + list(args), env=env, stdin=stdin, stdout=out,
                                stderr=err, timeout=timeout)
             out.seek(0)
             err.seek(0)
@@ -114,25 +117,38 @@ HARDENED = ["--network", "none", "--read-only", "--cap-drop", "ALL", "--user", "
             "--security-opt", "no-new-privileges"]
 
 
+def hardrun_state(*args):
+    return subprocess.run([HARDRUN] + list(args), capture_output=True, text=True, timeout=30)
+
+
 def hardrun_containers():
-    p = subprocess.run([HARDRUN, "list", "-q"], capture_output=True, text=True, timeout=30)
+    p = hardrun_state("list", "-q")
     assert p.returncode == 0, p.stderr
     return set(p.stdout.split())
+
+
+def v1_dirs():
+    """libpod_parent directories in the machine's cgroup v1 hierarchies (never to be created by these tests)."""
+    return {p for p in glob.glob("/sys/fs/cgroup/*/libpod_parent/*") + glob.glob("/sys/fs/cgroup/*/libpod_parent")
+            if not p.startswith("/sys/fs/cgroup/unified/") and os.path.isdir(p)}
 
 
 @pytest.fixture(scope="module")
 def podman():
     before_etc = snapshot()
     had_unified_parent = os.path.exists("/sys/fs/cgroup/unified/libpod_parent")
+    before_v1 = v1_dirs()
     before_hardrun = hardrun_containers()
-    v1 = "/sys/fs/cgroup/*/libpod_parent/*"  # cgroup v1 hierarchies of the machine: never touched
-    before_v1 = set(glob.glob(v1))
     base = tempfile.mkdtemp(prefix="hrpod-")  # short: conmon's socket paths are limited
     pm = Podman(base)
     tar = os.path.join(base, "rootfs.tar")
-    # the pristine demo image: other tests' launches create mount points in the shared rootfs (/run/secrets),
-    # which would make podman's tmpcopyup /run non-empty (refused by hardrun: see docs/oci.md)
-    subprocess.run(["tar", "-C", ROOTFS, "--exclude=./run/*", "-cf", tar, "."], check=True)
+    subprocess.run(["tar", "-C", ROOTFS, "-cf", tar, "."], check=True)
+    # a file under /run, where podman mounts a tmpfs with tmpcopyup: it must stay visible in the container
+    extra = os.path.join(base, "extra")
+    os.makedirs(os.path.join(extra, "run", "lock"))
+    with open(os.path.join(extra, "run", "lock", "image-marker"), "w") as f:
+        f.write("from the image\n")
+    subprocess.run(["tar", "-C", extra, "-rf", tar, "./run/lock/image-marker"], check=True)
     pm.ok("import", tar, "localhost/bb")
     try:
         yield pm
@@ -142,18 +158,21 @@ def podman():
         mounts = [line.split()[4] for line in open("/proc/self/mountinfo") if base in line.split()[4]]
         for m in sorted(mounts, reverse=True):
             subprocess.run(["umount", m])
-        shutil.rmtree(base, ignore_errors=True)
         if not had_unified_parent and os.path.isdir("/sys/fs/cgroup/unified/libpod_parent"):
             os.rmdir("/sys/fs/cgroup/unified/libpod_parent")  # the (empty) parent of the cgroups hardrun made
         assert mounts == [], f"podman left mounts behind: {mounts}"
-        assert set(glob.glob(v1)) <= before_v1, "cgroup v1 directories were created"
+        assert v1_dirs() <= before_v1, "cgroup v1 directories were created"
         assert snapshot() == before_etc, "something under /etc changed"
+        shutil.rmtree(base, ignore_errors=True)
         assert hardrun_containers() - before_hardrun == set(), "hardrun state left behind"
 
 
 def test_podman_run_is_hardened_from_inside(podman):
+    before = hardrun_containers()
     p = podman.ok("run", "--rm", *HARDENED, "localhost/bb", "id")
     assert p.stdout.strip().startswith("uid=10001(app) gid=10001(app)")
+    p = podman.ok("run", "--rm", *HARDENED, "localhost/bb", "cat", "/run/lock/image-marker")
+    assert p.stdout == "from the image\n"  # podman's tmpfs on /run copied the image's files (tmpcopyup)
     p = podman.ok("run", "--rm", *HARDENED, "localhost/bb", "sh", "-c",
                   "cat /proc/self/status; touch /x 2>&1; ls /dev; cat /proc/self/cgroup; ls /sys/class/net | wc -l")
     f = status_fields(p.stdout)
@@ -167,7 +186,7 @@ def test_podman_run_is_hardened_from_inside(podman):
     assert not any(d.startswith(("sd", "vd", "nvme", "mem", "kmsg")) for d in devs)
     assert "0::/libpod_parent/libpod-" in p.stdout
     assert p.stdout.rstrip().endswith("1")  # --network none: only loopback
-    assert hardrun_containers() == hardrun_containers()  # (state is consistent enough to list)
+    assert hardrun_containers() - before == set()  # --rm: podman deleted them from hardrun's state
 
 
 def test_podman_device_rules_are_enforced(podman):
@@ -189,7 +208,7 @@ def test_podman_detached_stop_and_rm(podman):
         assert f"{name} Up" in p.stdout
         cid = podman.ok("inspect", "--format", "{{.Id}}", name).stdout.strip()
         assert cid in hardrun_containers()
-        state = subprocess.run([HARDRUN, "state", cid], capture_output=True, text=True).stdout
+        state = hardrun_state("state", cid).stdout
         assert '"status": "running"' in state
         top = podman.ok("top", name, "user", "args").stdout
         assert "10001" in top or "app" in top
@@ -206,7 +225,7 @@ def test_podman_run_it_gets_a_terminal(podman):
     """podman run -it: conmon passes --console-socket, hardrun sends it the pty master of a pty made inside
     the container; podman runs here on a pty of the test's own."""
     import pty
-    cmd = ["podman", "--runtime", HARDRUN, "run", "-it", "--rm", *HARDENED, "localhost/bb", "sh", "-c",
+    cmd = podman.cmd + ["run", "-it", "--rm", *HARDENED, "localhost/bb", "sh", "-c",
            "tty; test -t 0 && echo stdin-is-a-tty; echo end"]
     pid, master = pty.fork()
     if pid == 0:

@@ -438,9 +438,10 @@ TEST_CASE("oci: mounts: supported types and options, the rest refused by name") 
                    "mounts[0].options: 'rshared': per-mount propagation"));
     CHECK(contains(plan_error(with({{"destination", "/x"}, {"type", "bind"}, {"source", "nonexistent"}})), "mounts[0].source"));
     CHECK(contains(plan_error(with({{"destination", "x/../y"}, {"type", "tmpfs"}})), "mounts[0].destination"));
-    CHECK(contains(plan_error(with({{"destination", "/full"}, {"type", "tmpfs"}, {"options", {"tmpcopyup"}}})),
-                   "'tmpcopyup' over the non-empty directory /full"));
-    CHECK_NOTHROW(plan_of(with({{"destination", "/empty"}, {"type", "tmpfs"}, {"options", {"tmpcopyup"}}})));
+    CHECK(mount_at(plan_of(with({{"destination", "/full"}, {"type", "tmpfs"}, {"options", {"tmpcopyup"}}})), "/full")->copy_up);
+    CHECK(!mount_at(plan_of(with({{"destination", "/full"}, {"type", "tmpfs"}})), "/full")->copy_up);
+    CHECK(contains(plan_error(with({{"destination", "/x"}, {"type", "bind"}, {"source", "data"}, {"options", {"tmpcopyup"}}})),
+                   "'tmpcopyup' is not a bind mount option"));
     CHECK(contains(plan_error(with({{"destination", "/x"}, {"type", "tmpfs"}, {"options", {"remount"}}})), "'remount' is not a mount option"));
     LaunchPlan p = plan_of(with({{"destination", "/x"}, {"type", "tmpfs"}, {"options", {"suid", "dev", "exec", "size=1m", "mode=1777", "uid=5"}}}));
     const Mount* x = mount_at(p, "/x");
