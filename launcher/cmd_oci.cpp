@@ -232,7 +232,15 @@ pid_t create_container(const std::string& id, const CreateOptions& o) {
     opt.exec_fifo = fifo;
     opt.console_socket = o.console_socket;
     opt.cgroup_name = cgroup_name_for(b, id);
-    opt.hooks.on_clone = [&](pid_t child) { creation_hooks(rec, b.plan.hooks, child); };
+    opt.hooks.on_clone = [&](pid_t child) {
+        // record the process at once: if this create dies now, `delete` still finds what to kill
+        {
+            state::Store::Lock relock = st.lock(id);
+            rec.process = state::identify(child);
+            st.write(rec);
+        }
+        creation_hooks(rec, b.plan.hooks, child);
+    };
     Detached d;
     try {
         d = launch_detached(b.plan, opt);
