@@ -232,7 +232,11 @@ void exec_workload(const ChildContext& c) {
     std::vector<char*> argv, envp;
     for (const auto& a : plan.args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-    for (const auto& e : plan.env) envp.push_back(const_cast<char*>(e.c_str()));
+    // socket activation: LISTEN_PID names the process the fds are for, i.e. the workload itself (1, or 2 behind
+    // the reaper)
+    const std::string listen_pid = "LISTEN_PID=" + std::to_string(::getpid());
+    for (const auto& e : plan.env)
+        envp.push_back(const_cast<char*>(e.starts_with("LISTEN_PID=") ? listen_pid.c_str() : e.c_str()));
     envp.push_back(nullptr);
     // PATH lookup uses the workload's PATH (execvpe reads it from hardrun's environment: set it)
     for (const auto& e : plan.env)
@@ -302,7 +306,11 @@ void exec_workload(const ChildContext& c) {
             ::close(listener);
         }
         if (c.fd_socket >= 0) ::close(c.fd_socket);
-        if (plan.init) {
+        // The reaper stays PID 1 with --init, and also whenever an AppArmor exec label is applied: the kernel
+        // clears PDEATHSIG on that secure exec, so the workload alone would survive a kill -9 of hardrun; the
+        // reaper never execs, keeps PDEATHSIG, and its death ends the whole pid namespace.
+        const bool reaper = plan.init || (c.apparmor->apply && !c.detached);
+        if (reaper) {
             sigset_t all, old;
             sigfillset(&all);
             sigprocmask(SIG_BLOCK, &all, &old);
