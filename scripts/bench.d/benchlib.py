@@ -444,8 +444,8 @@ def cmd_report(d):
         md.append("")
     if seccomp:
         keys = ["getppid", "read", "write", "futex"]
-        md.append("**Seccomp cost** inside a hardrun sandbox (ns per syscall, best of 5 repetitions, median over rounds; "
-                  "ratio against no filter):")
+        md.append("**Seccomp cost** inside a hardrun sandbox (ns per syscall, the best of 15 repetitions, median over "
+                  "5 rounds; ratio against no filter):")
         md.append("")
         md.append("| filter | " + " | ".join(keys) + " |")
         md.append("| --- | " + " | ".join("---:" for _ in keys) + " |")

@@ -5,6 +5,8 @@ set output outdir."/results.png"
 set multiplot layout 1,2 title "hardrun vs other launchers (scripts/bench)"
 
 set title "Launch latency of /bin/true (median, min..max)"
+set bmargin 9
+set rmargin 6
 set ylabel "ms"
 set style fill solid 0.6 border -1
 set boxwidth 0.6
@@ -17,6 +19,7 @@ plot outdir."/latency.dat" using 1:3:xtic(2) with boxes lc rgb "#4a7bb7", \
      "" using 1:3:(sprintf("%.1f", $3)) with labels offset 0,0.8 font ",8"
 
 set title "Throughput (launches of /bin/true per second)"
+set bmargin 9
 set ylabel "launches/s"
 set xlabel "concurrent launchers"
 set xtics norotate (1, 2, 8) font ",10"
