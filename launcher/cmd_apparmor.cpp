@@ -18,7 +18,8 @@ namespace hardrun::commands {
 namespace {
 
 std::string find_parser() {
-    std::string path = std::getenv("PATH") ? std::getenv("PATH") : "";
+    const char* env_path = std::getenv("PATH");
+    std::string path = env_path ? env_path : "";
     path += ":/sbin:/usr/sbin:/usr/local/sbin";
     std::size_t pos = 0;
     while (pos <= path.size()) {

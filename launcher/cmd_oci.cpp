@@ -75,7 +75,7 @@ void check_globals() {
 }
 
 // Wraps a command: global checks first, and errors also go to --log.
-std::function<void()> guarded(std::function<void()> body) {
+std::function<void()> guarded(const std::function<void()>& body) {
     return [body] {
         try {
             check_globals();

@@ -31,7 +31,7 @@ std::string errno_text(int err) {
     return s;
 }
 
-void throw_errno(std::string step, std::string object, int err, std::string hint) {
+void throw_errno(std::string step, std::string object, int err, std::string hint) {  // NOLINT(performance-unnecessary-value-param): the signature in error.hpp every module includes
     std::string cause = errno_text(err);
     if (!hint.empty()) cause += "; " + hint;
     throw Error(std::move(step), std::move(object), std::move(cause));

@@ -526,7 +526,7 @@ Detached launch_detached(const LaunchPlan& plan, const LaunchOptions& options) {
     Detached d;
     d.pid = s.pid;
     if (s.cgroup) d.cgroup_path = s.cgroup->path();
-    s.cgroup.release();  // kept for `delete`
+    (void)s.cgroup.release();  // kept for `delete`
     return d;
 }
 

@@ -43,13 +43,25 @@ RunFlags flags_from(std::string_view in) {
     return f;
 }
 
+bool has_dot_component(const std::string& p) {
+    std::size_t i = 0;
+    while (i <= p.size()) {
+        std::size_t j = p.find('/', i);
+        if (j == std::string::npos) j = p.size();
+        std::string_view c(p.data() + i, j - i);
+        if (c == "." || c == ".." || (c.empty() && i != 0 && j != p.size())) return true;
+        i = j + 1;
+    }
+    return false;
+}
+
 void check(const LaunchPlan& p, std::string_view input) {
     if (p.rootfs.empty() || p.rootfs.front() != '/' || p.rootfs == "/") fuzz::broken("rootfs", input);
     if (p.args.empty()) fuzz::broken("no command", input);
     auto depth = [](const std::string& d) { return std::count(d.begin(), d.end(), '/'); };
     for (std::size_t i = 0; i < p.mounts.size(); ++i) {
         const auto& m = p.mounts[i];
-        if (m.destination.empty() || m.destination.front() != '/' || m.destination.find("..") != std::string::npos)
+        if (m.destination.empty() || m.destination.front() != '/' || has_dot_component(m.destination))
             fuzz::broken("mount destination", input);
         if (i > 0 && depth(p.mounts[i - 1].destination) > depth(m.destination)) fuzz::broken("mount order", input);
         for (std::size_t j = i + 1; j < p.mounts.size(); ++j)
