@@ -1,8 +1,10 @@
 """Faults: hardrun killed at random moments, and resources running out. Every case ends in a clear one-line
 error or a clean workload failure: never a hang, a partial sandbox, or something left behind on the host.
 
-HARDRUN_FAULT_LAUNCHES sets the number of kill -9 rounds (default 500 as root, 100 rootless).
+HARDRUN_FAULT_LAUNCHES sets the number of kill -9 rounds (default 500 as root, 100 rootless). The tests that need
+a read-only filesystem make it in a private mount namespace (unshare -m): the host never sees those mounts.
 """
+import json
 import os
 import random
 import resource
@@ -224,17 +226,26 @@ def test_rootfs_on_a_read_only_filesystem(as_user, tmp_rootfs):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root (a private mount namespace over /run/hardrun)")
-def test_run_when_run_hardrun_is_not_writable():
-    # /run/hardrun (state, filter cache) read-only: `run` still works, or says why; the OCI verbs give one error
-    script = ("mkdir -p /run/hardrun && mount -t tmpfs -o ro,size=64k tmpfs /run/hardrun && "
-              f"'{HARDRUN}' run --rootfs '{ROOTFS}' -- sh -c 'echo RAN'; echo rc=$?")
+def test_run_hardrun_not_writable(tmp_rootfs):
+    # /run/hardrun (OCI state, filter cache) on a read-only filesystem, in a private mount namespace so the host
+    # never sees it: `run` does not need it; `create` fails with one line and leaves no process behind
+    bundle = os.path.dirname(tmp_rootfs)
+    spec = subprocess.run([HARDRUN, "spec", "--bundle", bundle], capture_output=True, text=True)
+    assert spec.returncode == 0, spec.stderr
+    config = os.path.join(bundle, "config.json")
+    with open(config) as f:
+        doc = json.load(f)
+    doc["root"]["path"] = tmp_rootfs
+    doc["process"]["terminal"] = False
+    doc["process"]["args"] = ["sleep", MARK]
+    with open(config, "w") as f:
+        json.dump(doc, f)
+    script = ("mkdir -p /run/hardrun && mount -t tmpfs -o ro,size=64k,mode=0700 tmpfs /run/hardrun && "
+              f"'{HARDRUN}' run --rootfs '{tmp_rootfs}' -q -- sh -c 'echo RAN'; echo rc=$?; "
+              f"'{HARDRUN}' create --bundle '{bundle}' ro-state-test; echo rc=$?")
     p = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script], capture_output=True,
-                       text=True, timeout=60)
-    assert p.stdout.splitlines() in (["RAN", "rc=0"],), p.stdout + p.stderr
-    help_text = subprocess.run([HARDRUN, "--help"], capture_output=True, text=True).stdout
-    if "create" in help_text:
-        script = ("mkdir -p /run/hardrun && mount -t tmpfs -o ro,size=64k tmpfs /run/hardrun && "
-                  f"'{HARDRUN}' state nosuchcontainer; echo rc=$?")
-        p = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script], capture_output=True,
-                           text=True, timeout=60)
-        assert p.stdout.strip().endswith("rc=1") or "rc=125" in p.stdout or "rc=1" in p.stdout, p.stdout + p.stderr
+                       text=True, timeout=120)
+    assert p.stdout.splitlines() == ["RAN", "rc=0", "rc=125"], p.stdout + p.stderr
+    errors = [l for l in p.stderr.splitlines() if l.startswith("hardrun:")]
+    assert len(errors) == 1 and "/run/hardrun" in errors[0] and "Read-only file system" in errors[0], p.stderr
+    assert wait_until_gone() == []
