@@ -384,7 +384,7 @@ Cgroup::Cgroup(std::string path, UniqueFd dir, const Resources& limits)
     : path_(std::move(path)), dir_(std::move(dir)), limits_(limits) {}
 
 Cgroup::~Cgroup() {
-    if (!dir_) return;
+    if (!dir_ || disowned_) return;
     if (populated_at(dir_.get())) {
         kill_all();
         wait_empty(dir_.get(), std::chrono::milliseconds(5000));

@@ -525,8 +525,10 @@ Detached launch_detached(const LaunchPlan& plan, const LaunchOptions& options) {
     }
     Detached d;
     d.pid = s.pid;
-    if (s.cgroup) d.cgroup_path = s.cgroup->path();
-    (void)s.cgroup.release();  // kept for `delete`
+    if (s.cgroup) {
+        d.cgroup_path = s.cgroup->path();
+        s.cgroup->disown();  // kept for `delete`
+    }
     return d;
 }
 

@@ -47,12 +47,16 @@ public:
     const std::string& path() const { return path_; }
     Stats collect() const;  // after the workload exits
     void kill_all() const;  // cgroup.kill
+    // Hands the cgroup over to whoever outlives this process (a detached container's `delete`): the
+    // destructor then closes the directory fd and leaves the cgroup in place.
+    void disown() { disowned_ = true; }
 
 private:
     Cgroup(std::string path, UniqueFd dir, const Resources& limits);
     std::string path_;
     UniqueFd dir_;
     Resources limits_;
+    bool disowned_ = false;
 };
 
 // One line for the run report: "memory peak 12 MiB, cpu 340 ms (throttled 120 ms in 3 periods), ...".

@@ -17,6 +17,18 @@ HELPERS = os.environ.get("HARDRUN_HELPERS", os.path.join(ROOT, "build", "helpers
 UNPRIV_UID = int(os.environ.get("HARDRUN_TEST_UID", "1000"))
 
 
+SANITIZED = bool(os.environ.get("HARDRUN_SANITIZED"))  # tests/sanitize.sh: hardrun is an ASan+UBSan build
+
+
+def env_without_leak_check():
+    """The environment for a hardrun the test runs under ptrace or at the invoker's process limit: LeakSanitizer
+    stops the world with a tracer thread, which neither allows. Everything else (ASan, UBSan) stays on."""
+    env = dict(os.environ)
+    if SANITIZED:
+        env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
+    return env
+
+
 def run(args, *, rootfs=None, user=None, timeout=30, input=None, env=None, check=None):
     """Runs `hardrun run [args]`; args is the list after 'run' and must include '--' and the command.
     user: None = as the invoking user (root in CI); an int = as that unprivileged uid (rootless mode)."""

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import HARDRUN, HELPERS, ROOTFS, UNPRIV_UID, mountinfo, run
+from conftest import HARDRUN, HELPERS, ROOTFS, SANITIZED, UNPRIV_UID, env_without_leak_check, mountinfo, run
 
 MARK = "86317"  # the workload is `sleep 86317`: a number nothing else on the host sleeps for
 
@@ -151,6 +151,11 @@ def test_fd_limit_in_the_workload(as_user):
 
 @pytest.mark.parametrize("limit", [3, 4, 5, 6, 8, 10, 12, 16])
 def test_hardrun_with_few_fds_fails_cleanly_or_works(as_user, limit):
+    if SANITIZED and limit in (4, 5):
+        # UBSan's vptr check probes memory through a pipe of its own: with 1-2 spare fds that pipe fails and
+        # it reports a bogus "invalid vptr". The normal tier runs these limits against the real binary.
+        pytest.skip("the sanitizer runtime needs spare fds of its own at this limit")
+
     def low_nofile():
         resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
 
@@ -192,7 +197,8 @@ def test_pid_limit_reached_by_the_invoker():
 
     cmd = ["setpriv", f"--reuid={UNPRIV_UID}", f"--regid={UNPRIV_UID}", "--clear-groups", HARDRUN, "run",
            "--rootfs", ROOTFS, "--", "sh", "-c", "echo RAN"]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60, preexec_fn=at_the_limit)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60, preexec_fn=at_the_limit,
+                       env=env_without_leak_check())
     assert p.returncode == 125 and "RAN" not in p.stdout, (p.returncode, p.stderr)
     assert "Resource temporarily unavailable" in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
     assert wait_until_gone() == []

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from secutil import HARDRUN, IS_ROOT, ROOTFS, probe, run
+from secutil import HARDRUN, IS_ROOT, ROOTFS, env_without_leak_check, probe, run
 
 
 def exe_lines(out):
@@ -77,7 +77,8 @@ def test_hardrun_never_reexecutes_itself(host_dir):
     # every execve hardrun makes, followed into the sandbox: only the workload's, never hardrun's binary
     trace = host_dir / "trace"
     p = subprocess.run(["strace", "-f", "-qq", "-e", "trace=execve,execveat", "-o", str(trace), HARDRUN, "run",
-                        "--rootfs", ROOTFS, "--init", "--", "true"], capture_output=True, text=True, timeout=60)
+                        "--rootfs", ROOTFS, "--init", "--", "true"], capture_output=True, text=True, timeout=60,
+                       env=env_without_leak_check())
     assert p.returncode == 0, p.stderr
     # successful execs only (execvpe tries each PATH entry)
     calls = [l for l in trace.read_text().splitlines() if "execve" in l and l.rstrip().endswith("= 0")]

@@ -63,9 +63,14 @@ def test_ro_volume_and_noexec_paths(host_dir, as_user):
 def test_read_write_root_follows_the_plan_but_dev_and_proc_stay_closed(as_user):
     # --read-write makes the root writable (the plan says so: Landlock follows it); hardrun's /dev and /proc
     # stay closed even to uid 0, which owns them
-    p = sh("secprobe open /home/app/f creat", "--read-write", "-q", user=as_user, check=0)
-    if as_user is None:  # rootless: the host owns the rootfs files, DAC refuses anyway
-        assert out(p) == "ok", p.stdout
+    name = f"home/app/landlock-rw-{uuid.uuid4().hex}"  # the shared rootfs: a fresh name, removed afterwards
+    try:
+        p = sh(f"secprobe open /{name} creat", "--read-write", "-q", user=as_user, check=0)
+        if as_user is None:  # as root; rootless, the host owns the rootfs files and DAC refuses anyway
+            assert out(p) == "ok", p.stdout
+    finally:
+        if os.path.lexists(os.path.join(ROOTFS, name)):
+            os.unlink(os.path.join(ROOTFS, name))
     p = sh("secprobe open /dev/evil creat; secprobe open /proc/self/comm w", "--read-write", "--user", "0", "-q",
            user=as_user, check=0)
     assert p.stdout.split() == ["EACCES", "EACCES"], p.stdout
