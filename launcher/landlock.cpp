@@ -223,10 +223,6 @@ private:
 
 // ---- the real kernel
 
-long create_ruleset(const RulesetAttr* attr, std::size_t size, unsigned flags) {
-    return ::syscall(SYS_landlock_create_ruleset, attr, size, flags);
-}
-
 UniqueFd open_path(const std::string& path, int flags) {
     struct open_how how {};
     how.flags = static_cast<std::uint64_t>(flags) | O_CLOEXEC | O_NOFOLLOW;
@@ -340,10 +336,12 @@ Ruleset compute(const LaunchPlan& plan, int abi, FsView& view) {
     return rs;
 }
 
-int abi_version() {
-    long v = create_ruleset(nullptr, 0, kCreateRulesetVersion);
+int abi_version(Sys& sys) {
+    long v = sys.landlock_create_ruleset(nullptr, 0, kCreateRulesetVersion);
     return v < 0 ? 0 : static_cast<int>(v);
 }
+
+int abi_version() { return abi_version(real_sys()); }
 
 std::string describe(const LaunchPlan& plan) {
     if (plan.landlock.mode == LandlockChoice::Mode::Off) return "landlock: OFF";
@@ -368,11 +366,11 @@ std::string describe(const LaunchPlan& plan) {
     return s;
 }
 
-std::string apply(const LaunchPlan& plan) {
+std::string apply(Sys& sys, const LaunchPlan& plan) {
     using Mode = LandlockChoice::Mode;
     if (plan.landlock.mode == Mode::Off) return "";
     const bool asked = plan.landlock.mode == Mode::On;
-    const int abi = abi_version();
+    const int abi = abi_version(sys);
     if (abi == 0) {
         if (!asked) return "";
         throw Error("landlock", "landlock_create_ruleset",
@@ -382,7 +380,7 @@ std::string apply(const LaunchPlan& plan) {
     if (wants_ports && abi < 4)
         throw Error("landlock", "--allow-bind/--allow-connect",
                     "TCP rules need Landlock ABI 4 (Linux 6.7); this kernel has ABI " + std::to_string(abi));
-    if (::prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1 && !has_cap_sys_admin()) {
+    if (sys.prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1 && !has_cap_sys_admin()) {
         if (!asked && !wants_ports) return "";  // Auto with no_new_privs turned off: warned about at plan time
         throw Error("landlock", "landlock_restrict_self",
                     "Landlock needs no_new_privs (turned off with --security-opt no-new-privileges=false) or "
@@ -392,9 +390,14 @@ std::string apply(const LaunchPlan& plan) {
     RealView view;
     const Ruleset rs = compute(plan, abi, view);
     const RulesetAttr attr{rs.handled_fs, rs.handled_net, rs.scoped};
-    long rfd = create_ruleset(&attr, sizeof attr, 0);
-    if (rfd < 0) throw_errno("landlock", "landlock_create_ruleset", errno);
-    UniqueFd ruleset(static_cast<int>(rfd));
+    const long rfd = sys.landlock_create_ruleset(&attr, sizeof attr, 0);
+    if (rfd < 0) throw_errno("landlock", "landlock_create_ruleset", static_cast<int>(-rfd));
+    struct Ruleset {  // closed through the seam (under the recording fake the number is not a real fd)
+        Sys& sys;
+        int fd;
+        ~Ruleset() { sys.close(fd); }
+        int get() const { return fd; }
+    } ruleset{sys, static_cast<int>(rfd)};
 
     for (const auto& r : rs.paths) {
         UniqueFd fd = open_path(r.path, O_PATH);
@@ -408,8 +411,8 @@ std::string apply(const LaunchPlan& plan) {
         std::uint64_t access = S_ISDIR(st.st_mode) ? r.access : r.access & kFileRights;
         if (S_ISLNK(st.st_mode) || access == 0) continue;
         PathBeneathAttr pb{access, fd.get()};
-        if (::syscall(SYS_landlock_add_rule, ruleset.get(), kRulePathBeneath, &pb, 0) != 0)
-            throw_errno("landlock", "rule for " + r.path, errno);
+        if (int e = sys.landlock_add_rule(ruleset.get(), kRulePathBeneath, &pb, 0); e < 0)
+            throw_errno("landlock", "rule for " + r.path, -e);
     }
     // The workload's stdio (and preserved fds) may be host files or terminals outside the sandbox's tree:
     // allow reopening exactly those files (/dev/stdout, /proc/self/fd/N) with the access they were opened
@@ -425,15 +428,15 @@ std::string apply(const LaunchPlan& plan) {
         if ((fl & O_ACCMODE) == O_WRONLY || (fl & O_ACCMODE) == O_RDWR) a |= kWriteFile | kTruncate;
         if (S_ISCHR(st.st_mode)) a |= kIoctlDev;
         PathBeneathAttr pb{a & rs.handled_fs, fd};
-        if (pb.allowed_access) (void)::syscall(SYS_landlock_add_rule, ruleset.get(), kRulePathBeneath, &pb, 0);
+        if (pb.allowed_access) (void)sys.landlock_add_rule(ruleset.get(), kRulePathBeneath, &pb, 0);
     }
     for (const auto& [port, right] : rs.ports) {
         NetPortAttr np{right, port};
-        if (::syscall(SYS_landlock_add_rule, ruleset.get(), kRuleNetPort, &np, 0) != 0)
-            throw_errno("landlock", "TCP port rule " + std::to_string(port), errno);
+        if (int e = sys.landlock_add_rule(ruleset.get(), kRuleNetPort, &np, 0); e < 0)
+            throw_errno("landlock", "TCP port rule " + std::to_string(port), -e);
     }
-    if (::syscall(SYS_landlock_restrict_self, ruleset.get(), 0) != 0)
-        throw_errno("landlock", "landlock_restrict_self", errno);
+    if (int e = sys.landlock_restrict_self(ruleset.get(), 0); e < 0)
+        throw_errno("landlock", "landlock_restrict_self", -e);
     return describe(plan) + " (" + std::to_string(rs.paths.size()) + " path rules)";
 }
 

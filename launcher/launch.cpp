@@ -26,6 +26,7 @@
 #include "hardrun/console.hpp"
 #include "hardrun/error.hpp"
 #include "hardrun/footprint.hpp"
+#include "hardrun/harden.hpp"
 #include "hardrun/identity.hpp"
 #include "hardrun/landlock.hpp"
 #include "hardrun/log.hpp"
@@ -48,19 +49,6 @@ struct ChildMessage {
     char text[1024] = {};
 };
 static_assert(sizeof(ChildMessage) < PIPE_BUF);
-
-struct ChildContext {
-    const LaunchPlan* plan;
-    const seccomp::Prepared* filter;
-    const apparmor::Decision* apparmor;
-    const LaunchOptions* options;
-    int report_fd;    // write end: CLOEXEC, so EOF at the parent means the workload was exec'ed
-    int sync_fd;      // read end: the parent writes one byte when the id maps are in place; EOF = parent died
-    int fd_socket;    // unix socket to hand fds (seccomp listener) to the supervisor, or -1
-    bool detached;
-    int exec_fifo_fd = -1;  // detached: read end of the exec FIFO (opened before clone), `start` writes to it
-    int console_fd = -1;    // process.terminal: connected --console-socket, gets the pty master
-};
 
 void send_message(int fd, char kind, int code, const std::string& step, const std::string& text) {
     if (fd < 0) {  // detached, after `start`: nobody reads the report pipe any more, so say it on stderr
@@ -120,32 +108,32 @@ bool setgroups_denied() {
     return (f >> v) && v == "deny";
 }
 
-void tie_to_parent(const ChildContext& c) {
+void tie_to_parent(Sys& sys, const ChildContext& c) {
     if (c.detached) return;
-    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) throw_errno("supervision", "PR_SET_PDEATHSIG", errno);
+    if (int r = sys.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); r < 0) throw_errno("supervision", "PR_SET_PDEATHSIG", -r);
     struct pollfd p {c.sync_fd, POLLIN, 0};
     if (::poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR))) ::_exit(kExitHardrunError);
 }
 
-void close_inherited_fds(const ChildContext& c) {
+void close_inherited_fds(Sys& sys, ChildContext& c) {
     // Only 0-2 (and explicitly preserved fds, renumbered from 3) reach the workload (CVE-2024-21626).
     // The report pipe stays open until execve closes it (it is CLOEXEC).
     const auto& keep = c.plan->preserve_fds;
     unsigned next = 3;
     for (int fd : keep) {
-        if (::dup2(fd, static_cast<int>(next)) < 0) throw_errno("fds", "preserving fd " + std::to_string(fd), errno);
+        if (int r = sys.dup2(fd, static_cast<int>(next)); r < 0) throw_errno("fds", "preserving fd " + std::to_string(fd), -r);
         ++next;
     }
     int report = c.report_fd;
     if (report < 0) {  // detached after `start`: the report pipe is closed already
-        if (::syscall(SYS_close_range, next, ~0U, 0) != 0) throw_errno("fds", "close_range", errno);
+        if (int r = sys.close_range(next, ~0U, 0); r < 0) throw_errno("fds", "close_range", -r);
         return;
     }
     if (report < static_cast<int>(next)) {  // move it out of the way of the preserved range
-        int moved = ::fcntl(report, F_DUPFD_CLOEXEC, static_cast<int>(next));
-        if (moved < 0) throw_errno("fds", "moving the report pipe", errno);
+        int moved = sys.fcntl_dupfd_cloexec(report, static_cast<int>(next));
+        if (moved < 0) throw_errno("fds", "moving the report pipe", -moved);
         report = moved;
-        const_cast<ChildContext&>(c).report_fd = moved;
+        c.report_fd = moved;
     }
     // everything from `next` on is closed but the report pipe and the socket the seccomp listener goes through
     unsigned from = next;
@@ -154,11 +142,11 @@ void close_inherited_fds(const ChildContext& c) {
     for (int k : keep_open) {
         if (k < 0) continue;
         if (static_cast<unsigned>(k) > from)
-            if (::syscall(SYS_close_range, from, static_cast<unsigned>(k) - 1, 0) != 0)
-                throw_errno("fds", "close_range", errno);
+            if (int r = sys.close_range(from, static_cast<unsigned>(k) - 1, 0); r < 0)
+                throw_errno("fds", "close_range", -r);
         from = static_cast<unsigned>(k) + 1;
     }
-    if (::syscall(SYS_close_range, from, ~0U, 0) != 0) throw_errno("fds", "close_range", errno);
+    if (int r = sys.close_range(from, ~0U, 0); r < 0) throw_errno("fds", "close_range", -r);
 }
 
 void enter_workdir(Sys& sys, const LaunchPlan& plan) {
@@ -252,55 +240,66 @@ void exec_workload(const ChildContext& c) {
     ::_exit(code);
 }
 
+}  // namespace
+
 // ---------------------------------------------------------------------------------------------
 // The hardening story. Every step throws hardrun::Error naming the step, the object and the cause;
 // the first failure stops the launch before the workload runs (fail closed).
 // ---------------------------------------------------------------------------------------------
+int harden(Sys& sys, ChildContext& c) {
+    const LaunchPlan& plan = *c.plan;
+    tie_to_parent(sys, c);                           // 1. die with the supervisor (PDEATHSIG)
+    if (plan.oom_score_adj) {                        //    (before we become non-dumpable: /proc/self turns root-owned)
+        const std::string v = std::to_string(*plan.oom_score_adj);
+        const int fd = sys.openat(AT_FDCWD, "/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC, 0);
+        const long n = fd < 0 ? fd : sys.write(fd, v.data(), v.size());
+        if (fd >= 0) sys.close(fd);
+        if (n < 0) throw_errno("oom_score_adj", v, static_cast<int>(-n), "cannot write /proc/self/oom_score_adj");
+    }
+    // CVE-2019-5736: until execve nothing may open /proc/<us>/exe or /proc/<us>/mem (execve resets it)
+    if (int r = sys.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); r < 0) throw_errno("supervision", "PR_SET_DUMPABLE", -r);
+    namespaces::join(sys, plan);                     // 2. namespaces to join by path (OCI)
+    if (maps_root(plan)) {                           //    OCI uidMappings with 0 (hardrun run as root): be that root,
+        if (int r = sys.setresgid(0); r < 0) throw_errno("identity", "setresgid(0) in the user namespace", -r);
+        if (int r = sys.setresuid(0); r < 0) throw_errno("identity", "setresuid(0) in the user namespace", -r);
+    }                                                //    so what the setup creates belongs to a mapped id
+    if (int r = sys.setsid(); r < 0) throw_errno("session", "setsid", -r);  // no TIOCSTI into our parent
+    mounts::setup(sys, plan);                        // 3. private propagation, rootfs, mounts, pivot_root
+    if (plan.namespaces.net && !plan.namespaces.join.count("network"))
+        if (int r = sys.loopback_up(); r < 0) throw_errno("network", "bringing up lo", -r);
+    sysctl::apply(sys, plan);                        //    namespaced sysctls (OCI), before /proc/sys turns read-only
+    mounts::finalize(sys, plan);                     //    masked + read-only paths, read-only root
+    if (c.console_fd >= 0) console::attach(c.console_fd, plan.uid);  // OCI terminal: pty slave as stdio
+    identity::set_hostname(sys, plan);               // 4. hostname and rlimits
+    identity::apply_rlimits(sys, plan);
+    // 5. cgroup limits: clone3(CLONE_INTO_CGROUP) put us in the workload's cgroup before our first instruction
+    capabilities::drop_bounding(sys, plan);          // 6. bounding set while we still hold CAP_SETPCAP
+    identity::switch_user(sys, plan, plan.namespaces.user && setgroups_denied() && !plan.uid_mappings.empty());
+    tie_to_parent(sys, c);                           //    (the uid switch cleared PDEATHSIG)
+    capabilities::apply(sys, plan);                  // 7. effective/permitted/inheritable/ambient
+    if (plan.no_new_privs)                           // 8. no_new_privs, AppArmor exec label, Landlock
+        if (int r = sys.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); r < 0) throw_errno("no_new_privs", "prctl", -r);
+    apparmor::apply(sys, *c.apparmor);
+    landlock::apply(sys, plan);
+    enter_workdir(sys, plan);
+    if (plan.umask) sys.umask(*plan.umask);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (c.detached) wait_for_start(c);               //    OCI create: wait for `start` (before the FIFO fd is closed)
+    close_inherited_fds(sys, c);                     //    only 0-2 (+ preserved) reach the workload
+    return seccomp::load(sys, *c.filter, c.fd_socket);  // 9. seccomp last, then execve
+}
+
+namespace {
+
 [[noreturn]] void child_main(ChildContext& c) {
-    Sys& sys = real_sys();
     const LaunchPlan& plan = *c.plan;
     try {
         // 0. wait until the supervisor has written our uid/gid maps (user namespace) and tied us to it
         char go = 0;
         if (::read(c.sync_fd, &go, 1) != 1) ::_exit(kExitHardrunError);  // the supervisor died
-        tie_to_parent(c);
-        if (plan.oom_score_adj) {                    //    (before we become non-dumpable: /proc/self turns root-owned)
-            std::ofstream f("/proc/self/oom_score_adj");
-            if (!(f << *plan.oom_score_adj << std::flush)) throw Error("oom_score_adj", std::to_string(*plan.oom_score_adj), "cannot write /proc/self/oom_score_adj");
-        }
-        // CVE-2019-5736: until execve nothing may open /proc/<us>/exe or /proc/<us>/mem (execve resets it)
-        if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) throw_errno("supervision", "PR_SET_DUMPABLE", errno);
-        namespaces::join(plan);                      // 2. namespaces to join by path (OCI)
-        if (maps_root(plan)) {                       //    OCI uidMappings with 0 (hardrun run as root): be that root,
-            if (int r = sys.setresgid(0); r < 0) throw_errno("identity", "setresgid(0) in the user namespace", -r);
-            if (int r = sys.setresuid(0); r < 0) throw_errno("identity", "setresuid(0) in the user namespace", -r);
-        }                                            //    so what the setup creates belongs to a mapped id
-        if (int r = sys.setsid(); r < 0) throw_errno("session", "setsid", -r);  // no TIOCSTI into our parent
-        mounts::setup(sys, plan);                    // 3. private propagation, rootfs, mounts, pivot_root
-        if (plan.namespaces.net && !plan.namespaces.join.count("network"))
-            if (int r = sys.loopback_up(); r < 0) throw_errno("network", "bringing up lo", -r);
-        sysctl::apply(sys, plan);                    //    namespaced sysctls (OCI), before /proc/sys turns read-only
-        mounts::finalize(sys, plan);                 //    masked + read-only paths, read-only root
-        if (c.console_fd >= 0) console::attach(c.console_fd, plan.uid);  // OCI terminal: pty slave as stdio
-        identity::set_hostname(sys, plan);           // 4. hostname and rlimits
-        identity::apply_rlimits(sys, plan);
-        // 5. cgroup limits: clone3(CLONE_INTO_CGROUP) put us in the workload's cgroup before our first instruction
-        capabilities::drop_bounding(plan);           // 6. bounding set while we still hold CAP_SETPCAP
-        identity::switch_user(sys, plan, plan.namespaces.user && setgroups_denied() && !plan.uid_mappings.empty());
-        tie_to_parent(c);                            //    (the uid switch cleared PDEATHSIG)
-        capabilities::apply(plan);                   // 7. effective/permitted/inheritable/ambient
-        if (plan.no_new_privs)                       // 8. no_new_privs, AppArmor exec label, Landlock
-            if (int r = sys.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); r < 0) throw_errno("no_new_privs", "prctl", -r);
-        apparmor::apply(sys, *c.apparmor);
-        landlock::apply(plan);
-        enter_workdir(sys, plan);
-        if (plan.umask) sys.umask(*plan.umask);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, nullptr);
-        if (c.detached) wait_for_start(c);           //    OCI create: wait for `start` (before the FIFO fd is closed)
-        close_inherited_fds(c);                      //    only 0-2 (+ preserved) reach the workload
-        int listener = seccomp::load(sys, *c.filter, c.fd_socket);  // 9. seccomp last, then execve
+        const int listener = harden(real_sys(), c);
         if (listener >= 0) {
             send_fd(c.fd_socket, listener);
             ::close(listener);
@@ -405,7 +404,7 @@ Started start_child(const LaunchPlan& plan, const LaunchOptions& options, const 
         report.read.reset();
         sync.write.reset();
         sock_parent.reset();
-        ChildContext c{&plan, &filter, &aa, &options, report.write.get(), sync.read.get(),
+        ChildContext c{&plan, &filter, &aa, report.write.get(), sync.read.get(),
                        sock_child ? sock_child.get() : -1, detached, exec_fifo ? exec_fifo.get() : -1,
                        console_socket ? console_socket.get() : -1};
         child_main(c);

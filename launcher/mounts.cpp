@@ -13,8 +13,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <utility>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "hardrun/error.hpp"
@@ -347,25 +348,28 @@ void setup(Sys& sys, const LaunchPlan& plan) {
 
 void finalize(Sys& sys, const LaunchPlan& plan) {
     // masked paths: /dev/null over files, an empty read-only tmpfs over directories
-    SysFd null(sys, open_inside(sys, "/dev/null"));
+    std::optional<SysFd> null;  // opened when the first file is masked
     for (const auto& path : plan.masked_paths) {
         int fd = open_inside(sys, path);
         if (fd == -ENOENT) continue;
         if (fd < 0) throw_errno("mounts", "masking " + path, -fd);
         SysFd target(sys, fd);
         struct stat st {};
-        if (::fstat(fd, &st) != 0) throw_errno("mounts", "masking " + path, errno);
+        if (int r = sys.fstat(fd, &st); r < 0) throw_errno("mounts", "masking " + path, -r);
         if (S_ISDIR(st.st_mode)) {
             SysFd mnt = new_fs(sys, "tmpfs", {{"size", "4096"}, {"mode", "0555"}},
                                MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
                                "masking " + path);
             attach(sys, mnt.get(), fd, "masking " + path);
         } else {
-            if (null.get() < 0) throw_errno("mounts", "masking " + path, -null.get(), "no /dev/null in the sandbox");
-            struct stat nst {};
-            if (::fstat(null.get(), &nst) != 0 || !S_ISCHR(nst.st_mode) || nst.st_rdev != makedev(1, 3))
-                throw Error("mounts", "masking " + path, "/dev/null in the sandbox is not the null device");
-            SysFd tree = clone_tree(sys, null.get(), "", false, 0, "masking " + path);
+            if (!null) {
+                null.emplace(sys, open_inside(sys, "/dev/null"));
+                if (null->get() < 0) throw_errno("mounts", "masking " + path, -null->get(), "no /dev/null in the sandbox");
+                struct stat nst {};
+                if (sys.fstat(null->get(), &nst) < 0 || !S_ISCHR(nst.st_mode) || nst.st_rdev != makedev(1, 3))
+                    throw Error("mounts", "masking " + path, "/dev/null in the sandbox is not the null device");
+            }
+            SysFd tree = clone_tree(sys, null->get(), "", false, 0, "masking " + path);
             attach(sys, tree.get(), fd, "masking " + path);
         }
     }

@@ -52,7 +52,7 @@ std::uint64_t clone_flags(const LaunchPlan& p) {
     return f;
 }
 
-void join(const LaunchPlan& p) {
+void join(Sys& sys, const LaunchPlan& p) {
     // user first (it grants the rights to join the others), mount last (paths change after it)
     static const char* order[] = {"user", "pid", "ipc", "uts", "network", "cgroup", "mount"};
     for (const char* name : order) {
@@ -61,10 +61,12 @@ void join(const LaunchPlan& p) {
         std::uint64_t flag = 0;
         for (const auto& t : kTypes)
             if (std::string(t.name) == name) flag = t.flag;
-        UniqueFd fd(::open(it->second.c_str(), O_RDONLY | O_CLOEXEC));
-        if (!fd) throw_errno("namespaces", "joining " + std::string(name) + " namespace " + it->second, errno);
-        if (::setns(fd.get(), static_cast<int>(flag)) != 0)
-            throw_errno("namespaces", "joining " + std::string(name) + " namespace " + it->second, errno);
+        const std::string what = "joining " + std::string(name) + " namespace " + it->second;
+        const int fd = sys.openat(AT_FDCWD, it->second.c_str(), O_RDONLY | O_CLOEXEC, 0);
+        if (fd < 0) throw_errno("namespaces", what, -fd);
+        const int r = sys.setns(fd, static_cast<int>(flag));
+        sys.close(fd);
+        if (r < 0) throw_errno("namespaces", what, -r);
     }
 }
 

@@ -1,12 +1,14 @@
 // The real kernel behind the Sys seam: raw syscalls, -errno on failure.
 #include "hardrun/sys.hpp"
 
+#include <cap-ng.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/filter.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -64,6 +66,7 @@ public:
         how.resolve = resolve;
         return iret(::syscall(SYS_openat2, dfd, path, &how, sizeof how));
     }
+    int fstat(int fd, struct ::stat* st) override { return iret(::fstat(fd, st)); }
     int openat(int dfd, const char* path, int flags, mode_t mode) override {
         return iret(::openat(dfd, path, flags, mode));
     }
@@ -115,6 +118,18 @@ public:
         ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP | IFF_RUNNING);
         if (::ioctl(s.get(), SIOCSIFFLAGS, &ifr) != 0) return -errno;
         return 0;
+    }
+    int fcntl_dupfd_cloexec(int fd, int min_fd) override { return iret(::fcntl(fd, F_DUPFD_CLOEXEC, min_fd)); }
+    int setns(int fd, int nstype) override { return iret(::setns(fd, nstype)); }
+    int capng_apply(int select) override { return ::capng_apply(static_cast<capng_select_t>(select)); }
+    long landlock_create_ruleset(const void* attr, std::size_t size, unsigned flags) override {
+        return ret(::syscall(SYS_landlock_create_ruleset, attr, size, flags));
+    }
+    int landlock_add_rule(int ruleset_fd, int rule_type, const void* attr, unsigned flags) override {
+        return iret(::syscall(SYS_landlock_add_rule, ruleset_fd, rule_type, attr, flags));
+    }
+    int landlock_restrict_self(int ruleset_fd, unsigned flags) override {
+        return iret(::syscall(SYS_landlock_restrict_self, ruleset_fd, flags));
     }
 };
 

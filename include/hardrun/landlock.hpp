@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "hardrun/plan.hpp"
+#include "hardrun/sys.hpp"
 
 namespace hardrun::landlock {
 
@@ -84,11 +85,12 @@ Ruleset compute(const LaunchPlan& plan, int abi, FsView& view);
 
 // Kernel Landlock ABI version (0 = unsupported or disabled).
 int abi_version();
+int abi_version(Sys& sys);
 
 // Child, after pivot_root, the mounts, the uid switch and no_new_privs: restrict the workload.
 // Throws Error when Landlock is asked for (On, or Auto on a kernel that supports it) and cannot be applied.
 // Returns a short description of what was applied, or "" when skipped (Off, or Auto without kernel support).
-std::string apply(const LaunchPlan& plan);
+std::string apply(Sys& sys, const LaunchPlan& plan);
 
 // One line for --verbose, the demo and `hardrun check`: what apply() would do on this kernel.
 std::string describe(const LaunchPlan& plan);

@@ -13,6 +13,7 @@
 #include <vector>
 
 struct open_how;
+struct stat;
 struct sock_fprog;
 
 namespace hardrun {
@@ -39,6 +40,7 @@ public:
     virtual int openat(int dfd, const char* path, int flags, mode_t mode) = 0;
     virtual int mkdirat(int dfd, const char* path, mode_t mode) = 0;
     virtual int symlinkat(const char* target, int dfd, const char* path) = 0;
+    virtual int fstat(int fd, struct ::stat* st) = 0;
     virtual int fchmod(int fd, mode_t mode) = 0;
     virtual int fchown(int fd, uid_t uid, gid_t gid) = 0;
     virtual int chdir(const char* path) = 0;
@@ -59,6 +61,16 @@ public:
     virtual int setsid() = 0;
     virtual int seccomp_load(unsigned flags, const sock_fprog* prog) = 0;  // returns listener fd with NEW_LISTENER
     virtual int loopback_up() = 0;  // ioctl(SIOCSIFFLAGS, IFF_UP) on "lo"
+    virtual int fcntl_dupfd_cloexec(int fd, int min_fd) = 0;
+    // namespaces
+    virtual int setns(int fd, int nstype) = 0;
+    // capabilities: libcap-ng builds the sets in its own state (pure); applying them (capset, PR_CAPBSET_DROP,
+    // PR_CAP_AMBIENT) is the kernel call. `select` is a capng_select_t; returns libcap-ng's result (0 or < 0).
+    virtual int capng_apply(int select) = 0;
+    // Landlock (the version query returns the ABI, a create returns the ruleset fd)
+    virtual long landlock_create_ruleset(const void* attr, std::size_t size, unsigned flags) = 0;
+    virtual int landlock_add_rule(int ruleset_fd, int rule_type, const void* attr, unsigned flags) = 0;
+    virtual int landlock_restrict_self(int ruleset_fd, unsigned flags) = 0;
 };
 
 // The real kernel.

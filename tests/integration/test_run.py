@@ -81,9 +81,11 @@ def test_no_network_but_loopback(as_user):
     p = sh("ls /sys/class/net; echo routes=$(tail -n +2 /proc/net/route | wc -l)", user=as_user, check=0)
     assert p.stdout.split() == ["lo", "routes=0"]  # only loopback, and no route anywhere
     # loopback is up and works
-    p = sh("nc -l -p 8080 > /tmp/got & "
+    # (the server's stdin stays open: busybox nc -l exits at EOF on stdin, sometimes before the data arrives)
+    p = sh("(sleep 5 | nc -l -p 8080 > /tmp/got) & "
            "for i in $(seq 50); do echo hello | nc -w 1 127.0.0.1 8080 2>/dev/null && break; sleep 0.1; done; "
-           "wait; cat /tmp/got", user=as_user, check=0, timeout=60)
+           "for i in $(seq 50); do [ -s /tmp/got ] && break; sleep 0.1; done; cat /tmp/got", user=as_user, check=0,
+           timeout=60)
     assert "hello" in p.stdout
 
 

@@ -1,8 +1,16 @@
 // A recording fake of the Sys seam (like youki's): logs every call with its arguments and returns fake
 // fds, so the order and arguments of the apply steps can be checked without privileges.
 #pragma once
+#include <cap-ng.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
 #include <cerrno>
 #include <functional>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,9 +43,25 @@ public:
     int umount2(const char* t, int f) override { return rec("umount2 " + s(t) + " " + std::to_string(f)); }
     int pivot_root(const char* a, const char* b) override { return rec("pivot_root " + s(a) + " " + s(b)); }
     int openat2(int dfd, const char* p, std::uint64_t, std::uint64_t, std::uint64_t resolve) override {
-        return fd("openat2 " + std::to_string(dfd) + " " + s(p) + " resolve=" + std::to_string(resolve));
+        return path_fd(fd("openat2 " + std::to_string(dfd) + " " + s(p) + " resolve=" + std::to_string(resolve)), p);
     }
-    int openat(int dfd, const char* p, int, mode_t) override { return fd("openat " + std::to_string(dfd) + " " + s(p)); }
+    int openat(int dfd, const char* p, int, mode_t) override { return path_fd(fd("openat " + std::to_string(dfd) + " " + s(p)), p); }
+    // fstat answers from the path an fd was opened with (not recorded): "/dev/null" is the null device, a path
+    // in `files` a regular file, anything else a directory.
+    std::map<int, std::string> fd_paths;
+    std::set<std::string> files;
+    int fstat(int f, struct ::stat* st) override {
+        *st = {};
+        auto it = fd_paths.find(f);
+        const std::string p = it == fd_paths.end() ? "" : it->second;
+        if (p == "/dev/null" || p == "dev/null") {
+            st->st_mode = S_IFCHR | 0666;
+            st->st_rdev = makedev(1, 3);
+        } else {
+            st->st_mode = (files.count(p) ? S_IFREG : S_IFDIR) | 0755;
+        }
+        return 0;
+    }
     int mkdirat(int dfd, const char* p, mode_t) override { return rec("mkdirat " + std::to_string(dfd) + " " + s(p)); }
     int symlinkat(const char* t, int dfd, const char* p) override {
         return rec("symlinkat " + s(t) + " " + std::to_string(dfd) + " " + s(p));
@@ -61,13 +85,57 @@ public:
     int setgroups(const std::vector<gid_t>& g) override { return rec("setgroups " + std::to_string(g.size())); }
     int setresgid(gid_t g) override { return rec("setresgid " + std::to_string(g)); }
     int setresuid(uid_t u) override { return rec("setresuid " + std::to_string(u)); }
+    // A tiny model of the queries (not recorded: noise): every capability is in the bounding set unless listed in
+    // bounding_missing, and PR_GET_NO_NEW_PRIVS answers what an earlier PR_SET_NO_NEW_PRIVS set.
+    std::vector<int> bounding_missing;
+    bool no_new_privs = false;
     int prctl(int o, unsigned long a, unsigned long, unsigned long, unsigned long) override {
-        return rec("prctl " + std::to_string(o) + " " + std::to_string(a));
+        if (o == PR_CAPBSET_READ) {
+            for (int c : bounding_missing)
+                if (static_cast<unsigned long>(c) == a) return 0;
+            return 1;
+        }
+        if (o == PR_GET_NO_NEW_PRIVS) return no_new_privs ? 1 : 0;
+        int r = rec("prctl " + prctl_name(o) + " " + std::to_string(a));
+        if (r == 0 && o == PR_SET_NO_NEW_PRIVS) no_new_privs = a == 1;
+        return r;
     }
     int umask(mode_t m) override { return rec("umask " + std::to_string(m)); }
     int setsid() override { return rec("setsid"); }
     int seccomp_load(unsigned flags, const sock_fprog*) override { return rec("seccomp_load " + std::to_string(flags)); }
     int loopback_up() override { return rec("loopback_up"); }
+    int fcntl_dupfd_cloexec(int f, int min) override { return fd("dupfd " + std::to_string(f) + " >=" + std::to_string(min)); }
+    int setns(int f, int type) override { return rec("setns " + std::to_string(f) + " " + std::to_string(type)); }
+    // what libcap-ng would apply, read back from its (process-local, pure) state: "capng_apply bounds=net_raw"
+    int capng_apply(int select) override {
+        auto list = [](capng_type_t t) {
+            std::string out;
+            for (unsigned c = 0; c <= CAP_LAST_CAP; ++c)
+                if (capng_have_capability(t, c)) {
+                    const char* n = capng_capability_to_name(c);
+                    out += (out.empty() ? "" : ",") + std::string(n ? n : std::to_string(c));
+                }
+            return out.empty() ? std::string("-") : out;
+        };
+        switch (select) {
+            case CAPNG_SELECT_BOUNDS: return rec("capng_apply bounds=" + list(CAPNG_BOUNDING_SET));
+            case CAPNG_SELECT_CAPS:
+                return rec("capng_apply eff=" + list(CAPNG_EFFECTIVE) + " prm=" + list(CAPNG_PERMITTED) +
+                           " inh=" + list(CAPNG_INHERITABLE));
+            case CAPNG_SELECT_AMBIENT: return rec("capng_apply ambient=" + list(CAPNG_AMBIENT));
+            default: return rec("capng_apply " + std::to_string(select));
+        }
+    }
+    int landlock_abi = 7;  // 0: this "kernel" has no Landlock
+    long landlock_create_ruleset(const void* attr, std::size_t, unsigned flags) override {
+        if (!attr && flags == 1U) return landlock_abi > 0 ? landlock_abi : -EOPNOTSUPP;  // the version query
+        if (landlock_abi == 0) return -EOPNOTSUPP;
+        return fd("landlock_create_ruleset");
+    }
+    int landlock_add_rule(int r, int type, const void*, unsigned) override {
+        return rec("landlock_add_rule " + std::to_string(r) + " type=" + std::to_string(type));
+    }
+    int landlock_restrict_self(int r, unsigned) override { return rec("landlock_restrict_self " + std::to_string(r)); }
 
     // index of the first call starting with prefix, or -1
     int find(const std::string& prefix, int from = 0) const {
@@ -78,10 +146,25 @@ public:
 
 private:
     static std::string s(const char* p) { return p ? p : "(null)"; }
+    static std::string prctl_name(int o) {
+        switch (o) {
+            case PR_SET_NO_NEW_PRIVS: return "NO_NEW_PRIVS";
+            case PR_SET_DUMPABLE: return "DUMPABLE";
+            case PR_SET_PDEATHSIG: return "PDEATHSIG";
+            case PR_SET_KEEPCAPS: return "KEEPCAPS";
+            case PR_CAP_AMBIENT: return "CAP_AMBIENT";
+            case PR_SET_SECCOMP: return "SECCOMP";
+            default: return std::to_string(o);
+        }
+    }
     int rec(const std::string& c) {
         calls.push_back(c);
         if (fail) return fail(c);
         return 0;
+    }
+    int path_fd(int f, const char* p) {
+        if (f >= 0) fd_paths[f] = s(p);
+        return f;
     }
     int fd(const std::string& c) {
         int r = rec(c);

@@ -1,0 +1,210 @@
+// The whole hardening story against the recording fake: the order of the steps and their arguments, for real
+// plans built from flags, and fail-closed behaviour (the first step that fails stops everything after it).
+// No privileges needed: nothing reaches the kernel except harmless reads (Landlock looks at the host's tree).
+#include <doctest/doctest.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "hardrun/error.hpp"
+#include "hardrun/flags.hpp"
+#include "hardrun/harden.hpp"
+#include "recording_sys.hpp"
+
+using namespace hardrun;
+
+namespace {
+
+std::string rootfs_dir() {
+    static std::string dir = [] {
+        char tmpl[] = "/tmp/hardrun-harden-XXXXXX";
+        return std::string(::mkdtemp(tmpl));
+    }();
+    return dir;
+}
+
+LaunchPlan plan_for(std::vector<std::string> extra = {}) {
+    RunFlags f;
+    f.rootfs = rootfs_dir();
+    f.command = {"/bin/true"};
+    for (std::size_t i = 0; i < extra.size(); i += 2) {
+        const std::string& k = extra[i];
+        const std::string& v = extra[i + 1];
+        if (k == "--cap-add") f.cap_add.push_back(v);
+        else if (k == "--security-opt") f.security_opt.push_back(v);
+        else if (k == "--user") f.user = v;
+        else if (k == "--landlock") f.landlock = v;
+        else if (k == "--hostname") f.hostname = v;
+        else if (k == "--ulimit") f.ulimits.push_back(v);
+        else FAIL("unknown flag in the test: " << k);
+    }
+    return build_plan(f, 0);  // as root: no user namespace
+}
+
+struct Run {
+    LaunchPlan plan;
+    seccomp::Prepared filter;
+    apparmor::Decision aa;
+    test::RecordingSys sys;
+    std::string error, step;
+    int listener = -2;
+
+    explicit Run(LaunchPlan p) : plan(std::move(p)), filter(seccomp::prepare(plan)) {
+        // masked paths that are files on a typical kernel (/proc/kcore...) get /dev/null, the rest a tmpfs
+        for (const auto& m : plan.masked_paths) {
+            struct stat st {};
+            if (::stat(m.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) sys.files.insert(m);
+        }
+    }
+    Run& go() {
+        ChildContext c{&plan, &filter, &aa, /*report_fd*/ 50, /*sync_fd*/ -1, /*fd_socket*/ -1, /*detached*/ false};
+        try {
+            listener = harden(sys, c);
+        } catch (const Error& e) {
+            error = e.what();
+            step = e.step();
+        }
+        return *this;
+    }
+    int at(const std::string& prefix, int from = 0) const { return sys.find(prefix, from); }
+    bool has(const std::string& prefix) const { return at(prefix) >= 0; }
+};
+
+// every index is found, and they are strictly increasing
+void check_order(const Run& r, const std::vector<std::string>& steps) {
+    int last = -1;
+    for (const auto& s : steps) {
+        int i = r.at(s, last + 1);
+        CHECK_MESSAGE(i > last, "step \"", s, "\" missing or out of order (after index ", last, ")");
+        if (i > last) last = i;
+    }
+}
+
+}  // namespace
+
+TEST_CASE("harden: the default plan runs every layer in the documented order") {
+    Run r(plan_for());
+    r.go();
+    REQUIRE_MESSAGE(r.error.empty(), r.error);
+    check_order(r, {
+        "prctl PDEATHSIG",           // 1. tied to the supervisor
+        "prctl DUMPABLE 0",          //    CVE-2019-5736: not dumpable until execve
+        "setsid",                    //    no TIOCSTI into the invoker's terminal
+        "pivot_root",                // 3. the rootfs
+        "loopback_up",               //    fresh network namespace: lo only
+        "capng_apply bounds=-",      // 6. bounding set emptied while CAP_SETPCAP is still held
+        "setgroups 0",               //    no supplementary groups
+        "setresgid 10001",           //    gid before uid (after setresuid we could not change it)
+        "setresuid 10001",
+        "prctl PDEATHSIG",           //    again: the uid switch cleared it
+        "capng_apply eff=- prm=- inh=-",  // 7. no capability left
+        "capng_apply ambient=-",
+        "prctl KEEPCAPS 0",
+        "prctl NO_NEW_PRIVS 1",      // 8. no_new_privs, then Landlock
+        "landlock_create_ruleset",
+        "landlock_restrict_self",
+        "fchdir",                    //    the working directory, resolved inside the root
+        "close_range",               //    only 0-2 reach the workload
+        "seccomp_load",              // 9. seccomp last
+    });
+    // seccomp is the very last call, so nothing the filter might forbid runs after it
+    CHECK(r.sys.calls.back().rfind("seccomp_load", 0) == 0);
+    CHECK(r.listener == -1);  // enforce mode: no listener
+    // no mount, identity or capability call after the privileges are gone
+    const int nnp = r.at("prctl NO_NEW_PRIVS");
+    for (const char* late : {"mount", "fsmount", "move_mount", "setres", "setgroups", "capng_apply", "pivot_root"})
+        CHECK_MESSAGE(r.at(late, nnp) == -1, late, " after no_new_privs");
+}
+
+TEST_CASE("harden: an added capability reaches the bounding, permitted, effective and ambient sets") {
+    Run r(plan_for({"--cap-add", "NET_BIND_SERVICE"}));
+    r.go();
+    REQUIRE_MESSAGE(r.error.empty(), r.error);
+    CHECK(r.has("capng_apply bounds=net_bind_service"));
+    CHECK(r.has("capng_apply eff=net_bind_service prm=net_bind_service inh=net_bind_service"));
+    CHECK(r.has("capng_apply ambient=net_bind_service"));
+    check_order(r, {"capng_apply bounds=", "setresuid", "capng_apply eff=", "capng_apply ambient=", "prctl NO_NEW_PRIVS"});
+}
+
+TEST_CASE("harden: a capability hardrun does not hold stops the launch before the uid switch") {
+    Run r(plan_for({"--cap-add", "SYS_ADMIN"}));
+    r.sys.bounding_missing = {21};  // CAP_SYS_ADMIN not in hardrun's own bounding set
+    r.go();
+    CHECK(r.step == "capabilities");
+    CHECK(r.error == "capabilities: CAP_SYS_ADMIN: hardrun does not hold it in its own bounding set, so it cannot be granted to the workload");
+    CHECK_FALSE(r.has("capng_apply"));
+    CHECK_FALSE(r.has("setresuid"));
+    CHECK_FALSE(r.has("seccomp_load"));
+}
+
+TEST_CASE("harden: turning layers off by name removes exactly those steps") {
+    Run r(plan_for({"--security-opt", "seccomp=unconfined", "--security-opt", "no-new-privileges=false",
+                    "--landlock", "off"}));
+    r.go();
+    REQUIRE_MESSAGE(r.error.empty(), r.error);
+    CHECK_FALSE(r.has("prctl NO_NEW_PRIVS"));
+    CHECK_FALSE(r.has("seccomp_load"));
+    CHECK_FALSE(r.has("landlock_"));
+    CHECK(r.listener == -1);
+    // the rest of the story is unchanged
+    check_order(r, {"setsid", "pivot_root", "capng_apply bounds=-", "setresuid 10001", "capng_apply eff=-", "close_range"});
+}
+
+TEST_CASE("harden: hostname, rlimits and --user reach their calls with the planned values") {
+    Run r(plan_for({"--hostname", "box", "--ulimit", "nofile=64:128", "--user", "4242:4343"}));
+    r.go();
+    REQUIRE_MESSAGE(r.error.empty(), r.error);
+    check_order(r, {"pivot_root", "sethostname box", "setrlimit " + std::to_string(RLIMIT_NOFILE) + " 64:128",
+                    "setresgid 4343", "setresuid 4242"});
+}
+
+TEST_CASE("harden: Landlock asked for on a kernel without it fails closed before seccomp") {
+    Run r(plan_for({"--landlock", "on"}));
+    r.sys.landlock_abi = 0;
+    r.go();
+    CHECK(r.step == "landlock");
+    CHECK(r.error.find("no Landlock") != std::string::npos);
+    CHECK(r.has("prctl NO_NEW_PRIVS 1"));
+    CHECK_FALSE(r.has("seccomp_load"));
+    CHECK_FALSE(r.has("close_range"));
+}
+
+TEST_CASE("harden: whichever step fails, nothing after it runs (fail closed)") {
+    Run base(plan_for());
+    base.go();
+    REQUIRE(base.error.empty());
+    const std::vector<std::string> all = base.sys.calls;
+    const int restrict_at = base.at("landlock_restrict_self");
+    REQUIRE(restrict_at > 0);
+    // Calls whose failure is tolerated by design: the extra Landlock rules for the workload's own stdio (fds
+    // 0-2, added after the path rules; a pipe or a socket cannot take one, which only means no extra access).
+    auto tolerated = [&](std::size_t i) {
+        for (std::size_t j = i; j < static_cast<std::size_t>(restrict_at); ++j)
+            if (all[j].rfind("landlock_add_rule", 0) != 0) return false;
+        return i < static_cast<std::size_t>(restrict_at) && static_cast<std::size_t>(restrict_at) - i <= 3;
+    };
+    int tolerated_count = 0;
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        Run r(plan_for());
+        std::size_t n = 0;
+        r.sys.fail = [&n, i](const std::string&) { return n++ == i ? -EPERM : 0; };
+        r.go();
+        if (r.error.empty()) {
+            CHECK_MESSAGE(tolerated(i), "a failure of \"", all[i], "\" (call ", i, ") was ignored");
+            ++tolerated_count;
+            continue;
+        }
+        CAPTURE(all[i]);
+        CHECK(r.sys.calls.size() == i + 1);  // the failing call was the last one made
+        CHECK(std::equal(r.sys.calls.begin(), r.sys.calls.end(), all.begin()));
+        CHECK_FALSE(r.step.empty());
+        // the errno is named (libcap-ng reports its own code, not an errno)
+        if (all[i].rfind("capng_apply", 0) != 0) CHECK(r.error.find("Operation not permitted") != std::string::npos);
+    }
+    CHECK(tolerated_count <= 3);
+}
