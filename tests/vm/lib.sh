@@ -58,3 +58,12 @@ cgroup_of() { echo "$CG/hardrun/hardrun-$1"; }
 populated() { grep -q 'populated 1' "$1/cgroup.events" 2>/dev/null; }
 # a keyed value ("key value" lines) from a cgroup file
 cg_key() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
+
+# ms_of_uptime SECONDS.HH: /proc/uptime's first field in milliseconds. The fraction loses its leading zero
+# first: busybox sh reads "08" and "09" as bad octal ("arithmetic syntax error").
+ms_of_uptime() {
+  frac=${1#*.}
+  frac=${frac#0}
+  echo $(( ${1%.*} * 1000 + 10 * frac ))
+}
+now_ms() { read -r up _ </proc/uptime; ms_of_uptime "$up"; }
