@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "hardrun/error.hpp"
+#include "hardrun/fd_passing.hpp"
 
 namespace hardrun::console {
 
@@ -41,39 +42,9 @@ void attach(int socket_fd, uid_t uid) {
     for (int fd = 0; fd <= 2; ++fd)
         if (::dup2(slave.get(), fd) < 0) throw_errno("console", "pty as fd " + std::to_string(fd), errno);
     // send the master: runc's protocol (one message, SCM_RIGHTS, the pty's name as payload)
-    char name[] = "/dev/pts/ptmx";
-    struct iovec iov {name, sizeof name - 1};
-    alignas(struct cmsghdr) char buf[CMSG_SPACE(sizeof(int))] = {};
-    struct msghdr msg {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = buf;
-    msg.msg_controllen = sizeof buf;
-    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    int mfd = master.get();
-    std::memcpy(CMSG_DATA(c), &mfd, sizeof mfd);
-    if (::sendmsg(socket_fd, &msg, MSG_NOSIGNAL) < 0) throw_errno("console", "sending the pty master to --console-socket", errno);
+    if (int r = fdpass::send(socket_fd, master.get(), "/dev/pts/ptmx", MSG_NOSIGNAL); r < 0)
+        throw_errno("console", "sending the pty master to --console-socket", -r);
     ::close(socket_fd);
-}
-
-UniqueFd receive_fd(int sock) {
-    char data[256];
-    struct iovec iov {data, sizeof data};
-    alignas(struct cmsghdr) char buf[CMSG_SPACE(sizeof(int))] = {};
-    struct msghdr msg {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = buf;
-    msg.msg_controllen = sizeof buf;
-    if (::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) <= 0) return UniqueFd();
-    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    if (!c || c->cmsg_type != SCM_RIGHTS) return UniqueFd();
-    int fd;
-    std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-    return UniqueFd(fd);
 }
 
 }  // namespace hardrun::console

@@ -25,6 +25,7 @@
 #include "hardrun/capabilities.hpp"
 #include "hardrun/console.hpp"
 #include "hardrun/error.hpp"
+#include "hardrun/fd_passing.hpp"
 #include "hardrun/footprint.hpp"
 #include "hardrun/harden.hpp"
 #include "hardrun/identity.hpp"
@@ -62,40 +63,6 @@ void send_message(int fd, char kind, int code, const std::string& step, const st
     std::strncpy(m.step, step.c_str(), sizeof m.step - 1);
     std::strncpy(m.text, text.c_str(), sizeof m.text - 1);
     (void)!::write(fd, &m, sizeof m);
-}
-
-void send_fd(int sock, int fd) {
-    char dummy = 'F';
-    struct iovec iov {&dummy, 1};
-    alignas(struct cmsghdr) char buf[CMSG_SPACE(sizeof(int))] = {};
-    struct msghdr msg {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = buf;
-    msg.msg_controllen = sizeof buf;
-    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    if (::sendmsg(sock, &msg, seccomp::kHandoffSendFlags) != 1) throw_errno("seccomp", "passing the listener to the supervisor", errno);
-}
-
-UniqueFd recv_fd(int sock) {
-    char dummy = 0;
-    struct iovec iov {&dummy, 1};
-    alignas(struct cmsghdr) char buf[CMSG_SPACE(sizeof(int))] = {};
-    struct msghdr msg {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = buf;
-    msg.msg_controllen = sizeof buf;
-    if (::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1) return UniqueFd();
-    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    if (!c || c->cmsg_type != SCM_RIGHTS) return UniqueFd();
-    int fd;
-    std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-    return UniqueFd(fd);
 }
 
 // The child dies with the supervisor (unless detached). PDEATHSIG is cleared by a credential change, so it is
@@ -301,7 +268,8 @@ namespace {
         if (::read(c.sync_fd, &go, 1) != 1) ::_exit(kExitHardrunError);  // the supervisor died
         const int listener = harden(real_sys(), c);
         if (listener >= 0) {
-            send_fd(c.fd_socket, listener);
+            if (int r = fdpass::send(c.fd_socket, listener, {}, seccomp::kHandoffSendFlags); r < 0)
+                throw_errno("seccomp", "passing the listener to the supervisor", -r);
             ::close(listener);
         }
         if (c.fd_socket >= 0) ::close(c.fd_socket);
@@ -451,7 +419,7 @@ Outcome launch(const LaunchPlan& plan, const LaunchOptions& options) {
 
     Outcome out;
     if (s.fd_socket) {
-        UniqueFd listener = recv_fd(s.fd_socket.get());
+        UniqueFd listener = fdpass::receive(s.fd_socket.get());
         if (listener && options.hooks.on_listener) options.hooks.on_listener(std::move(listener), s.pid);
     }
     std::optional<ChildMessage> failure = read_report(s.report.get());

@@ -16,7 +16,5 @@ UniqueFd connect_socket(const std::string& path);
 // /dev/pts/ptmx, makes the slave (owned by uid) its controlling terminal and fds 0-2, sends the master
 // over socket_fd with SCM_RIGHTS and closes the socket. Throws Error.
 void attach(int socket_fd, uid_t uid);
-// Receives an fd sent with SCM_RIGHTS (tests and tools). Returns an empty UniqueFd on failure.
-UniqueFd receive_fd(int socket_fd);
 
 }  // namespace hardrun::console
