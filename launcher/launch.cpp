@@ -53,8 +53,7 @@ static_assert(sizeof(ChildMessage) < PIPE_BUF);
 
 void send_message(int fd, char kind, int code, const std::string& step, const std::string& text) {
     if (fd < 0) {  // detached, after `start`: nobody reads the report pipe any more, so say it on stderr
-        std::string line = "hardrun: " + text + "\n";
-        (void)!::write(STDERR_FILENO, line.data(), line.size());
+        log::error(text);  // with the journal's priority prefix when stderr is the journal
         return;
     }
     ChildMessage m;
