@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <linux/openat2.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 
 #include <algorithm>
@@ -27,8 +28,14 @@ std::vector<std::string> components(const std::string& name) {
     return out;
 }
 
-// created or joined by path: either way not the host's
-bool own(bool flag) { return flag; }
+// A namespace joined by path is the host's when it is hardrun's own (runc's isHostNetNS): the same nsfs
+// inode as /proc/self/ns/<proc_name>. Unknown (a stat fails) counts as the host's: fail closed.
+bool joins_own(const std::string& path, const char* proc_name) {
+    struct stat joined {}, self {};
+    const std::string mine = std::string("/proc/self/ns/") + proc_name;
+    if (::stat(path.c_str(), &joined) != 0 || ::stat(mine.c_str(), &self) != 0) return true;
+    return joined.st_dev == self.st_dev && joined.st_ino == self.st_ino;
+}
 }  // namespace
 
 std::string to_path(const std::string& name) {
@@ -51,19 +58,23 @@ void validate(const std::string& name, const std::string& value, const LaunchPla
     std::string dotted = to_path(name);
     std::replace(dotted.begin(), dotted.end(), '/', '.');
     const Namespaces& n = plan.namespaces;
-    auto needs = [&](bool ok, const char* ns, const char* type) {
-        if (!own(ok))
+    auto needs = [&](bool ok, const char* ns, const char* type, const char* proc_name) {
+        if (!ok)
             throw Error("", "", std::string("the container shares the host's ") + ns +
                                     " namespace, so this would change the host; refusing (add {\"type\": \"" + type +
                                     "\"} to linux.namespaces)");
+        auto joined = n.join.find(type);
+        if (joined != n.join.end() && joins_own(joined->second, proc_name))
+            throw Error("", "", "the container joins " + joined->second + ", which is hardrun's own (the host's) " + ns +
+                                    " namespace, so this would change the host; refusing");
     };
     if (dotted.starts_with("net.")) {
-        needs(n.net, "network", "network");
+        needs(n.net, "network", "network", "net");
     } else if (dotted.starts_with("kernel.shm") || dotted.starts_with("kernel.msg") || dotted == "kernel.sem" ||
                dotted.starts_with("fs.mqueue.")) {
-        needs(n.ipc, "ipc", "ipc");
+        needs(n.ipc, "ipc", "ipc", "ipc");
     } else if (dotted == "kernel.hostname" || dotted == "kernel.domainname") {
-        needs(n.uts, "uts", "uts");
+        needs(n.uts, "uts", "uts", "uts");
     } else {
         throw Error("", "", "'" + name + "' is not a namespaced sysctl; setting it would change the whole host "
                             "(allowed: net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*, kernel.hostname, kernel.domainname)");

@@ -2,7 +2,9 @@
 #include <doctest/doctest.h>
 #include <linux/capability.h>
 #include <sys/resource.h>
+#include <sched.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -88,6 +90,46 @@ const Mount* mount_at(const LaunchPlan& p, const std::string& dest) {
 }
 
 bool contains(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
+
+// A child process in namespaces of its own (not the test's), alive until destroyed: its /proc/PID/ns/* are
+// namespaces a config may join without touching the host.
+class OtherNamespaces {
+public:
+    explicit OtherNamespaces(int flags) {
+        int ready[2], hold[2];
+        REQUIRE(::pipe(ready) == 0);
+        REQUIRE(::pipe(hold) == 0);
+        pid_ = ::fork();
+        REQUIRE(pid_ >= 0);
+        if (pid_ == 0) {
+            ::close(ready[0]);
+            ::close(hold[1]);
+            if (::unshare(flags) != 0 && ::unshare(flags | CLONE_NEWUSER) != 0) ::_exit(1);
+            char c = 'x';
+            if (::write(ready[1], &c, 1) != 1) ::_exit(1);
+            while (::read(hold[0], &c, 1) > 0) {
+            }
+            ::_exit(0);
+        }
+        ::close(ready[1]);
+        ::close(hold[0]);
+        hold_ = hold[1];
+        char c = 0;
+        ok_ = ::read(ready[0], &c, 1) == 1;
+        ::close(ready[0]);
+    }
+    ~OtherNamespaces() {
+        ::close(hold_);
+        ::waitpid(pid_, nullptr, 0);
+    }
+    bool ok() const { return ok_; }
+    std::string ns(const char* name) const { return "/proc/" + std::to_string(pid_) + "/ns/" + name; }
+
+private:
+    pid_t pid_ = -1;
+    int hold_ = -1;
+    bool ok_ = false;
+};
 
 }  // namespace
 
@@ -421,6 +463,43 @@ TEST_CASE("oci: sysctls: namespaced ones in the container's own namespaces only"
     CHECK(contains(plan_error(j), "linux.sysctl.net.ipv4.ip_forward: the container shares the host's network namespace"));
     j["linux"]["sysctl"] = {{"net.ipv4/../../x", "1"}};
     CHECK(contains(plan_error(j), "is not a sysctl name"));
+}
+
+TEST_CASE("oci: sysctls and domainname are refused in a namespace joined by path that is hardrun's own") {
+    // /proc/self/ns/* at plan time is hardrun's (here the test's) namespace: the host's for this purpose.
+    json j = base();
+    j["linux"]["namespaces"] = {{{"type", "mount"}}, {{"type", "network"}, {"path", "/proc/self/ns/net"}}};
+    j["linux"]["sysctl"] = {{"net.ipv4.ip_forward", "1"}};
+    CHECK(contains(plan_error(j), "linux.sysctl.net.ipv4.ip_forward: the container joins /proc/self/ns/net, which is "
+                                  "hardrun's own (the host's) network namespace, so this would change the host; refusing"));
+    // the same namespace by another name (a bind mount or /proc/PID of a host process) is caught by inode
+    j["linux"]["namespaces"][1]["path"] = "/proc/" + std::to_string(::getpid()) + "/ns/net";
+    CHECK(contains(plan_error(j), "hardrun's own (the host's) network namespace"));
+    j["linux"]["namespaces"] = {{{"type", "mount"}}, {{"type", "ipc"}, {"path", "/proc/self/ns/ipc"}}};
+    j["linux"]["sysctl"] = {{"kernel.shmmax", "65536"}};
+    CHECK(contains(plan_error(j), "linux.sysctl.kernel.shmmax: the container joins /proc/self/ns/ipc"));
+    j["linux"]["namespaces"] = {{{"type", "mount"}}, {{"type", "uts"}, {"path", "/proc/self/ns/uts"}}};
+    j["linux"].erase("sysctl");
+    j["domainname"] = "evil.test";
+    CHECK(contains(plan_error(j), "domainname: the container joins /proc/self/ns/uts"));
+    j.erase("domainname");
+    j["hostname"] = "evil";
+    CHECK(contains(plan_error(j), "hostname: setting it needs a new uts namespace"));
+    // a fresh namespace, and one joined by path that is not hardrun's own, still work
+    j = base();
+    j["linux"]["sysctl"] = {{"net.ipv4.ip_forward", "1"}, {"kernel.shmmax", "65536"}};
+    j["domainname"] = "ok.test";
+    CHECK(plan_of(j).sysctl.at("net.ipv4.ip_forward") == "1");
+    OtherNamespaces other(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS);
+    REQUIRE(other.ok());
+    j["linux"]["namespaces"] = {{{"type", "mount"}},
+                                {{"type", "network"}, {"path", other.ns("net")}},
+                                {{"type", "ipc"}, {"path", other.ns("ipc")}},
+                                {{"type", "uts"}, {"path", other.ns("uts")}}};
+    LaunchPlan p = plan_of(j);
+    CHECK(p.sysctl.at("net.ipv4.ip_forward") == "1");
+    CHECK(p.sysctl.at("kernel.shmmax") == "65536");
+    CHECK(p.sysctl.at("kernel.domainname") == "ok.test");
     CHECK(sysctl::to_path("net.ipv4.ip_forward") == "net/ipv4/ip_forward");
     CHECK(sysctl::to_path("net/ipv4/conf/eth0.100/forwarding") == "net/ipv4/conf/eth0.100/forwarding");
 }
