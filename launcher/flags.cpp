@@ -11,6 +11,7 @@
 #include <cstdlib>
 
 #include "hardrun/error.hpp"
+#include "hardrun/identity.hpp"
 #include "hardrun/namespaces.hpp"
 #include "hardrun/parse.hpp"
 
@@ -131,6 +132,7 @@ void compute_warnings(LaunchPlan& p) {
     auto& w = p.warnings;
     w.clear();
     if (p.uid == 0) w.push_back("user: the workload runs as uid 0 (root); use a fixed non-root uid such as 10001");
+    if (auto kept = identity::kept_groups_warning(identity::kept_supplementary_groups(p))) w.push_back(*kept);
     if (p.uid == 65534)
         w.push_back("user: uid 65534 'nobody' is shared by many daemons and may own files on the host; use a "
                     "purpose-built uid such as 10001");

@@ -514,7 +514,8 @@ std::vector<std::string> describe(const LaunchPlan& p) {
         else if (m.kind == MountKind::Bind)
             out.push_back("volume: " + m.source + " -> " + m.destination + (m.readonly ? " (ro)" : " (rw)"));
     }
-    out.push_back("user: uid " + std::to_string(p.uid) + " gid " + std::to_string(p.gid) + ", no supplementary groups");
+    out.push_back("user: uid " + std::to_string(p.uid) + " gid " + std::to_string(p.gid) + ", " +
+                  identity::groups_summary(p, identity::kept_supplementary_groups(p)));
     std::string caps;
     for (int c = 0; c <= parse::last_capability(); ++c)
         if (p.caps.bounding.has(c)) caps += (caps.empty() ? "" : ",") + parse::capability_name(c);

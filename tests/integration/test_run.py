@@ -1,7 +1,9 @@
 """hardrun run, end to end: every layer proven from inside the sandbox, as root and rootless."""
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -324,3 +326,36 @@ def test_a_pty_can_be_opened_inside(as_user):
     p = run(["--", "/usr/local/bin/ptyopen"], user=as_user)
     assert p.returncode == 0, p.stdout + p.stderr
     assert p.stdout.startswith("pty ok /dev/pts/")
+
+
+def test_rootless_supplementary_groups_are_reported():
+    # rootless, setgroups(2) is denied in the user namespace: the invoker's supplementary groups stay with the
+    # workload (shown as 65534, still granting file access). hardrun must say so, never claim it dropped them.
+    d = tempfile.mkdtemp(prefix="hardrun-groups-")  # reachable by the unprivileged uid (pytest's tmp_path is not)
+    try:
+        os.chmod(d, 0o755)
+        secret = os.path.join(d, "group4-only")
+        with open(secret, "w") as f:
+            f.write("readable through gid 4\n")
+        os.chown(secret, 0, 4)
+        os.chmod(secret, 0o640)
+        cmd = ["setpriv", f"--reuid={UNPRIV_UID}", f"--regid={UNPRIV_UID}", "--groups=4",
+               HARDRUN, "run", "--verbose", "--rootfs", ROOTFS, "-v", f"{d}:/data:ro", "--",
+               "sh", "-c", "grep Groups /proc/self/status; cat /data/group4-only"]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    finally:
+        shutil.rmtree(d)
+    assert p.returncode == 0, p.stderr
+    # from inside: the group shows as the overflow gid, yet it still opens a file only gid 4 may read
+    assert status_fields(p.stdout)["Groups"] == "65534"
+    assert "readable through gid 4" in p.stdout
+    # the warning names the group; the --verbose layer line does not claim they were dropped
+    assert "keeps the invoker's supplementary groups 4" in p.stderr
+    assert "cannot drop them without root" in p.stderr
+    user_lines = [l for l in p.stderr.splitlines() if "applying user:" in l]
+    assert user_lines and "no supplementary groups" not in user_lines[0], p.stderr
+    assert "KEEPS the invoker's supplementary groups 4" in user_lines[0]
+    # without extra groups (the fixtures' --clear-groups), the run is quiet about it and the line is true
+    p = run(["--verbose", "--", "true"], user=UNPRIV_UID, check=0)
+    assert "supplementary groups" not in p.stderr.replace("no supplementary groups", "")
+    assert "no supplementary groups" in p.stderr

@@ -9,6 +9,7 @@
 
 #include "hardrun/error.hpp"
 #include "hardrun/flags.hpp"
+#include "hardrun/identity.hpp"
 #include "hardrun/namespaces.hpp"
 
 using namespace hardrun;
@@ -224,4 +225,26 @@ TEST_CASE("the same flags always give the same plan") {
     RunFlags f = flags({"sh", "-c", "echo"});
     f.tmpfs = {"/run:size=1m"};
     CHECK(build_plan(f, 0) == build_plan(f, 0));
+}
+
+TEST_CASE("rootless: supplementary groups that cannot be dropped are named, never claimed dropped") {
+    // setgroups(2) is denied in a rootless user namespace: the invoker's groups stay with the workload
+    auto w = identity::kept_groups_warning({4, 27});
+    REQUIRE(w);
+    CHECK(w->starts_with("user: "));
+    CHECK(w->find("supplementary groups 4") != std::string::npos);
+    CHECK(w->find(", 27") != std::string::npos);
+    CHECK(w->find("cannot drop them without root") != std::string::npos);
+    CHECK_FALSE(identity::kept_groups_warning({}));
+
+    LaunchPlan p = build_plan(flags(), 0);
+    CHECK(identity::groups_summary(p, {}) == "no supplementary groups");
+    CHECK(identity::groups_summary(p, {4}).find("KEEPS the invoker's supplementary groups 4") == 0);
+    p.additional_gids = {5, 20};  // OCI additionalGids
+    CHECK(identity::groups_summary(p, {}) == "supplementary groups 5,20");
+    // as root (this test's invoker when it can clear groups), nothing is kept and nothing is warned about
+    if (::geteuid() == 0) {
+        CHECK(identity::kept_supplementary_groups(build_plan(flags(), 1000)).empty());
+        CHECK_FALSE(has_warning(build_plan(flags(), 1000), "supplementary groups"));
+    }
 }
