@@ -285,6 +285,7 @@ def cmd_footprint(outfile, name, workload_comm, *rest):
     peak = {"supervisor_rss_kib": 0, "supervisor_anon_kib": 0, "supervisor_file_kib": 0, "supervisor_hwm_kib": 0,
             "launcher_total_rss_kib": 0, "launcher_processes": 0}
     seen_workload = None  # when the workload was first seen; RSS counts from 0.5 s later (steady state)
+    samples = []  # every steady-state sample of the supervisor's VmRSS (the table shows the highest)
     while p.poll() is None:
         root = p.pid
         if find:
@@ -306,6 +307,7 @@ def cmd_footprint(outfile, name, workload_comm, *rest):
             launchers = [(pid, st) for pid, st in tree if st.get("Name") != workload_comm]
             sup = next((st for pid, st in launchers if pid == root), None)
             if sup:
+                samples.append(kib(sup, "VmRSS"))
                 peak["supervisor_rss_kib"] = max(peak["supervisor_rss_kib"], kib(sup, "VmRSS"))
                 peak["supervisor_anon_kib"] = max(peak["supervisor_anon_kib"], kib(sup, "RssAnon"))
                 peak["supervisor_file_kib"] = max(peak["supervisor_file_kib"], kib(sup, "RssFile"))
@@ -315,7 +317,8 @@ def cmd_footprint(outfile, name, workload_comm, *rest):
             peak["launcher_processes"] = max(peak["launcher_processes"], len(launchers))
         time.sleep(0.05)
     err = p.stderr.read().decode(errors="replace").strip()
-    res = {"name": name, **peak}
+    res = {"name": name, **peak, "supervisor_rss_min_kib": min(samples) if samples else None,
+           "supervisor_rss_samples_kib": samples}
     if p.returncode != 0 or seen_workload is None or not peak["supervisor_rss_kib"]:
         res = {"name": name, "error": err[-300:] or f"exit {p.returncode}, workload {workload_comm} never seen"}
     append_json(outfile, res)
@@ -378,7 +381,8 @@ def cmd_report(d):
         t = sorted(e["times_ms"])
         latency.append({"name": e["name"], "runs": len(t), "median_ms": statistics.median(t), "min_ms": t[0],
                         "max_ms": t[-1], "mean_ms": statistics.mean(t),
-                        "stddev_ms": statistics.stdev(t) if len(t) > 1 else 0.0})
+                        "stddev_ms": statistics.stdev(t) if len(t) > 1 else 0.0,
+                        "times_ms": e["times_ms"]})  # every run, in the order they ran
     by = {e["name"]: e for e in latency}
     hr_key = "hardrun run (seccomp)"
     base = by.get(hr_key, {}).get("median_ms")
@@ -388,10 +392,17 @@ def cmd_report(d):
         tp.setdefault(e["name"], {}).setdefault(str(e["concurrency"]), []).append(e.get("per_s"))
     throughput = {n: {c: (statistics.median([x for x in v if x is not None]) if all(x is not None for x in v) else None)
                       for c, v in cs.items()} for n, cs in tp.items()}
+    # every round, and min/max over them (None: a round failed)
+    throughput_rounds = {n: {c: {"median": throughput[n][c], "min": min(v) if throughput[n][c] else None,
+                                 "max": max(v) if throughput[n][c] else None, "rounds": v}
+                             for c, v in cs.items()} for n, cs in tp.items()}
 
-    seccomp = {}
+    seccomp, seccomp_rounds = {}, {}
     for prof, runs in sec.get("runs", {}).items():
         seccomp[prof] = {k: statistics.median([r[k] for r in runs]) for k in runs[0]} if runs else {}
+        seccomp_rounds[prof] = {k: {"median": seccomp[prof][k], "min": min(r[k] for r in runs),
+                                    "max": max(r[k] for r in runs), "rounds": [r[k] for r in runs]}
+                                for k in runs[0]} if runs else {}
 
     targets = []
     def target(text, ok, detail):
@@ -422,8 +433,8 @@ def cmd_report(d):
                f"start-up peak (VmHWM) {hrf['supervisor_hwm_kib']} KiB")
 
     results = {"meta": meta, "latency": latency, "unavailable": unavailable, "seccomp_ns": seccomp,
-               "seccomp_bpf": bpf, "throughput_per_s": throughput, "footprint": foot, "sizes": sizes,
-               "targets": targets}
+               "seccomp_ns_rounds": seccomp_rounds, "seccomp_bpf": bpf, "throughput_per_s": throughput,
+               "throughput_rounds": throughput_rounds, "footprint": foot, "sizes": sizes, "targets": targets}
     json.dump(results, open(os.path.join(d, "results.json"), "w"), indent=1)
 
     md = []
@@ -453,7 +464,7 @@ def cmd_report(d):
     if seccomp:
         keys = ["getppid", "read", "write", "futex"]
         md.append("**Seccomp cost** inside a hardrun sandbox (ns per syscall, the best of 15 repetitions, median over "
-                  "5 rounds; ratio against no filter):")
+                  "5 rounds [min–max of the rounds]; ratio against no filter):")
         md.append("")
         md.append("| filter | " + " | ".join(keys) + " |")
         md.append("| --- | " + " | ".join("---:" for _ in keys) + " |")
@@ -461,7 +472,9 @@ def cmd_report(d):
             cells = []
             for k in keys:
                 if k in v:
-                    cells.append(f"{v[k]:.0f}" + (f" ({v[k] / none_[k]:.2f}×)" if none_ and k in none_ and prof != "no filter" else ""))
+                    r = seccomp_rounds.get(prof, {}).get(k)
+                    cells.append(f"{v[k]:.0f}" + (f" [{r['min']:.0f}–{r['max']:.0f}]" if r else "")
+                                 + (f" ({v[k] / none_[k]:.2f}×)" if none_ and k in none_ and prof != "no filter" else ""))
                 else:
                     cells.append("–")
             md.append(f"| {prof} | " + " | ".join(cells) + " |")
@@ -487,19 +500,23 @@ def cmd_report(d):
     if throughput:
         concs = sorted({c for v in throughput.values() for c in v}, key=int)
         hr = throughput.get("hardrun", {})
-        md.append("**Throughput** (launches of `/bin/true` per second, N concurrent launchers; ratio other/hardrun):")
+        md.append("**Throughput** (launches of `/bin/true` per second, N concurrent launchers; median of the rounds "
+                  "[min–max]; ratio other/hardrun):")
         md.append("")
         md.append("| launcher | " + " | ".join(f"{c} concurrent" for c in concs) + " |")
         md.append("| --- | " + " | ".join("---:" for _ in concs) + " |")
         for n, v in throughput.items():
-            md.append(f"| {n} | " + " | ".join(
-                (fmt(v.get(c)) + ("" if n == "hardrun" else f" ({ratio(v.get(c), hr.get(c))})")) if v.get(c) else "failed"
-                for c in concs) + " |")
+            def cell(c):
+                r = throughput_rounds[n].get(c, {})
+                span = f" [{fmt(r['min'])}–{fmt(r['max'])}]" if r.get("min") is not None else ""
+                return fmt(v.get(c)) + span + ("" if n == "hardrun" else f" ({ratio(v.get(c), hr.get(c))})")
+            md.append(f"| {n} | " + " | ".join(cell(c) if v.get(c) else "failed" for c in concs) + " |")
         md.append("")
     if foot or sizes:
         hrf_rss = hrf["supervisor_rss_kib"] if hrf else None
         md.append("**Footprint** while the workload (`sleep`) runs: RSS of the supervisor process (the one that waits for "
-                  "the workload) sampled every 50 ms from 0.5 s after the workload started (the highest sample), the private "
+                  "the workload) sampled every 50 ms from 0.5 s after the workload started (the highest sample; the lowest in "
+                  "brackets), the private "
                   "(anonymous) part of it, the supervisor's lifetime peak including start-up (VmHWM), and every launcher "
                   "process on the host side together; binary size on disk:")
         md.append("")
@@ -511,7 +528,8 @@ def cmd_report(d):
             if "error" in f:
                 md.append(f"| {f['name']} | failed: {f['error'][:80]} | | | | | {s.get('binary', '')} | {s.get('kib', '')} | {s.get('libs', '')} |")
                 continue
-            md.append(f"| {f['name']} | {f['supervisor_rss_kib']} | {f['supervisor_anon_kib']} | {f['supervisor_hwm_kib']} | "
+            low = f" [{f['supervisor_rss_min_kib']}]" if f.get("supervisor_rss_min_kib") is not None else ""
+            md.append(f"| {f['name']} | {f['supervisor_rss_kib']}{low} | {f['supervisor_anon_kib']} | {f['supervisor_hwm_kib']} | "
                       f"{f['launcher_total_rss_kib']} ({f['launcher_processes']} proc) | {ratio(f['supervisor_rss_kib'], hrf_rss)} | "
                       f"{s.get('binary', '')} | {s.get('kib', '')} | {s.get('libs', '')} |")
         for s in sizes:
