@@ -317,16 +317,14 @@ int open_inside(Sys& sys, const std::string& path) {
 }  // namespace
 
 void setup(Sys& sys, const LaunchPlan& plan) {
-    unsigned long prop = MS_PRIVATE;
-    switch (plan.root_propagation) {
-        case Propagation::Private: prop = MS_PRIVATE; break;
-        case Propagation::Slave: prop = MS_SLAVE; break;
-        case Propagation::Shared: prop = MS_SHARED; break;
-        case Propagation::Unbindable: prop = MS_UNBINDABLE; break;
-    }
-    // 1. nothing we mount may propagate back to the host
-    if (int r = sys.mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr); r < 0)
-        throw_errno("mounts", "making / private", -r);
+    // Shared would send the sandbox's mounts to the host's peer group: the OCI front end refuses it.
+    if (plan.root_propagation == Propagation::Shared)
+        throw Error("mounts", "rootfs propagation", "shared propagation would send the sandbox's mounts to the host; refusing");
+    const bool slave = plan.root_propagation == Propagation::Slave;
+    // 1. nothing we mount may propagate back to the host. Slave (rslave): / becomes a slave of the host's
+    // peer group before anything is bound, so the sandbox keeps receiving the host's mount events.
+    if (int r = sys.mount(nullptr, "/", nullptr, MS_REC | (slave ? MS_SLAVE : MS_PRIVATE), nullptr); r < 0)
+        throw_errno("mounts", slave ? "making / a slave" : "making / private", -r);
     // 2. the rootfs becomes a mount of its own (pivot_root needs one)
     if (int r = sys.mount(plan.rootfs.c_str(), plan.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr); r < 0)
         throw_errno("mounts", "binding rootfs " + plan.rootfs, -r);
@@ -341,9 +339,9 @@ void setup(Sys& sys, const LaunchPlan& plan) {
     if (int r = sys.pivot_root(".", "."); r < 0) throw_errno("mounts", "pivot_root to " + plan.rootfs, -r);
     if (int r = sys.umount2(".", 2 /* MNT_DETACH */); r < 0) throw_errno("mounts", "detaching the old root", -r);
     if (int r = sys.chdir("/"); r < 0) throw_errno("mounts", "chdir /", -r);
-    if (prop != MS_PRIVATE)
-        if (int r = sys.mount(nullptr, "/", nullptr, MS_REC | prop, nullptr); r < 0)
-            throw_errno("mounts", "setting rootfs propagation", -r);
+    if (plan.root_propagation == Propagation::Unbindable)
+        if (int r = sys.mount(nullptr, "/", nullptr, MS_REC | MS_UNBINDABLE, nullptr); r < 0)
+            throw_errno("mounts", "making the rootfs unbindable", -r);
 }
 
 void finalize(Sys& sys, const LaunchPlan& plan) {

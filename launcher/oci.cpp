@@ -1296,8 +1296,10 @@ LaunchPlan to_plan(const Config& c, const PlanContext& ctx) {
     if (c.rootfs_propagation) {
         std::string v = *c.rootfs_propagation;
         if (v.starts_with("r")) v = v.substr(1);  // rprivate, rshared, rslave, runbindable
-        p.root_propagation = v == "shared" ? Propagation::Shared
-                             : v == "slave" ? Propagation::Slave
+        if (v == "shared")
+            fail("linux.rootfsPropagation", qt(*c.rootfs_propagation) +
+                                                " would propagate the container's mounts to the host; refusing (use rslave to receive the host's mounts)");
+        p.root_propagation = v == "slave" ? Propagation::Slave
                              : v == "unbindable" ? Propagation::Unbindable
                                                  : Propagation::Private;
     }

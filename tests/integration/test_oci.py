@@ -592,6 +592,72 @@ def test_namespaced_sysctls_and_domainname(env):
     one_line_error(rt("run", "--bundle", b.dir, "s3"), "linux.sysctl.net.ipv4.ip_forward", "host's network namespace")
 
 
+PROPAGATION_SCRIPT = r"""
+set -e
+rm -f "$B/rootfs/ready"
+# inside a private mount namespace of the test: a shared mount holding the bundle (the host is untouched)
+mount --bind "$B" "$B"
+mount --make-shared "$B"
+"$HARDRUN" --root "$STATE" run --bundle "$B" "$ID" > "$OUT" 2> "$ERR" &
+hr=$!
+i=0
+while ! grep -q '^root' "$OUT" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+# a host mount event under the rootfs, after the container started
+mount -t tmpfs -o size=64k hostevent "$B/rootfs/mnt"
+touch "$B/rootfs/mnt/from-host"
+touch "$B/rootfs/ready"  # a plain file in the rootfs directory: visible inside whatever the propagation
+wait $hr || echo "hardrun exit $?" >> "$ERR"
+# the container's own mounts (its /proc, /dev, /tmp) never reached this namespace
+if grep -E " $B/rootfs/(proc|dev|tmp) " /proc/self/mountinfo; then echo "SENT BACK" >> "$ERR"; fi
+umount "$B/rootfs/mnt"
+umount "$B"
+"""
+
+
+def run_with_propagation(b, rt, tmp_path, cid, propagation):
+    """Runs the bundle with linux.rootfsPropagation in a private mount namespace (unshare -m) where the
+    bundle sits on a shared mount; the container prints its root's mountinfo line, waits (at most 30 s) until
+    the outer namespace has mounted a tmpfs on rootfs/mnt, then shows what it sees at /mnt."""
+    os.makedirs(os.path.join(b.dir, "rootfs", "mnt"), exist_ok=True)
+    if propagation is None:
+        b.config["linux"].pop("rootfsPropagation", None)
+    else:
+        b.config["linux"]["rootfsPropagation"] = propagation
+    b.args("sh", "-c", "echo root $(grep -E '^[0-9]+ [0-9]+ [0-9:]+ [^ ]+ / ' /proc/self/mountinfo); i=0; "
+                       "while [ ! -e /ready ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; "
+                       "ls /mnt; grep -c ' /mnt ' /proc/self/mountinfo || true")
+    out, err = tmp_path / f"{cid}.out", tmp_path / f"{cid}.err"
+    env = dict(os.environ, B=b.dir, HARDRUN=HARDRUN, STATE=rt.root, ID=cid, OUT=str(out), ERR=str(err))
+    p = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", PROPAGATION_SCRIPT],
+                       capture_output=True, text=True, timeout=90, env=env)
+    assert p.returncode == 0, p.stderr
+    return out.read_text(), err.read_text()
+
+
+def test_rootfs_propagation_rslave_receives_host_mounts_and_sends_none(env, tmp_path):
+    b, rt = env
+    out, err = run_with_propagation(b, rt, tmp_path, "slave", "rslave")
+    assert "SENT BACK" not in err and "hardrun exit" not in err, err
+    lines = out.split("\n")
+    assert lines[0].startswith("root ") and " master:" in lines[0], out  # / is a slave of the host's peer group
+    assert lines[1] == "from-host" and lines[2] == "1", out  # the host's later mount arrived inside
+    # private (the default): no master, and the host's mount never arrives
+    out, err = run_with_propagation(b, rt, tmp_path, "private", "rprivate")
+    assert "SENT BACK" not in err and "hardrun exit" not in err, err
+    lines = out.split("\n")
+    assert lines[0].startswith("root ") and "master:" not in lines[0] and "shared:" not in lines[0], out
+    assert lines[1] == "0", out
+
+
+def test_rootfs_propagation_shared_is_refused(env):
+    b, rt = env
+    for value in ("shared", "rshared"):
+        b.config["linux"]["rootfsPropagation"] = value
+        b.args("true")
+        one_line_error(rt("run", "--bundle", b.dir, "sh-" + value), "linux.rootfsPropagation",
+                       f"'{value}' would propagate the container's mounts to the host")
+
+
 def test_join_a_namespace_by_path(env, tmp_path):
     b, rt = env
     b.args("sleep", "1000")

@@ -411,6 +411,26 @@ TEST_CASE("oci: namespaces: new, joined by path, and the rules around them") {
     CHECK(contains(plan_error(j), "hostname: setting it needs a new uts namespace"));
 }
 
+TEST_CASE("oci: rootfsPropagation: private, slave and unbindable map; shared is refused") {
+    json j = base();
+    CHECK(plan_of(j).root_propagation == Propagation::Private);
+    for (const char* v : {"private", "rprivate"}) {
+        j["linux"]["rootfsPropagation"] = v;
+        CHECK(plan_of(j).root_propagation == Propagation::Private);
+    }
+    for (const char* v : {"slave", "rslave"}) {
+        j["linux"]["rootfsPropagation"] = v;
+        CHECK(plan_of(j).root_propagation == Propagation::Slave);
+    }
+    j["linux"]["rootfsPropagation"] = "runbindable";
+    CHECK(plan_of(j).root_propagation == Propagation::Unbindable);
+    for (std::string v : {"shared", "rshared"}) {
+        j["linux"]["rootfsPropagation"] = v;
+        CHECK(contains(plan_error(j), "linux.rootfsPropagation: '" + v +
+                                          "' would propagate the container's mounts to the host; refusing (use rslave to receive the host's mounts)"));
+    }
+}
+
 TEST_CASE("oci: resources map onto cgroup v2 values") {
     json j = base();
     j["linux"]["resources"] = json::parse(R"({
