@@ -1,10 +1,15 @@
 // cgroup v2 against the real kernel: find the hierarchy, check before writing anything that every controller
 // the limits need is there (fail closed with the reason and the fix), create the workload's cgroup, write
 // each limit and read it back, attach the device program, and after the exit collect the OOM/peak/CPU
-// figures and remove the cgroup. Stale cgroups of hardrun processes that were killed are collected at the
-// next launch (gc()). The pure decisions live in cgroups_plan.cpp.
+// figures and remove the cgroup. A reaper process removes the cgroup when hardrun is killed (kill -9)
+// before it could; stale cgroups it could not remove are collected at the next launch (gc()). The pure
+// decisions live in cgroups_plan.cpp.
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -254,7 +259,170 @@ bool pid_alive(const std::string& pid) {
     return ::kill(static_cast<pid_t>(std::stol(pid)), 0) == 0 || errno == EPERM;
 }
 
+// ---- the reaper ----------------------------------------------------------------------------------
+// It runs in a forked copy of a process that may have threads: raw system calls only, no allocation.
+
+bool events_populated(int events_fd) {
+    char buf[256];
+    ssize_t n = ::pread(events_fd, buf, sizeof buf - 1, 0);
+    if (n <= 0) return false;  // gone (the cgroup was removed) or unreadable
+    return ::memmem(buf, static_cast<std::size_t>(n), "populated 1", 11) != nullptr;
+}
+
+struct ReaperArgs {
+    int ctl = -1;       // read end: 'i' + inode = "this is the cgroup", 'd' = dismissed
+    int ack = -1;       // write end, held until the reaper exits
+    int pidfd = -1;     // the supervisor's pidfd (-1: kernel without pidfd_open, ctl's EOF decides)
+    int parent = -1;    // the directory the cgroup is (about to be) created in
+    const char* name = nullptr;
+    const char* owner = nullptr;  // the supervisor's owner record (kOwnerXattr)
+};
+
+[[noreturn]] void reaper_main(const ReaperArgs& a) {
+    ::setsid();  // out of the terminal's process group: a Ctrl-C of hardrun does not reach it
+    ::prctl(PR_SET_NAME, "hardrun-reaper", 0, 0, 0);
+    if (::chdir("/") != 0) ::_exit(1);  // never keep a mount busy
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    // stdin/out/err to /dev/null (a caller reading hardrun's output must see EOF when hardrun dies), every
+    // other inherited descriptor closed
+    int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0)
+        for (int fd = 0; fd <= 2; ++fd) ::dup2(null, fd);
+    int keep[] = {a.ctl, a.ack, a.pidfd, a.parent};
+    std::sort(std::begin(keep), std::end(keep));
+    unsigned from = 3;
+    for (int fd : keep) {
+        if (fd < 3) continue;
+        if (static_cast<unsigned>(fd) > from) ::syscall(SYS_close_range, from, static_cast<unsigned>(fd) - 1, 0);
+        from = static_cast<unsigned>(fd) + 1;
+    }
+    ::syscall(SYS_close_range, from, ~0U, 0);
+
+    // 1. Wait for the supervisor: 'd' dismisses us; its death (pidfd readable, or ctl's EOF once every
+    //    copy of the write end is closed) without 'd' means nobody else will clean up.
+    bool known = false;
+    ino_t inode = 0;
+    struct pollfd pf[2] = {{a.ctl, POLLIN, 0}, {a.pidfd, POLLIN, 0}};
+    for (;;) {
+        if (::poll(pf, a.pidfd >= 0 ? 2 : 1, -1) < 0) {
+            if (errno == EINTR) continue;
+            ::_exit(1);
+        }
+        char msg[1 + sizeof(ino_t)];
+        ssize_t n = ::read(a.ctl, msg, sizeof msg);  // O_NONBLOCK; every message is one atomic write
+        if (n >= 1 && msg[0] == 'd') ::_exit(0);
+        if (n == static_cast<ssize_t>(sizeof msg) && msg[0] == 'i') {
+            std::memcpy(&inode, msg + 1, sizeof inode);
+            known = true;
+            continue;
+        }
+        if (n > 0 || (n < 0 && errno == EAGAIN && !(pf[1].revents & POLLIN))) continue;
+        break;  // EOF, or the pidfd says the supervisor is gone
+    }
+
+    // 2. The cgroup, if it exists: only the very directory the supervisor made (cgroup inode numbers are
+    //    never reused), or, killed between its mkdir and the 'i' message, one carrying its owner record.
+    int cg = ::openat(a.parent, a.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (cg < 0) ::_exit(0);
+    struct stat ours {}, there {};
+    if (::fstat(cg, &ours) != 0) ::_exit(1);
+    if (known && ours.st_ino != inode) ::_exit(0);
+    if (!known) {
+        char rec[128];
+        ssize_t len = ::fgetxattr(cg, kOwnerXattr, rec, sizeof rec);
+        if (len > 0 && (static_cast<std::size_t>(len) != std::strlen(a.owner) || std::memcmp(rec, a.owner, len) != 0))
+            ::_exit(0);
+    }
+
+    // 3. Kill what is left (the workload normally died already: PDEATHSIG, then its pid namespace), wait
+    //    until it is empty (cgroup.events "populated 0", notified with POLLPRI), remove it.
+    int kill_fd = ::openat(cg, "cgroup.kill", O_WRONLY | O_CLOEXEC);
+    if (kill_fd >= 0) {
+        (void)!::write(kill_fd, "1", 1);
+        ::close(kill_fd);
+    }
+    int events = ::openat(cg, "cgroup.events", O_RDONLY | O_CLOEXEC);
+    if (events < 0) ::_exit(0);  // the cgroup is gone already
+    for (int waited_ms = 0; events_populated(events) && waited_ms < 30000; waited_ms += 200) {
+        struct pollfd ev = {events, POLLPRI, 0};
+        ::poll(&ev, 1, 200);
+    }
+    for (int tries = 0; tries < 1000; ++tries) {
+        if (::fstatat(a.parent, a.name, &there, AT_SYMLINK_NOFOLLOW) != 0 || there.st_ino != ours.st_ino ||
+            there.st_dev != ours.st_dev)
+            ::_exit(0);
+        if (::unlinkat(a.parent, a.name, AT_REMOVEDIR) == 0 || errno != EBUSY) ::_exit(0);
+        struct timespec pause = {0, 10 * 1000 * 1000};
+        ::nanosleep(&pause, nullptr);
+    }
+    ::_exit(1);
+}
+
 }  // namespace
+
+Reaper Reaper::start(const std::string& parent, const std::string& name) {
+    const auto t0 = std::chrono::steady_clock::now();
+    Reaper r;
+    UniqueFd parent_fd(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    int ctl[2], ack[2];
+    if (!parent_fd || ::pipe2(ctl, O_CLOEXEC) != 0) return r;
+    UniqueFd ctl_r(ctl[0]), ctl_w(ctl[1]);
+    if (::pipe2(ack, O_CLOEXEC) != 0) return r;
+    UniqueFd ack_r(ack[0]), ack_w(ack[1]);
+    if (::fcntl(ctl_r.get(), F_SETFL, O_NONBLOCK) != 0) return r;
+    UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0)));
+    const std::string owner = owner_record();
+    ReaperArgs a{ctl_r.get(), ack_w.get(), pidfd.get(), parent_fd.get(), name.c_str(), owner.c_str()};
+    pid_t mid = ::fork();
+    if (mid < 0) {
+        log::warning("could not start the cgroup reaper for " + parent + "/" + name + ": " + errno_text(errno) +
+                     " (if hardrun is killed, the next launch removes the cgroup)");
+        return r;
+    }
+    if (mid == 0) {
+        // the middle child: it exits at once, so the reaper is nobody's child here (it is not in our
+        // process tree, and none of our waits ever sees it)
+        pid_t pid = ::fork();
+        if (pid == 0) reaper_main(a);
+        ::_exit(pid < 0 ? 1 : 0);
+    }
+    // The middle child is collected in dismiss(), long after it exited: waiting for it here would put two
+    // context switches and its fork on the launch's path. (The supervisor waits for its workload by pid, so
+    // no wait of ours collects it by accident.)
+    r.mid_ = mid;
+    r.ctl_ = std::move(ctl_w);
+    r.ack_ = std::move(ack_r);
+    r.start_us_ = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+    return r;
+}
+
+void Reaper::watch(int cgroup_fd) {
+    struct stat st {};
+    if (!ctl_ || ::fstat(cgroup_fd, &st) != 0) return;
+    char msg[1 + sizeof(ino_t)];
+    msg[0] = 'i';
+    std::memcpy(msg + 1, &st.st_ino, sizeof st.st_ino);
+    (void)!::write(ctl_.get(), msg, sizeof msg);
+}
+
+void Reaper::dismiss() {
+    if (mid_ > 0) {
+        while (::waitpid(mid_, nullptr, 0) < 0 && errno == EINTR) {
+        }
+        mid_ = -1;
+    }
+    if (!ctl_) return;
+    char done = 'd';
+    (void)!::write(ctl_.get(), &done, 1);
+    ctl_.reset();
+    // wait (briefly) for its exit, so no process of ours outlives hardrun
+    struct pollfd p = {ack_.get(), POLLIN, 0};
+    while (::poll(&p, 1, 1000) < 0 && errno == EINTR) {
+    }
+    ack_.reset();
+}
 
 std::vector<std::string> gc(const std::string& parent) {
     std::vector<std::string> removed;
@@ -359,7 +527,11 @@ std::unique_ptr<Cgroup> Cgroup::create(const LaunchPlan& plan, const std::string
     // 5. Stale cgroups of hardrun processes that were killed (kill -9) go before a new one is made.
     for (const auto& gone : gc(pl.parent)) log::info("removed the stale cgroup " + gone);
 
-    // 6. The workload's cgroup, owned by the returned object from here on (its destructor removes it).
+    // 6. The reaper first, so a kill -9 from the mkdir on is covered; it removes the cgroup below when this
+    //    process dies before the destructor could.
+    Reaper reaper = Reaper::start(pl.parent, name);
+
+    // 7. The workload's cgroup, owned by the returned object from here on (its destructor removes it).
     const std::string path = pl.parent + "/" + name;
     if (::mkdir(path.c_str(), 0755) != 0)
         throw_errno("cgroups", "creating " + path, errno, errno == EEXIST ? "a cgroup of that name exists" : "");
@@ -369,7 +541,11 @@ std::unique_ptr<Cgroup> Cgroup::create(const LaunchPlan& plan, const std::string
         ::rmdir(path.c_str());
         throw_errno("cgroups", "opening " + path, err);
     }
+    reaper.watch(fd);
+    if (log::verbose() && reaper.running())
+        log::info("cgroup reaper started in " + std::to_string(reaper.start_us()) + " us");
     std::unique_ptr<Cgroup> cg(new Cgroup(path, UniqueFd(fd), res));
+    cg->reaper_ = std::move(reaper);
     const std::string owner = owner_record();
     (void)::fsetxattr(fd, kOwnerXattr, owner.data(), owner.size(), 0);  // for gc(); optional
 
@@ -392,6 +568,7 @@ Cgroup::~Cgroup() {
     if (!remove_dir(path_, std::chrono::milliseconds(2000)))
         log::warning("could not remove the cgroup " + path_ + ": " + errno_text(errno) +
                      " (the next launch removes it)");
+    reaper_.dismiss();  // only now: a kill -9 during the removal above is still covered
 }
 
 Stats Cgroup::collect() const {

@@ -16,6 +16,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "hardrun/fd.hpp"
@@ -31,8 +32,45 @@ struct Stats {
     std::optional<std::uint64_t> cpu_usage_usec, cpu_throttled_usec, nr_throttled;
 };
 
+// Removes a cgroup when the process that created it dies without removing it (kill -9): a tiny process
+// outside the workload's cgroup (double-forked, own session, no PDEATHSIG, every fd but its own closed)
+// that waits on this process's pidfd. On that death it kills what is left in the cgroup (cgroup.kill),
+// waits for cgroup.events "populated 0" and removes the directory: only the one whose inode watch()
+// named (or, killed before that, one carrying this process's owner record), never anything else.
+// dismiss() (the destructor of Cgroup, disown()) makes it exit at once and waits for that.
+class Reaper {
+public:
+    Reaper() = default;
+    Reaper(Reaper&& o) noexcept
+        : ctl_(std::move(o.ctl_)), ack_(std::move(o.ack_)), start_us_(o.start_us_), mid_(std::exchange(o.mid_, -1)) {}
+    Reaper& operator=(Reaper&& o) noexcept {
+        if (this != &o) {
+            dismiss();
+            ctl_ = std::move(o.ctl_);
+            ack_ = std::move(o.ack_);
+            start_us_ = o.start_us_;
+            mid_ = std::exchange(o.mid_, -1);
+        }
+        return *this;
+    }
+    ~Reaper() { dismiss(); }
+    // Starts one for the cgroup `name` about to be created in `parent`. Never throws: without a reaper
+    // (fork failed), the next launch's gc() still collects the cgroup.
+    static Reaper start(const std::string& parent, const std::string& name);
+    void watch(int cgroup_fd);  // the cgroup exists now: this is its directory
+    void dismiss();
+    bool running() const { return static_cast<bool>(ctl_); }
+    long long start_us() const { return start_us_; }  // what starting it cost
+
+private:
+    UniqueFd ctl_;  // write end: 'i'+inode, 'd' = dismissed; our death = "clean up"
+    UniqueFd ack_;  // read end: EOF when the reaper has exited
+    long long start_us_ = 0;
+    pid_t mid_ = -1;  // the middle child of the double fork, collected by dismiss()
+};
+
 // Owns one cgroup directory hardrun created; the destructor kills what is left in it (cgroup.kill)
-// and removes it.
+// and removes it. A kill -9 of hardrun skips the destructor: for that, create() also starts a Reaper.
 class Cgroup {
 public:
     // Creates and configures the workload's cgroup, or returns nullptr when the plan asks for no
@@ -49,7 +87,11 @@ public:
     void kill_all() const;  // cgroup.kill
     // Hands the cgroup over to whoever outlives this process (a detached container's `delete`): the
     // destructor then closes the directory fd and leaves the cgroup in place.
-    void disown() { disowned_ = true; }
+    void disown() {
+        disowned_ = true;
+        reaper_.dismiss();
+    }
+    bool has_reaper() const { return reaper_.running(); }
 
 private:
     Cgroup(std::string path, UniqueFd dir, const Resources& limits);
@@ -57,6 +99,7 @@ private:
     UniqueFd dir_;
     Resources limits_;
     bool disowned_ = false;
+    Reaper reaper_;  // declared last: dismissed after the destructor's own cleanup
 };
 
 // One line for the run report: "memory peak 12 MiB, cpu 340 ms (throttled 120 ms in 3 periods), ...".

@@ -56,6 +56,15 @@ wait_until() {
 # the cgroup a root `hardrun run` with pid PID creates (the default parent)
 cgroup_of() { echo "$CG/hardrun/hardrun-$1"; }
 populated() { grep -q 'populated 1' "$1/cgroup.events" 2>/dev/null; }
+# pids of hardrun's cgroup reapers (see Cgroup in include/hardrun/cgroups.hpp)
+# (zombies do not count: they have exited, and only wait for PID 1 to collect them)
+reapers() {
+  for p in $(grep -l '^hardrun-reaper$' /proc/[0-9]*/comm 2>/dev/null | cut -d/ -f3); do
+    grep -q '^State:[[:space:]]*Z' /proc/$p/status 2>/dev/null || echo $p
+  done
+}
+no_reapers() { [ -z "$(reapers)" ]; }
+no_workload_cgroups() { [ -z "$(ls -d $CG/hardrun/hardrun-* 2>/dev/null)" ]; }
 # a keyed value ("key value" lines) from a cgroup file
 cg_key() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
 
