@@ -183,6 +183,39 @@ test_rootless_delegated_subtree_works() {
   rmdir $d/hardrun-supervisor $d
 }
 
+test_systemd_delegate_yes_for_root() {
+  # what systemd does for a system unit with Delegate=yes: a cgroup of its own, marked trusted.delegate=1,
+  # holding the unit's main process (a root shell, then hardrun by exec)
+  d=$CG/hardrun-test.service
+  mkdir -p $d
+  /hardrun/helpers/setxattr $d trusted.delegate 1 || fail "cannot set trusted.delegate on $d"
+  sh -c "echo \$\$ > $d/cgroup.procs && exec $HR run --rootfs $ROOTFS --init --pids-limit 20 -- sleep 30" \
+    >/tmp/bg.out 2>&1 &
+  pid=$!
+  wait_until 300 populated $d/hardrun-$pid || { cat /tmp/bg.out; fail "no workload cgroup in $d"; }
+  [ -e $CG/hardrun/hardrun-$pid ] && fail "the workload's cgroup went to the default parent, not the unit's"
+  expect_eq "$(cat $d/hardrun-$pid/pids.max)" 20 "pids.max of the workload's cgroup in the unit"
+  grep -qx "$pid" $d/hardrun-supervisor/cgroup.procs ||
+    fail "hardrun is not in $d/hardrun-supervisor: $(cat $d/hardrun-supervisor/cgroup.procs 2>&1)"
+  expect_eq "$(cat $d/cgroup.procs)" "" "processes in the unit's cgroup itself (no internal processes)"
+  child=$(head -n 1 $d/hardrun-$pid/cgroup.procs)
+  grep -q "^0::/hardrun-test.service/hardrun-$pid\$" /proc/$child/cgroup ||
+    fail "workload's /proc/PID/cgroup: $(cat /proc/$child/cgroup)"
+  kill -TERM $pid
+  wait $pid
+  [ -e $d/hardrun-$pid ] && fail "$d/hardrun-$pid left after hardrun exited"
+  # the limit applies: a fork bomb (the unit's next start runs from the supervisor leaf)
+  sh -c "echo \$\$ > $d/hardrun-supervisor/cgroup.procs && exec $HR run --rootfs $ROOTFS --pids-limit 20 -- \
+    cgstress forks 200" >/tmp/hr.out 2>/tmp/hr.err
+  RC=$?; OUT=$(cat /tmp/hr.out); cat /tmp/hr.out /tmp/hr.err
+  expect_rc 0
+  n=$(echo "$OUT" | sed -n 's/^forked \([0-9]*\) of 200.*/\1/p')
+  [ -n "$n" ] && [ "$n" -lt 20 ] || fail "pids.max not enforced in the delegated unit (forked '$n')"
+  ls -d $d/hardrun-[0-9]* 2>/dev/null && fail "workload cgroups left in $d"
+  [ -z "$(ls -d $CG/hardrun/hardrun-* 2>/dev/null)" ] || fail "a cgroup under the default parent"
+  rmdir $d/hardrun-supervisor $d
+}
+
 test_cgroup_parent_flag() {
   hr --cgroup-parent /custom/place --pids-limit 25 -- sh -c 'cat /proc/self/cgroup'
   expect_rc 0
