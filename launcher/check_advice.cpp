@@ -45,6 +45,18 @@ const Mount* plan_mount(const LaunchPlan& plan, const std::string& path) {
     return best;
 }
 
+// `path` is `dir` or below it.
+bool below(const std::string& dir, const std::string& path) {
+    return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/');
+}
+
+// The plan's read-only path (readonlyPaths, e.g. /proc/bus) that covers `path`, if any.
+const std::string* readonly_path(const LaunchPlan& plan, const std::string& path) {
+    for (const auto& p : plan.readonly_paths)
+        if (below(p, path)) return &p;
+    return nullptr;
+}
+
 bool writes(const FailedCall& f) {
     const std::string& s = f.syscall;
     if (s == "open" || s == "openat" || s == "openat2") {
@@ -185,17 +197,55 @@ std::vector<Finding> advise(const LaunchPlan& plan, const std::vector<FailedCall
             Finding x;
             x.kind = "filesystem";
             x.count = f.count;
+            const std::string head = f.syscall + "(" + path + ") failed with " + errno_name(f.err) + ": ";
             if (f.err == EROFS) {
                 x.layer = "filesystem";
-                x.message = f.syscall + "(" + path + ") failed with EROFS: the root filesystem is read-only";
+                x.message = head + "the root filesystem is read-only";
                 x.fix = "mount a tmpfs or a volume at " + dir + " (--tmpfs " + dir + ":noexec or -v HOSTDIR:" + dir + ")";
+                const Mount* m = plan_mount(plan, path);
+                if (below("/proc/sys", path)) {
+                    // a mount there would hide the kernel's settings, not change them: hardrun refuses it
+                    std::string name = path.size() > 10 ? path.substr(10) : "";
+                    std::replace(name.begin(), name.end(), '/', '.');
+                    if (name.empty()) name = "NAME";
+                    x.message = head + "/proc/sys is read-only in the sandbox: it holds kernel settings, most of them "
+                                       "for the whole host";
+                    x.fix = "set " + name + " on the host (sysctl -w " + name + "=VALUE, or /etc/sysctl.d), not from the "
+                            "workload; a namespaced one (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*) can be "
+                            "set for the sandbox alone in the bundle's config.json (linux.sysctl)";
+                } else if (below("/sys", path) || (m && m->kind == MountKind::Sysfs)) {
+                    x.message = head + "/sys is never writable in the sandbox (it is the host kernel's state)";
+                    x.fix = "make the change on the host, before the workload starts; the workload cannot be given it";
+                } else if (const std::string* ro = readonly_path(plan, path)) {
+                    x.message = head + *ro + " is kept read-only in the sandbox (a kernel interface)";
+                    x.fix = "make the change on the host; the workload cannot be given it";
+                } else if (m && m->kind == MountKind::Bind && m->readonly) {
+                    x.message = head + m->destination + " is a read-only volume (" + m->source + ")";
+                    x.fix = "if the workload is meant to write there, mount it read-write: -v " + m->source + ":" +
+                            m->destination + ":rw (instead of :ro)";
+                } else if (m && m->readonly) {
+                    x.message = head + m->destination + " is mounted read-only";
+                    x.fix = "if the workload is meant to write there, mount " + m->destination +
+                            " read-write (--tmpfs " + m->destination + ":noexec)";
+                } else if (m) {
+                    x.message = head + "the filesystem at " + m->destination + " is read-only";
+                    x.fix = "mount a writable tmpfs or volume at " + dir;
+                }
+            } else if (plan.landlock.mode != LandlockChoice::Mode::Off && f.dac_allows.value_or(false)) {
+                // the file modes allow it and the mount is writable (EACCES, not EROFS): Landlock refused it
+                x.layer = "landlock";
+                x.message = head + "Landlock refused it (the file modes let uid " + uid + " write there, and the mount "
+                                   "is not read-only)";
+                x.fix = "Landlock allows writes only below the writable mounts of the plan (tmpfs, volumes): write "
+                        "below one of them (--tmpfs " + dir + ":noexec, or -v HOSTDIR:" + dir + "); --landlock off "
+                        "only if nothing else works";
             } else {
-                x.layer = plan.landlock.mode == LandlockChoice::Mode::Off ? "user" : "user";
-                x.message = f.syscall + "(" + path + ") failed with EACCES: " + dir + " is not writable for uid " + uid;
+                x.layer = "user";
+                x.message = head + dir + " is not writable for uid " + uid;
                 x.fix = "mount a tmpfs (--tmpfs " + dir + ":noexec,mode=1777) or a volume owned by uid " + uid + " at " + dir +
                         ", or give " + dir + " to uid " + uid + " in the image";
             }
-            merge(per_dir, std::to_string(f.err) + ":" + dir, x);
+            merge(per_dir, std::to_string(f.err) + ":" + x.layer + ":" + dir, x);
             continue;
         }
         if ((f.syscall == "bind" || f.syscall == "connect") && (f.err == EACCES || f.err == EPERM) && f.port) {

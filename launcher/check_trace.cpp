@@ -8,15 +8,19 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <set>
 #include <tuple>
 
@@ -61,6 +65,7 @@ nlohmann::json to_json(const FailedCall& f) {
     if (f.family) j["family"] = *f.family;
     if (f.socktype) j["socktype"] = *f.socktype;
     if (f.id) j["id"] = *f.id;
+    if (f.dac_allows) j["dac_allows"] = *f.dac_allows;
     return j;
 }
 
@@ -78,10 +83,76 @@ FailedCall failed_call_from_json(const nlohmann::json& j) {
     if (j.contains("family")) f.family = j["family"].get<int>();
     if (j.contains("socktype")) f.socktype = j["socktype"].get<int>();
     if (j.contains("id")) f.id = j["id"].get<long>();
+    if (j.contains("dac_allows")) f.dac_allows = j["dac_allows"].get<bool>();
     return f;
 }
 
+bool dac_permits(const DacSubject& who, mode_t mode, uid_t owner, gid_t group, int want) {
+    int bits;
+    if (owner == who.fsuid) bits = (mode >> 6) & 7;
+    else if (group == who.fsgid || std::find(who.groups.begin(), who.groups.end(), group) != who.groups.end())
+        bits = (mode >> 3) & 7;
+    else bits = mode & 7;
+    return (bits & want) == want;
+}
+
 namespace {
+
+// The fsuid, fsgid and groups of a traced process, as the tracer's user namespace sees them (the ids
+// stat(2) shows the tracer).
+std::optional<DacSubject> dac_subject(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    DacSubject who;
+    int found = 0;
+    for (std::string line; std::getline(in, line);) {
+        std::istringstream l(line);
+        std::string key;
+        l >> key;
+        unsigned long r, e, sv, fs;
+        if (key == "Uid:" && l >> r >> e >> sv >> fs) who.fsuid = static_cast<uid_t>(fs), ++found;
+        else if (key == "Gid:" && l >> r >> e >> sv >> fs) who.fsgid = static_cast<gid_t>(fs), ++found;
+        else if (key == "Groups:")
+            while (l >> r) who.groups.push_back(static_cast<gid_t>(r));
+    }
+    if (found != 2) return std::nullopt;
+    return who;
+}
+
+// Would the file modes alone let the workload do this call on `path` (as it sees it)? The path is looked up
+// through /proc/PID/root, /proc/self through the host's /proc. A call that creates or removes names, or a
+// path that does not exist, needs write and search on the directory.
+std::optional<bool> dac_allows(pid_t pid, const std::string& syscall, std::uint64_t flags, const std::string& path) {
+    if (path.empty() || path[0] != '/') return std::nullopt;
+    const std::string ps = std::to_string(pid);
+    std::string host = "/proc/" + ps + "/root" + path;
+    for (const char* self : {"/proc/self", "/proc/thread-self"})
+        if (path == self || path.starts_with(std::string(self) + "/")) host = "/proc/" + ps + path.substr(std::strlen(self));
+    auto who = dac_subject(pid);
+    if (!who) return std::nullopt;
+    static const std::set<std::string> names = {"mkdir", "mkdirat", "mknod", "mknodat", "unlink", "unlinkat", "rmdir",
+                                                "rename", "renameat", "renameat2", "link", "linkat", "symlink",
+                                                "symlinkat", "creat"};
+    struct stat st {};
+    bool on_dir = names.count(syscall) > 0;
+    if (!on_dir && ::stat(host.c_str(), &st) != 0) {
+        if (errno != ENOENT) return std::nullopt;
+        on_dir = true;
+    }
+    if (on_dir) {
+        auto slash = host.rfind('/');
+        if (::stat(host.substr(0, slash).c_str(), &st) != 0) return std::nullopt;
+        return dac_permits(*who, st.st_mode, st.st_uid, st.st_gid, 3);  // write + search
+    }
+    int want = 2;
+    if (syscall == "open" || syscall == "openat" || syscall == "openat2") {
+        const int acc = static_cast<int>(flags) & O_ACCMODE;
+        want = acc == O_RDONLY ? 4 : acc == O_RDWR ? 6 : 2;
+        if (syscall == "openat2") want = 2;
+    } else if (syscall.starts_with("exec")) {
+        want = 1;
+    }
+    return dac_permits(*who, st.st_mode, st.st_uid, st.st_gid, want);
+}
 
 // ------------------------------------------------------------------------------------------------
 // the tracer process
@@ -386,6 +457,7 @@ private:
         } else if (t.nr == SYS_fchownat) {
             f.id = static_cast<long>(static_cast<int>(t.args[2]));
         }
+        if (err == EACCES && !f.paths.empty()) f.dac_allows = dac_allows(pid, f.syscall, f.flags, f.paths[0]);
         auto key = std::make_tuple(f.syscall, f.err, f.paths);
         if (auto it = index_.find(key); it != index_.end()) {
             ++failures_[it->second].count;

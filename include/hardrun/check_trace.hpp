@@ -34,8 +34,20 @@ struct FailedCall {
     std::optional<int> family, socktype;  // socket
     std::optional<long> id;          // setuid & co: the id asked for
     bool seccomp_denied = false;     // the seccomp filter refuses this call with these arguments
+    // EACCES on a path: would the file mode alone let the workload's fsuid/fsgid/groups write it (or create
+    // in its directory)? Then something else refused it (Landlock). Unknown when the tracer could not stat it.
+    std::optional<bool> dac_allows;
     unsigned count = 1;
 };
+// Who the kernel's permission check sees: the fsuid, fsgid and supplementary groups of a process.
+struct DacSubject {
+    uid_t fsuid = 0;
+    gid_t fsgid = 0;
+    std::vector<gid_t> groups;
+};
+// The file mode check alone (no capabilities, no ACLs): does `who` get every bit of `want` (r=4 w=2 x=1)?
+bool dac_permits(const DacSubject& who, mode_t mode, uid_t owner, gid_t group, int want);
+
 nlohmann::json to_json(const FailedCall& f);
 FailedCall failed_call_from_json(const nlohmann::json& j);
 

@@ -84,6 +84,54 @@ def test_mkdir_under_var_cache_names_the_directory():
     assert any(f.startswith("mount a tmpfs or a volume at /var/cache/app") for f in fixes(r)), r["findings"]
 
 
+def test_write_to_a_read_only_volume_says_mount_it_rw(tmp_path):
+    vol = tmp_path / "data"
+    vol.mkdir()
+    code, r, err = check("--diagnose", "-v", f"{vol}:/data:ro", "--", "sh", "-c", "echo x > /data/out")
+    assert code == 1, r["verdict"]
+    assert "Read-only file system" in err
+    f = next(f for f in r["findings"] if "/data/out" in f["message"])
+    assert f"/data is a read-only volume ({vol})" in f["message"], f
+    assert f"-v {vol}:/data:rw" in f["fix"], f
+    assert "root filesystem" not in f["message"] and "--tmpfs" not in f["fix"], f
+    assert not (vol / "out").exists()
+
+
+def test_write_to_proc_sys_is_a_host_setting_not_a_tmpfs():
+    code, r, err = check("--diagnose", "--", "sh", "-c", "echo x > /proc/sys/kernel/domainname")
+    assert code == 1, r["verdict"]
+    assert "Read-only file system" in err
+    f = next(f for f in r["findings"] if "/proc/sys/kernel/domainname" in f["message"])
+    assert "/proc/sys is read-only in the sandbox" in f["message"], f
+    assert "sysctl -w kernel.domainname=VALUE" in f["fix"] and "--tmpfs" not in f["fix"], f
+    # the old advice could not be followed: hardrun refuses a tmpfs over /proc/sys
+    p = hardrun("run", "--rootfs", ROOTFS, "--tmpfs", "/proc/sys/kernel", "--", "true")
+    assert p.returncode == 125, p.stderr
+
+
+def test_write_to_sys_is_never_writable():
+    code, r, err = check("--diagnose", "--", "touch", "/sys/hardrun-check")
+    assert code == 1, r["verdict"]
+    f = next(f for f in r["findings"] if "/sys/hardrun-check" in f["message"])
+    assert "/sys is never writable in the sandbox" in f["message"], f
+    assert "--tmpfs" not in f["fix"], f
+
+
+def test_eacces_from_landlock_is_blamed_on_landlock():
+    # the file modes let the workload write its own oom_score_adj (and procfs is mounted read-write), but
+    # Landlock gives /proc read rights only
+    script = "echo 500 > /proc/self/oom_score_adj && cat /proc/self/oom_score_adj"
+    code, r, err = check("--diagnose", "--", "sh", "-c", script)
+    assert code == 1, r["verdict"]
+    assert "Permission denied" in err
+    f = next(f for f in r["findings"] if "/proc/self/oom_score_adj" in f["message"])
+    assert f["layer"] == "landlock" and "Landlock refused it" in f["message"], f
+    # proof: without Landlock the same write works
+    code, r, err = check("--diagnose", "--landlock", "off", "--", "sh", "-c", script)
+    assert r["outcome"]["status"] == 0 and "500" in err, r
+    assert not any("oom_score_adj" in f["message"] for f in r["findings"]), r["findings"]
+
+
 def test_binding_port_80_gets_the_capability_advice():
     code, r, err = check("--diagnose", "--", "httpd", "-p", "80", "-h", "/")
     assert code == 1, r

@@ -254,6 +254,50 @@ TEST_CASE("advise: the fix for each kind of refusal") {
         CHECK(f[0].fix.find("mount a tmpfs or a volume at /var/log") == 0);
         CHECK(f[0].count == 2);
     }
+    SUBCASE("EROFS under /proc/sys: a host setting, never --tmpfs /proc/sys (hardrun refuses that)") {
+        auto f = check::advise(plan, {call("openat", EROFS, {"/proc/sys/kernel/domainname"}, O_WRONLY | O_TRUNC)}, {}, failed);
+        REQUIRE(f.size() == 1);
+        CHECK(f[0].layer == "filesystem");
+        CHECK(f[0].message.find("/proc/sys is read-only") != std::string::npos);
+        CHECK(f[0].fix.find("sysctl -w kernel.domainname=VALUE") != std::string::npos);
+        CHECK(f[0].fix.find("--tmpfs") == std::string::npos);
+        CHECK(f[0].message.find("root filesystem") == std::string::npos);
+    }
+    SUBCASE("EROFS under /sys: never writable in the sandbox") {
+        auto f = check::advise(plan, {call("openat", EROFS, {"/sys/kernel/mm/ksm/run"}, O_WRONLY)}, {}, failed);
+        REQUIRE(f.size() == 1);
+        CHECK(f[0].message.find("/sys is never writable in the sandbox") != std::string::npos);
+        CHECK(f[0].fix.find("--tmpfs") == std::string::npos);
+    }
+    SUBCASE("EROFS in a read-only volume: mount it :rw, the root is not to blame") {
+        auto p = plan;
+        Mount v;
+        v.source = "/srv/data";
+        v.destination = "/data";
+        v.readonly = true;
+        p.mounts.push_back(v);
+        auto f = check::advise(p, {call("openat", EROFS, {"/data/out.txt"}, O_WRONLY | O_CREAT)}, {}, failed);
+        REQUIRE(f.size() == 1);
+        CHECK(f[0].message.find("/data is a read-only volume (/srv/data)") != std::string::npos);
+        CHECK(f[0].fix.find("-v /srv/data:/data:rw") != std::string::npos);
+        CHECK(f[0].message.find("root filesystem") == std::string::npos);
+    }
+    SUBCASE("EACCES where the file modes allow it and Landlock is on: Landlock refused it") {
+        auto c = call("openat", EACCES, {"/proc/self/oom_score_adj"}, O_WRONLY | O_TRUNC);
+        c.dac_allows = true;
+        auto f = check::advise(plan, {c}, {}, failed);
+        REQUIRE(f.size() == 1);
+        CHECK(f[0].layer == "landlock");
+        CHECK(f[0].message.find("Landlock refused it") != std::string::npos);
+        // the same call with Landlock off, or with modes that refuse it: the user (file modes)
+        auto off = plan;
+        off.landlock.mode = LandlockChoice::Mode::Off;
+        CHECK(check::advise(off, {c}, {}, failed).at(0).layer == "user");
+        c.dac_allows = false;
+        CHECK(check::advise(plan, {c}, {}, failed).at(0).layer == "user");
+        c.dac_allows.reset();
+        CHECK(check::advise(plan, {c}, {}, failed).at(0).layer == "user");
+    }
     SUBCASE("mkdir names the directory itself") {
         auto f = check::advise(plan, {call("mkdir", EROFS, {"/var/cache/app"})}, {}, failed);
         REQUIRE(f.size() == 1);
@@ -319,6 +363,16 @@ TEST_CASE("advise: the fix for each kind of refusal") {
         o.pids_limit_hit = true;
         CHECK(any_contains(check::advise(p, {}, {}, o), "pids limit 16"));
     }
+}
+
+TEST_CASE("trace: the file mode check of the tracer's EACCES verdict") {
+    check::DacSubject who{10001, 10001, {20}};
+    CHECK(check::dac_permits(who, 0644, 10001, 0, 2));        // owner may write
+    CHECK_FALSE(check::dac_permits(who, 0644, 0, 0, 2));      // other may not
+    CHECK(check::dac_permits(who, 0664, 0, 20, 2));           // a supplementary group
+    CHECK(check::dac_permits(who, 0775, 0, 10001, 3));        // write + search on a directory
+    CHECK_FALSE(check::dac_permits(who, 0755, 0, 10001, 3));
+    CHECK_FALSE(check::dac_permits(who, 0466, 10001, 10001, 2));  // the owner's bits decide, not other's
 }
 
 TEST_CASE("classify: 0 clean, 1 the hardening, 2 the workload itself") {
