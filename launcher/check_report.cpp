@@ -135,7 +135,7 @@ std::vector<Layer> assess(const LaunchPlan& plan, const evidence::Evidence& ev) 
 
     // --- user
     {
-        Layer l{"user", "", "", "", Status::Ok, {}};
+        Layer l{"user", "", "", "", Status::Ok, {}, {}};
         l.asked = "uid " + std::to_string(plan.uid) + " gid " + std::to_string(plan.gid);
         std::vector<std::string> g;
         for (auto x : plan.additional_gids) g.push_back(std::to_string(x));
@@ -170,7 +170,7 @@ std::vector<Layer> assess(const LaunchPlan& plan, const evidence::Evidence& ev) 
     }
     // --- capabilities
     {
-        Layer l{"capabilities", "", "", "", Status::Ok, {}};
+        Layer l{"capabilities", "", "", "", Status::Ok, {}, {}};
         const auto& c = plan.caps;
         if (c.bounding == c.effective && c.bounding == c.permitted && c.bounding == c.inheritable && c.bounding == c.ambient)
             l.asked = evidence::caps_text(c.bounding) + (c.bounding.empty() ? " (all five sets empty)" : " in all five sets");
@@ -205,7 +205,7 @@ std::vector<Layer> assess(const LaunchPlan& plan, const evidence::Evidence& ev) 
     // --- no_new_privs
     {
         Layer l{"no_new_privs", plan.no_new_privs ? "on" : "off", plan.no_new_privs ? "prctl(PR_SET_NO_NEW_PRIVS)" : "not set",
-                "", Status::Ok, {}};
+                "", Status::Ok, {}, {}};
         if (have_status && st.no_new_privs) {
             l.evidence = "NoNewPrivs " + std::to_string(*st.no_new_privs);
             if (plan.no_new_privs && *st.no_new_privs != 1) {
@@ -219,7 +219,7 @@ std::vector<Layer> assess(const LaunchPlan& plan, const evidence::Evidence& ev) 
     }
     // --- seccomp
     {
-        Layer l{"seccomp", "", "", "", Status::Ok, {}};
+        Layer l{"seccomp", "", "", "", Status::Ok, {}, {}};
         const bool filtered = !(plan.seccomp.mode == SeccompChoice::Mode::Unconfined && plan.seccomp.inline_json.empty());
         if (!plan.seccomp.inline_json.empty()) l.asked = "the bundle's linux.seccomp";
         else if (plan.seccomp.mode == SeccompChoice::Mode::Default) l.asked = "hardrun's default profile";
@@ -240,7 +240,7 @@ std::vector<Layer> assess(const LaunchPlan& plan, const evidence::Evidence& ev) 
     }
     // --- apparmor
     {
-        Layer l{"apparmor", "", "", "", Status::Ok, {}};
+        Layer l{"apparmor", "", "", "", Status::Ok, {}, {}};
         switch (plan.apparmor.mode) {
             case AppArmorChoice::Mode::Default: l.asked = "hardrun-default where AppArmor is enabled"; break;
             case AppArmorChoice::Mode::Named: l.asked = "profile " + plan.apparmor.profile; break;
@@ -268,7 +268,7 @@ std::vector<Layer> assess(const LaunchPlan& plan, const evidence::Evidence& ev) 
     }
     // --- landlock
     {
-        Layer l{"landlock", "", "", "", Status::Ok, {}};
+        Layer l{"landlock", "", "", "", Status::Ok, {}, {}};
         switch (plan.landlock.mode) {
             case LandlockChoice::Mode::Auto: l.asked = "on where the kernel supports it"; break;
             case LandlockChoice::Mode::On: l.asked = "on"; break;
@@ -287,7 +287,7 @@ std::vector<Layer> assess(const LaunchPlan& plan, const evidence::Evidence& ev) 
     }
     // --- cgroup
     {
-        Layer l{"cgroup", "", "", "", Status::Ok, {}};
+        Layer l{"cgroup", "", "", "", Status::Ok, {}, {}};
         const auto& r = plan.resources;
         std::vector<std::pair<std::string, std::string>> want;  // file -> value
         if (r.memory_max) want.emplace_back("memory.max", std::to_string(*r.memory_max));
@@ -297,6 +297,9 @@ std::vector<Layer> assess(const LaunchPlan& plan, const evidence::Evidence& ev) 
         if (r.cpu_weight) want.emplace_back("cpu.weight", std::to_string(*r.cpu_weight));
         std::vector<std::string> asked;
         for (const auto& [f, v] : want) asked.push_back(f + "=" + v);
+        // not a warning (nothing was weakened: there is no default limit to weaken), but `hardrun lint` flags it
+        if (!r.memory_max) l.notes.push_back("no memory limit (--memory): `hardrun lint` flags it as limits.memory");
+        if (!r.pids_max) l.notes.push_back("no pids limit (--pids-limit): `hardrun lint` flags it as limits.pids");
         if (r.empty()) {
             l.asked = "no resource limit (add --memory and --pids-limit)";
             l.applied = "no cgroup";
@@ -325,7 +328,7 @@ std::vector<Layer> assess(const LaunchPlan& plan, const evidence::Evidence& ev) 
     }
     // --- namespaces
     {
-        Layer l{"namespaces", "", "", "", Status::Ok, {}};
+        Layer l{"namespaces", "", "", "", Status::Ok, {}, {}};
         const auto& n = plan.namespaces;
         const std::vector<std::tuple<std::string, bool, std::string>> kinds = {
             {"user", n.user, "user"}, {"mnt", n.mount, "mount"}, {"pid", n.pid, "pid"}, {"ipc", n.ipc, "ipc"},
@@ -355,7 +358,7 @@ std::vector<Layer> assess(const LaunchPlan& plan, const evidence::Evidence& ev) 
     }
     // --- filesystem
     {
-        Layer l{"filesystem", "", "", "", Status::Ok, {}};
+        Layer l{"filesystem", "", "", "", Status::Ok, {}, {}};
         std::vector<std::string> asked;
         asked.push_back(plan.readonly_root ? "read-only root" : "WRITABLE root");
         for (const auto& m : plan.mounts)
@@ -414,7 +417,7 @@ std::vector<Layer> assess(const LaunchPlan& plan, const evidence::Evidence& ev) 
     }
     // --- network
     {
-        Layer l{"network", plan.network == NetworkMode::None ? "none (loopback only)" : "host", "", "", Status::Ok, {}};
+        Layer l{"network", plan.network == NetworkMode::None ? "none (loopback only)" : "host", "", "", Status::Ok, {}, {}};
         l.applied = plan.network == NetworkMode::None ? "a network namespace with lo up" : "the host's network namespace";
         if (ev.interfaces.empty() && ev.ns.empty()) {
             unverified(l);
@@ -431,7 +434,7 @@ std::vector<Layer> assess(const LaunchPlan& plan, const evidence::Evidence& ev) 
     }
     // --- rlimits
     {
-        Layer l{"rlimits", "", "setrlimit before the uid switch", "", Status::Ok, {}};
+        Layer l{"rlimits", "", "setrlimit before the uid switch", "", Status::Ok, {}, {}};
         std::vector<std::string> asked, seen, bad;
         for (const auto& r : plan.rlimits) {
             const char* name = nullptr;
@@ -490,6 +493,25 @@ OutcomeView view_of(const Outcome& out) {
     return v;
 }
 
+namespace {
+
+// "every probe was blocked", or "29 probes blocked, 2 not applicable here"
+std::string probes_phrase(const Report& r) {
+    const auto blocked = std::count_if(r.probes.begin(), r.probes.end(), [](const ProbeResult& p) { return p.verdict == "blocked"; });
+    const auto na = std::count_if(r.probes.begin(), r.probes.end(), [](const ProbeResult& p) { return p.verdict == "not-applicable"; });
+    if (na == 0) return "every probe was blocked";
+    return std::to_string(blocked) + " probe(s) blocked, " + std::to_string(na) + " not applicable here";
+}
+
+// "; note: no memory limit ..., no pids limit ..." from the layers' notes ("" when none)
+std::string notes_phrase(const Report& r) {
+    std::vector<std::string> notes;
+    for (const auto& l : r.layers) notes.insert(notes.end(), l.notes.begin(), l.notes.end());
+    return notes.empty() ? "" : "; note: " + join(notes, "; ");
+}
+
+}  // namespace
+
 void classify(Report& r) {
     const bool failed_layer = std::any_of(r.layers.begin(), r.layers.end(), [](const Layer& l) { return l.status == Status::Failed; });
     const bool probe_failed = std::any_of(r.probes.begin(), r.probes.end(), [](const ProbeResult& p) { return !p.passed; });
@@ -533,13 +555,14 @@ void classify(Report& r) {
     }
     if (!r.warnings.empty()) {
         r.exit_code = 1;
-        r.verdict = std::string(r.ran_workload ? "the workload succeeded" : "every probe was blocked") + ", but with " +
-                    std::to_string(r.warnings.size()) + " layer(s) weakened (warnings above)";
+        r.verdict = (r.ran_workload ? std::string("the workload succeeded") : probes_phrase(r)) + ", but with " +
+                    std::to_string(r.warnings.size()) + " layer(s) weakened (warnings above)" + notes_phrase(r);
         return;
     }
     r.exit_code = 0;
-    r.verdict = r.ran_workload ? "the workload succeeded under full hardening" : "every probe was blocked under full hardening";
-    if (r.ran_workload && !r.probes.empty()) r.verdict += ", and every probe was blocked";
+    r.verdict = r.ran_workload ? "the workload succeeded under full hardening" : probes_phrase(r) + " under full hardening";
+    if (r.ran_workload && !r.probes.empty()) r.verdict += ", and " + probes_phrase(r);
+    r.verdict += notes_phrase(r);
 }
 
 std::string render_human(const Report& r, bool color) {
@@ -564,6 +587,7 @@ std::string render_human(const Report& r, bool color) {
             o << "  " << status_tag(l.status) << " " << name << " asked:    " << l.asked << "\n";
             o << "                         applied:  " << l.applied << "\n";
             o << "                         evidence: " << l.evidence << "\n";
+            for (const auto& n : l.notes) o << "                         note:     " << n << "\n";
         }
     }
     if (!r.warnings.empty()) {
@@ -627,7 +651,7 @@ nlohmann::json render_json(const Report& r) {
     json layers = json::array();
     for (const auto& l : r.layers)
         layers.push_back({{"name", l.name}, {"asked", l.asked}, {"applied", l.applied}, {"evidence", l.evidence},
-                          {"status", status_name(l.status)}, {"warnings", l.warnings}});
+                          {"status", status_name(l.status)}, {"warnings", l.warnings}, {"notes", l.notes}});
     j["layers"] = layers;
     j["warnings"] = r.warnings;
     j["notes"] = r.notes;

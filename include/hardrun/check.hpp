@@ -35,6 +35,7 @@ struct Layer {
     std::string evidence;  // what the kernel says about the workload's own process
     Status status = Status::Ok;
     std::vector<std::string> warnings;  // plan.warnings that belong to this layer, and mismatches
+    std::vector<std::string> notes;     // not failures, not warnings: what `hardrun lint` would flag (no limits)
 };
 
 // Compares the plan with the evidence of the workload's process. `evidence` may be partial (notes say why).

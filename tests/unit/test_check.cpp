@@ -427,6 +427,41 @@ TEST_CASE("classify: 0 clean, 1 the hardening, 2 the workload itself") {
     CHECK(probes.exit_code == 1);
 }
 
+TEST_CASE("classify: the verdict counts probes that were not applicable, and notes missing limits") {
+    check::Report probes;
+    probes.probes.push_back({"mount", "", "", "blocked", "", "", "", true});
+    probes.probes.push_back({"chroot", "", "", "blocked", "", "", "", true});
+    check::classify(probes);
+    CHECK(probes.verdict == "every probe was blocked under full hardening");
+    probes.probes.push_back({"vsock", "", "", "not-applicable", "", "", "", true});
+    check::classify(probes);
+    CHECK(probes.exit_code == 0);
+    CHECK(probes.verdict == "2 probe(s) blocked, 1 not applicable here under full hardening");
+
+    // the default plan sets no limit: not a failure, but the verdict says what lint would flag
+    auto plan = default_plan();
+    check::Report r;
+    r.ran_workload = true;
+    check::OutcomeView ok;
+    ok.status = 0;
+    r.outcome = ok;
+    r.layers = check::assess(plan, good_evidence());
+    check::classify(r);
+    CHECK(r.exit_code == 0);
+    CHECK(r.verdict.find("under full hardening; note: no memory limit (--memory)") != std::string::npos);
+    CHECK(r.verdict.find("limits.memory") != std::string::npos);
+    CHECK(r.verdict.find("limits.pids") != std::string::npos);
+    // with both limits, no note
+    plan.resources.memory_max = 64 << 20;
+    plan.resources.pids_max = 50;
+    auto ev = good_evidence();
+    ev.cgroup_files["memory.max"] = std::to_string(64 << 20);
+    ev.cgroup_files["pids.max"] = "50";
+    r.layers = check::assess(plan, ev);
+    check::classify(r);
+    CHECK(r.verdict == "the workload succeeded under full hardening");
+}
+
 TEST_CASE("probes: the catalog has at least 30 distinct probes") {
     std::set<std::string> names;
     for (const auto& p : check::probe_catalog()) {
