@@ -65,6 +65,28 @@ def test_evidence_of_a_workload_that_exits_at_once():
     assert not any("not read back" in l["evidence"] for l in r["layers"])
 
 
+def test_missing_limits_are_a_note_not_a_failure():
+    # what `hardrun lint` flags (limits.memory, limits.pids) is named, but the run still passes
+    code, r, _ = check("--", "true")
+    assert code == 0, r["verdict"]
+    assert "note: no memory limit (--memory)" in r["verdict"] and "limits.pids" in r["verdict"], r["verdict"]
+    assert any("limits.memory" in n for n in layer(r, "cgroup")["notes"])
+    lint = hardrun("lint", "--format", "json", "--flags", "--", "--rootfs", ROOTFS)
+    assert {"limits.memory", "limits.pids"} <= {f["rule"] for f in json.loads(lint.stdout)["subjects"][0]["findings"]}
+
+
+def test_probe_verdict_counts_the_not_applicable_ones():
+    code, r, _ = check("--probes")
+    verdicts = [p["verdict"] for p in r["probes"]]
+    blocked, na = verdicts.count("blocked"), verdicts.count("not-applicable")
+    assert code == 0 and blocked + na == len(verdicts), r["verdict"]
+    if na:
+        assert r["verdict"].startswith(f"{blocked} probe(s) blocked, {na} not applicable here"), r["verdict"]
+        assert "every probe was blocked" not in r["verdict"]
+    else:
+        assert r["verdict"].startswith("every probe was blocked"), r["verdict"]
+
+
 def test_write_to_var_log_gets_the_tmpfs_advice(as_user, tmp_path):
     script = "echo hello > /var/log/app.log && cat /var/log/app.log"
     code, r, err = check("--diagnose", "--", "sh", "-c", script, user=as_user)
