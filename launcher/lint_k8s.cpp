@@ -96,6 +96,7 @@ Confinement annotation_confinement(const std::string& v) {
 struct PodRef {
     std::string workload;  // "Deployment/web"
     YAML::Node spec, meta;
+    std::string at;        // where the pod template is in the document: "" (a Pod), "spec.template." ...
 };
 
 void collect(const YAML::Node& doc, std::vector<PodRef>& pods, std::vector<std::string>& skipped) {
@@ -110,17 +111,17 @@ void collect(const YAML::Node& doc, std::vector<PodRef>& pods, std::vector<std::
     }
     YAML::Node spec = child(doc, "spec");
     if (kind == "Pod") {
-        pods.push_back({kind + "/" + name, spec, child(doc, "metadata")});
+        pods.push_back({kind + "/" + name, spec, child(doc, "metadata"), ""});
     } else if (kind == "Deployment" || kind == "StatefulSet" || kind == "DaemonSet" || kind == "ReplicaSet" || kind == "Job" ||
                kind == "ReplicationController") {
         YAML::Node tmpl = child(spec, "template");
-        pods.push_back({kind + "/" + name, child(tmpl, "spec"), child(tmpl, "metadata")});
+        pods.push_back({kind + "/" + name, child(tmpl, "spec"), child(tmpl, "metadata"), "spec.template."});
     } else if (kind == "CronJob") {
         YAML::Node tmpl = child(child(child(spec, "jobTemplate"), "spec"), "template");
-        pods.push_back({kind + "/" + name, child(tmpl, "spec"), child(tmpl, "metadata")});
+        pods.push_back({kind + "/" + name, child(tmpl, "spec"), child(tmpl, "metadata"), "spec.jobTemplate.spec.template."});
     } else if (kind == "PodTemplate") {
         YAML::Node tmpl = child(doc, "template");
-        pods.push_back({kind + "/" + name, child(tmpl, "spec"), child(tmpl, "metadata")});
+        pods.push_back({kind + "/" + name, child(tmpl, "spec"), child(tmpl, "metadata"), "template."});
     } else if (!kind.empty()) {
         skipped.push_back(kind + "/" + name);
     }
@@ -155,7 +156,8 @@ std::vector<Subject> from_kubernetes(const std::string& text, const std::string&
                     const YAML::Node c = containers[i];
                     const YAML::Node csc = child(c, "securityContext");
                     const std::string cname = str(child(c, "name"), std::to_string(i));
-                    const std::string base = std::string("spec.") + list + "[" + std::to_string(i) + "]";
+                    const std::string spec = pod.at + "spec.", meta = pod.at + "metadata.";
+                    const std::string base = spec + list + "[" + std::to_string(i) + "]";
                     Subject s;
                     s.source = source;
                     s.kind = "kubernetes";
@@ -192,28 +194,32 @@ std::vector<Subject> from_kubernetes(const std::string& text, const std::string&
                     // seccomp: field (container, pod), then the deprecated annotations
                     YAML::Node sp = defined(child(csc, "seccompProfile")) ? child(csc, "seccompProfile") : child(psc, "seccompProfile");
                     s.seccomp = confinement(str(child(sp, "type")));
-                    if (s.seccomp == Confinement::Unset) {
-                        std::string v = str(child(annotations, ("container.seccomp.security.alpha.kubernetes.io/" + cname).c_str()));
-                        if (v.empty()) v = str(child(annotations, "seccomp.security.alpha.kubernetes.io/pod"));
-                        s.seccomp = annotation_confinement(v);
-                    }
                     set_where("seccomp", base + ".securityContext.seccompProfile", sp, csc);
+                    if (s.seccomp == Confinement::Unset) {
+                        std::string key = "container.seccomp.security.alpha.kubernetes.io/" + cname;
+                        if (!defined(child(annotations, key.c_str()))) key = "seccomp.security.alpha.kubernetes.io/pod";
+                        s.seccomp = annotation_confinement(str(child(annotations, key.c_str())));
+                        if (defined(child(annotations, key.c_str())))  // the annotation decided: point at it
+                            set_where("seccomp", meta + "annotations[" + key + "]", child(annotations, key.c_str()));
+                    }
                     // AppArmor: field, then the beta annotation; the runtime's default applies otherwise
                     YAML::Node ap = defined(child(csc, "appArmorProfile")) ? child(csc, "appArmorProfile") : child(psc, "appArmorProfile");
                     s.apparmor = confinement(str(child(ap, "type")));
-                    if (s.apparmor == Confinement::Unset) {
-                        std::string v = str(child(annotations, ("container.apparmor.security.beta.kubernetes.io/" + cname).c_str()));
-                        Confinement a = annotation_confinement(v);
-                        s.apparmor = a == Confinement::Unset ? Confinement::Default : a;
-                    }
                     set_where("apparmor", base + ".securityContext.appArmorProfile", ap, csc);
+                    if (s.apparmor == Confinement::Unset) {
+                        const std::string key = "container.apparmor.security.beta.kubernetes.io/" + cname;
+                        Confinement a = annotation_confinement(str(child(annotations, key.c_str())));
+                        s.apparmor = a == Confinement::Unset ? Confinement::Default : a;
+                        if (defined(child(annotations, key.c_str())))  // the annotation decided: point at it
+                            set_where("apparmor", meta + "annotations[" + key + "]", child(annotations, key.c_str()));
+                    }
                     // host namespaces
                     s.host_network = boolean(child(pod.spec, "hostNetwork")).value_or(false);
                     s.host_pid = boolean(child(pod.spec, "hostPID")).value_or(false);
                     s.host_ipc = boolean(child(pod.spec, "hostIPC")).value_or(false);
-                    set_where("host_network", "spec.hostNetwork", child(pod.spec, "hostNetwork"), pod.spec);
-                    set_where("host_pid", "spec.hostPID", child(pod.spec, "hostPID"), pod.spec);
-                    set_where("host_ipc", "spec.hostIPC", child(pod.spec, "hostIPC"), pod.spec);
+                    set_where("host_network", spec + "hostNetwork", child(pod.spec, "hostNetwork"), pod.spec);
+                    set_where("host_pid", spec + "hostPID", child(pod.spec, "hostPID"), pod.spec);
+                    set_where("host_ipc", spec + "hostIPC", child(pod.spec, "hostIPC"), pod.spec);
                     s.masked_paths = str(child(csc, "procMount")) != "Unmasked";
                     set_where("masked", base + ".securityContext.procMount", child(csc, "procMount"), csc);
                     // resources
@@ -236,15 +242,15 @@ std::vector<Subject> from_kubernetes(const std::string& text, const std::string&
                                 std::string p = str(child(hp, "path"));
                                 if (p.starts_with("/dev/") || p == "/dev") {
                                     s.devices.push_back("hostPath " + p);
-                                    set_where("device:hostPath " + p, "spec.volumes[" + it->first + "].hostPath", hp);
+                                    set_where("device:hostPath " + p, spec + "volumes[" + it->first + "].hostPath", hp);
                                 } else {
                                     s.host_paths.push_back(p);
-                                    set_where("mount:" + p, "spec.volumes[" + it->first + "].hostPath", hp);
+                                    set_where("mount:" + p, spec + "volumes[" + it->first + "].hostPath", hp);
                                 }
                             }
                             const YAML::Node ed = child(it->second, "emptyDir");
                             if (defined(ed) && str(child(ed, "medium")) == "Memory")
-                                s.tmpfs.push_back({str(child(m, "mountPath")), false, "spec.volumes[" + it->first + "].emptyDir"});
+                                s.tmpfs.push_back({str(child(m, "mountPath")), false, spec + "volumes[" + it->first + "].emptyDir"});
                         }
                     // environment
                     if (YAML::Node env = child(c, "env"); env && env.IsSequence())

@@ -169,7 +169,8 @@ def test_setuid_binary_without_no_new_privs(tmp_rootfs):
 
 
 def test_tiocsti_in_a_bundle_with_openable_ptys(tmp_path):
-    # hardrun's flag front end mounts /dev/pts nodev, so no pty opens at all; an OCI bundle's devpts does
+    # the probe opens a pty of the sandbox's own devpts (newinstance, ptmxmode=0666, not nodev: in a bundle as
+    # with the flags) and tries TIOCSTI on it: refused (EPERM) without CAP_SYS_ADMIN, allowed with it in every set
     bundle = tmp_path / "bundle"
     bundle.mkdir()
     assert subprocess.run([HARDRUN, "spec"], cwd=bundle).returncode == 0

@@ -88,7 +88,9 @@ def apparmor_enabled():
         return False
 
 
-@pytest.mark.skipif(not apparmor_enabled(), reason="AppArmor is not enabled on this kernel (the VM tier runs it)")
+@pytest.mark.skipif(not apparmor_enabled(), reason="AppArmor is not enabled on this kernel; the VM tier covers it: "
+                    "tests/vm/cases/20-apparmor.sh test_label_applied_through_real_procfs_despite_fake_proc "
+                    "(scripts/vm-test -k apparmor)")
 def test_label_is_really_applied_through_a_real_procfs(as_user):
     # the LSM write went to the kernel: the workload is confined by hardrun's profile
     p = sh("cat /proc/self/attr/current", user=as_user, check=0)

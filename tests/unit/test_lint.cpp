@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
@@ -139,8 +140,36 @@ TEST_CASE("lint: Kubernetes manifests") {
                           "mounts.host-path", "limits.memory", "env.secret"})
         CHECK_MESSAGE(got.count(r), "missing " << r);
     // findings point at the field's line
-    for (const auto& f : lint::check(bad[0]))
+    for (const auto& f : lint::check(bad[0])) {
         if (f.rule == "ns.host-network") CHECK(f.line == 9);
+        // the unconfined AppArmor comes from the annotation (line 7), not from the securityContext
+        if (f.rule == "apparmor.unconfined") {
+            CHECK(f.line == 7);
+            CHECK(f.where == "metadata.annotations[container.apparmor.security.beta.kubernetes.io/app]");
+        }
+        if (f.rule == "user.root") CHECK(f.where == "spec.containers[0].securityContext.runAsUser");
+    }
+    // a Deployment's containers are at spec.template.spec.containers (and that is what SARIF shows)
+    for (const auto& f : lint::check(hardened[0]))
+        if (!f.where.empty()) CHECK(f.where.starts_with("spec.template.spec."));
+    const auto deploy = lint::from_kubernetes(R"(kind: Deployment
+metadata: {name: d}
+spec:
+  template:
+    metadata:
+      annotations: {container.apparmor.security.beta.kubernetes.io/c: unconfined}
+    spec:
+      hostPID: true
+      containers:
+        - name: c
+          securityContext: {runAsUser: 0}
+)", "d.yaml");
+    REQUIRE(deploy.size() == 1);
+    std::map<std::string, std::string> where;
+    for (const auto& f : lint::check(deploy[0])) where[f.rule] = f.where;
+    CHECK(where["user.root"] == "spec.template.spec.containers[0].securityContext.runAsUser");
+    CHECK(where["ns.host-pid"] == "spec.template.spec.hostPID");
+    CHECK(where["apparmor.unconfined"] == "spec.template.metadata.annotations[container.apparmor.security.beta.kubernetes.io/c]");
 
     auto multi = lint::load_file(kLint + "k8s-privileged-daemonset.yaml");
     REQUIRE(multi.size() == 2);  // the DaemonSet and the CronJob; the Service is not a workload

@@ -106,3 +106,20 @@ test_rootless_gets_default_profile() {
   expect_rc 0
   expect_eq "$OUT" "hardrun-default (enforce)" "rootless /proc/self/attr/current"
 }
+
+test_label_applied_through_real_procfs_despite_fake_proc() {
+  # runc CVE-2019-16884: a rootfs that ships its own /proc/self/attr/current (plain files) must not catch
+  # the label write; hardrun writes it through the sandbox's real procfs and the kernel confines the workload
+  "$HR" apparmor load >/dev/null 2>&1
+  fake=/tmp/fakeproc-rootfs
+  rm -rf $fake
+  cp -a "$ROOTFS" $fake
+  mkdir -p $fake/proc/self/attr
+  echo fake-label > $fake/proc/self/attr/current
+  echo fake-label > $fake/proc/self/attr/exec
+  hardrun_cmd run --rootfs $fake -- sh -c 'cat /proc/self/attr/current; stat -f -c %T /proc/self/attr'
+  rm -rf $fake
+  expect_rc 0
+  expect_eq "$(echo "$OUT" | head -n 1)" "hardrun-default (enforce)" "/proc/self/attr/current"
+  expect_eq "$(echo "$OUT" | tail -n 1)" "proc" "the filesystem at /proc/self/attr"
+}
