@@ -115,12 +115,13 @@ Prepared prepare(const LaunchPlan& plan, Mode mode) {
 
     if (mode == Mode::Enforce) {
         p.program = p.enforce;
-        if (resolved && resolved->uses(ActionKind::Notify)) {
-            if (resolved->listener_path.empty())
-                throw Error("seccomp", resolved->source,
-                            "SCMP_ACT_NOTIFY needs a listener: give listenerPath (OCI) for the agent that answers");
-            p.load_flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
-        } else if (!cache_key.empty()) {
+        // No outside agent can answer: hardrun does not hand the listener to a listenerPath (the OCI front
+        // end refuses that field), and a listener nobody reads would turn each such syscall into ENOSYS.
+        if (resolved && resolved->uses(ActionKind::Notify))
+            throw Error("seccomp", resolved->source,
+                        "SCMP_ACT_NOTIFY is not supported: hardrun does not hand the seccomp listener to an outside agent "
+                        "(use SCMP_ACT_ERRNO, or `hardrun run --report` to see what the profile refuses)");
+        if (!cache_key.empty()) {
             filter_cache::store(cache_key, filter_cache::encode(p));
         }
         return p;

@@ -209,6 +209,19 @@ def test_features_document_is_valid_and_truthful(env):
     one_line_error(rt("run", "--bundle", b.dir, "t1"), "linux.namespaces[6].type", "time")
     assert set(f["linux"]["namespaces"]) == {"cgroup", "ipc", "mount", "network", "pid", "user", "uts"}
     assert "SCMP_ACT_ERRNO" in f["linux"]["seccomp"]["actions"]
+    # every seccomp action features lists is usable in a config (SCMP_ACT_NOTIFY is not: it needs listenerPath)
+    assert "SCMP_ACT_NOTIFY" not in f["linux"]["seccomp"]["actions"]
+    b.config["linux"]["namespaces"].pop()
+    b.args("true")
+    for action in f["linux"]["seccomp"]["actions"]:
+        b.config["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW",
+                                        "syscalls": [{"names": ["acct"], "action": action}]}
+        b.save()
+        p = rt("run", "--bundle", b.dir, "act")
+        assert p.returncode == 0, (action, p.stderr)
+    b.config["linux"]["seccomp"]["syscalls"][0]["action"] = "SCMP_ACT_NOTIFY"
+    b.save()
+    one_line_error(rt("run", "--bundle", b.dir, "act"), "SCMP_ACT_NOTIFY is not supported")
     assert f["potentiallyUnsafeConfigAnnotations"] == ["org.hardrun.seccomp", "org.hardrun.landlock",
                                                        "org.hardrun.no-new-privileges"]
 

@@ -622,6 +622,10 @@ TEST_CASE("oci: features are truthful about what hardrun does") {
     CHECK(f["linux"]["cgroup"]["systemd"] == false);  // --systemd-cgroup is refused
     auto opts = f["mountOptions"].get<std::vector<std::string>>();
     CHECK(std::find(opts.begin(), opts.end(), "rshared") == opts.end());
+    // SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath, which hardrun refuses: not listed
+    auto actions = f["linux"]["seccomp"]["actions"].get<std::vector<std::string>>();
+    CHECK(std::find(actions.begin(), actions.end(), "SCMP_ACT_ERRNO") != actions.end());
+    CHECK(std::find(actions.begin(), actions.end(), "SCMP_ACT_NOTIFY") == actions.end());
     // every mount option features lists is accepted by the planner
     for (const auto& o : opts) {
         json j = base();

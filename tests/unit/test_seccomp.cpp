@@ -503,7 +503,7 @@ TEST_CASE("seccomp: Report and Record programs are the profile's with notifying 
     CHECK(simulate(rec_all.program, make_data(SCMP_ARCH_X86, 20)).ret == SECCOMP_RET_KILL_PROCESS);
 }
 
-TEST_CASE("seccomp: a profile refusing sendmsg cannot be reported on; NOTIFY needs a listener") {
+TEST_CASE("seccomp: a profile refusing sendmsg cannot be reported on; NOTIFY is refused, with or without listenerPath") {
     char tmpl[] = "/tmp/hardrun-seccomp-unit-XXXXXX";
     int fd = ::mkstemp(tmpl);
     REQUIRE(fd >= 0);
@@ -532,8 +532,22 @@ TEST_CASE("seccomp: a profile refusing sendmsg cannot be reported on; NOTIFY nee
     } catch (const Error& e) {
         err = e.what();
     }
-    CHECK(err == "seccomp: " + std::string(tmpl) +
-                     ": SCMP_ACT_NOTIFY needs a listener: give listenerPath (OCI) for the agent that answers");
+    const std::string notify_err = "seccomp: " + std::string(tmpl) +
+                                   ": SCMP_ACT_NOTIFY is not supported: hardrun does not hand the seccomp listener to an "
+                                   "outside agent (use SCMP_ACT_ERRNO, or `hardrun run --report` to see what the profile refuses)";
+    CHECK(err == notify_err);
+    // a listenerPath in a profile file does not make it usable: nothing would read the listener
+    {
+        std::ofstream(tmpl) << R"({"defaultAction": "SCMP_ACT_ERRNO", "listenerPath": "/run/agent.sock", "syscalls": [)"
+                               R"({"names": ["getppid"], "action": "SCMP_ACT_NOTIFY"}]})";
+    }
+    err.clear();
+    try {
+        prepare(plan, Mode::Enforce);
+    } catch (const Error& e) {
+        err = e.what();
+    }
+    CHECK(err == notify_err);
     ::unlink(tmpl);
 }
 
