@@ -298,9 +298,23 @@ json Supervisor::recorded_profile(const std::string& command, std::vector<std::s
         });
         if (specific) copy_rules(name, "refused while recording");
     }
+    // The ENOSYS rule starts above the highest syscall a profile names: name the base profile's newest one
+    // (refused with EPERM, the default), so what the base profile knows and the workload never made (io_uring,
+    // openat2, landlock_*...) stays EPERM, and only syscalls newer than the base profile get ENOSYS.
+    std::string newest;
+    int newest_nr = -1;
+    if (base)
+        for (const auto& name : base->names_known) {
+            const int nr = syscall_number(*native, name);
+            if (nr > newest_nr) newest_nr = nr, newest = name;
+        }
     json syscalls = json::array();
     if (!plain.empty()) syscalls.push_back(rule_json(plain, Action{ActionKind::Allow, 0}, {}, "recorded"));
     for (auto& r : restricted) syscalls.push_back(r);
+    if (!newest.empty() && !allowed.count(newest) && !copied.count(newest))
+        syscalls.push_back(rule_json({newest}, Action{ActionKind::Errno, EPERM}, {},
+                                     "the newest syscall " + base_name + " knows: syscalls up to it are refused with EPERM, "
+                                     "newer ones get ENOSYS"));
     json profile;
     profile["comment"] = "Recorded by hardrun " + std::string(HARDRUN_VERSION) + " seccomp record from: " + command +
                          ". The syscalls the workload made; argument restrictions kept from " + base_name + ".";
