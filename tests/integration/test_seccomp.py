@@ -72,6 +72,15 @@ def test_default_profile_refuses_dangerous_syscalls(as_user):
     assert res["personality_query"] == "ok"
 
 
+def test_cap_add_sys_ptrace_lets_ptrace_through_the_profiles_caps_include(as_user):
+    # default.json allows ptrace only with CAP_SYS_PTRACE (includes.caps): the capability the workload will
+    # really hold decides, so with --cap-add the kernel answers (ESRCH: not traced), without it the filter does
+    p, res = sysx(["ptrace", "getpid"], "--cap-add", "SYS_PTRACE", user=as_user)
+    assert res == {"ptrace": "ESRCH", "getpid": "ok"}, p.stdout + p.stderr
+    p, res = sysx(["ptrace", "getpid"], user=as_user)
+    assert res == {"ptrace": "EPERM", "getpid": "ok"}, p.stdout + p.stderr
+
+
 def test_without_a_filter_the_kernel_answers_otherwise(as_user):
     """The control: the same calls unfiltered, so each EPERM above is the filter's and not the kernel's."""
     p, res = sysx(list(REFUSED), "--security-opt", "seccomp=unconfined", user=as_user)
@@ -125,6 +134,10 @@ def test_report_lists_exactly_the_refused_syscalls(as_user, shared_dir):
     assert set(denied) == {"unshare", "mount", "keyctl", "clone3", "socket", "personality"}
     assert denied["mount"]["count"] == 2
     assert denied["unshare"]["errno_name"] == "EPERM" and denied["unshare"]["errno"] == 1
+    # the syscall numbers of this ABI (clone3 has one number everywhere)
+    numbers = {"x86_64": {"unshare": 272, "mount": 165, "keyctl": 250}, "aarch64": {"unshare": 97, "mount": 40, "keyctl": 219}}
+    for name, nr in {**numbers.get(os.uname().machine, {}), "clone3": 435}.items():
+        assert denied[name]["nr"] == nr, (name, denied[name])
     assert denied["clone3"]["errno_name"] == "ENOSYS"
     assert denied["socket"]["first_args"][0] == 40  # AF_VSOCK; AF_INET went through
     assert denied["socket"]["count"] == 1

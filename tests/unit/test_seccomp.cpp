@@ -214,6 +214,40 @@ TEST_CASE("seccomp: hardrun's default profile refuses what the issue lists and k
     CHECK(admin.verdict("getpid", {}, SCMP_ARCH_X86) == "KILL_PROCESS");
 }
 
+TEST_CASE("seccomp: target_for() evaluates includes/excludes against the capabilities the workload can use") {
+    LaunchPlan plan;
+    plan.caps = Capabilities{};
+    plan.caps.bounding.add(CAP_SYS_PTRACE);  // bounding only: usable only through an exec that raises it
+    plan.no_new_privs = true;
+    Target t = target_for(plan);
+    CHECK(t.native == &native_arch());
+    CHECK(!t.caps.has(CAP_SYS_PTRACE));
+    CHECK(load(kProfiles + "default.json", t).verdict("ptrace") == EPERM_);
+    // no-new-privileges off: a setuid or file-capability exec could raise a bounding capability
+    plan.no_new_privs = false;
+    t = target_for(plan);
+    CHECK(t.caps.has(CAP_SYS_PTRACE));
+    CHECK(load(kProfiles + "default.json", t).verdict("ptrace") == "ALLOW");
+    // permitted, effective and ambient count whatever no-new-privileges says
+    plan = LaunchPlan{};
+    plan.caps = Capabilities{};
+    plan.no_new_privs = true;
+    plan.caps.permitted.add(CAP_SYS_ADMIN);
+    plan.caps.effective.add(CAP_SYS_PTRACE);
+    plan.caps.ambient.add(CAP_NET_ADMIN);
+    t = target_for(plan);
+    CHECK(t.caps.has(CAP_SYS_ADMIN));
+    CHECK(t.caps.has(CAP_SYS_PTRACE));
+    CHECK(t.caps.has(CAP_NET_ADMIN));
+    CHECK(!t.caps.has(CAP_SYS_MODULE));
+    Filter f = load(kProfiles + "default.json", t);
+    CHECK(f.verdict("ptrace") == "ALLOW");
+    CHECK(f.verdict("mount") == "ALLOW");
+    CHECK(f.verdict("init_module") == EPERM_);
+    plan.caps.inheritable.add(CAP_SYS_MODULE);  // inheritable alone gives nothing to an exec of a plain file
+    CHECK(!target_for(plan).caps.has(CAP_SYS_MODULE));
+}
+
 TEST_CASE("seccomp: hardrun's default is at least as strict as Docker's for the same capabilities") {
     for (auto caps : {std::initializer_list<int>{}, {CAP_SYS_ADMIN}, {CAP_SYS_PTRACE, CAP_NET_ADMIN}}) {
         Filter ours = load(kProfiles + "default.json", target(caps));
