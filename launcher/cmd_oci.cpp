@@ -9,6 +9,7 @@
 //           container process is re-parented to the engine's subreaper (conmon, the containerd shim).
 //   start   startContainer hooks, one byte into the FIFO (the process runs), poststart hooks.
 //   delete  kills what is left, removes the cgroup and the state, poststop hooks.
+#include <charconv>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -369,7 +370,9 @@ void print_ps_table(const std::vector<pid_t>& pids, std::vector<std::string> ps_
         std::istringstream ls(line);
         std::string field;
         for (std::size_t i = 0; i <= col && ls >> field; ++i) {}
-        if (std::find(pids.begin(), pids.end(), static_cast<pid_t>(std::atoi(field.c_str()))) != pids.end())
+        pid_t pid = 0;
+        auto [end, ec] = std::from_chars(field.data(), field.data() + field.size(), pid);
+        if (ec == std::errc() && end == field.data() + field.size() && std::find(pids.begin(), pids.end(), pid) != pids.end())
             std::cout << line << "\n";
     }
 }

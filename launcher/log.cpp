@@ -3,8 +3,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 namespace hardrun::log {
@@ -18,7 +20,11 @@ bool stderr_is_journal() {
         const char* js = std::getenv("JOURNAL_STREAM");
         if (!js) return false;
         unsigned long long dev = 0, ino = 0;
-        if (std::sscanf(js, "%llu:%llu", &dev, &ino) != 2) return false;
+        const char* end = js + std::strlen(js);
+        auto [colon, e1] = std::from_chars(js, end, dev);
+        if (e1 != std::errc() || colon == end || *colon != ':') return false;
+        auto [rest, e2] = std::from_chars(colon + 1, end, ino);
+        if (e2 != std::errc() || rest != end) return false;
         struct stat st {};
         if (fstat(STDERR_FILENO, &st) != 0) return false;
         return st.st_dev == dev && st.st_ino == ino;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cctype>
 #include <cerrno>
 #include <csignal>
@@ -159,8 +160,13 @@ int parse_signal(const std::string& name) {
     for (int s = 1; s < SIGRTMIN; ++s)
         if (const char* abbrev = sigabbrev_np(s); abbrev && u == abbrev) return s;
     if (u.starts_with("RTMIN")) {
-        int off = u.size() > 5 && u[5] == '+' ? std::atoi(u.c_str() + 6) : 0;
-        if (SIGRTMIN + off <= SIGRTMAX) return SIGRTMIN + off;
+        int off = 0;
+        bool ok = u.size() == 5;
+        if (u.size() > 6 && u[5] == '+') {
+            auto [end, ec] = std::from_chars(u.data() + 6, u.data() + u.size(), off);
+            ok = ec == std::errc() && end == u.data() + u.size() && off >= 0;
+        }
+        if (ok && SIGRTMIN + off <= SIGRTMAX) return SIGRTMIN + off;
     }
     throw UsageError("signal", "'" + name + "' is not a signal name (e.g. TERM, KILL, HUP, 15)");
 }
@@ -174,7 +180,9 @@ std::vector<pid_t> container_pids(pid_t init) {
     if (!d) return out;
     while (dirent* e = ::readdir(d)) {
         if (!std::isdigit(static_cast<unsigned char>(e->d_name[0]))) continue;
-        pid_t p = static_cast<pid_t>(std::atoi(e->d_name));
+        pid_t p = 0;
+        const char* name_end = e->d_name + std::strlen(e->d_name);
+        if (auto [end, ec] = std::from_chars(e->d_name, name_end, p); ec != std::errc() || end != name_end) continue;
         if (p == init) continue;
         struct stat st {};
         if (::stat(("/proc/" + std::string(e->d_name) + "/ns/pid").c_str(), &st) != 0) continue;
