@@ -102,9 +102,9 @@ Decision decide(const LaunchPlan& plan) {
     return d;
 }
 
-void verify_procfs(int fd, const std::string& what) {
+void verify_procfs(Sys& sys, int fd, const std::string& what) {
     struct statfs st {};
-    if (::fstatfs(fd, &st) != 0) throw_errno("apparmor", what, errno);
+    if (int r = sys.fstatfs(fd, &st); r < 0) throw_errno("apparmor", what, -r);
     if (st.f_type != PROC_SUPER_MAGIC) {
         std::ostringstream t;
         t << std::hex << st.f_type;
@@ -125,7 +125,7 @@ void apply(Sys& sys, const Decision& d) {
         int fd;
         ~Closer() { s.close(fd); }
     } close_proc{sys, proc};
-    verify_procfs(proc, "/proc");
+    verify_procfs(sys, proc, "/proc");
 
     // our own task's attr file (the kernel lets a task write only its own), by number: no /proc/self link
     const std::string tid = std::to_string(::syscall(SYS_gettid));
@@ -138,7 +138,7 @@ void apply(Sys& sys, const Decision& d) {
     }
     if (fd < 0) throw_errno("apparmor", "/proc/" + rel, -fd);
     Closer close_attr{sys, fd};
-    verify_procfs(fd, "/proc/" + rel);
+    verify_procfs(sys, fd, "/proc/" + rel);
 
     const std::string cmd = "exec " + d.profile;
     long n = sys.write(fd, cmd.data(), cmd.size());
@@ -153,7 +153,7 @@ void apply(Sys& sys, const Decision& d) {
 
     // read back: the pending exec label must name the profile
     char buf[256] = {};
-    ssize_t got = ::pread(fd, buf, sizeof buf - 1, 0);
+    long got = sys.pread(fd, buf, sizeof buf - 1, 0);
     if (got >= 0) {
         std::string label(buf, static_cast<std::size_t>(got));
         if (!(label.starts_with(d.profile + " ") || label.starts_with(d.profile + "\n") || label == d.profile))

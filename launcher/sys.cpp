@@ -13,6 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -81,6 +82,8 @@ public:
     int fchdir(int fd) override { return iret(::fchdir(fd)); }
     int close(int fd) override { return iret(::close(fd)); }
     long write(int fd, const void* buf, std::size_t len) override { return ret(::write(fd, buf, len)); }
+    long pread(int fd, void* buf, std::size_t len, off_t offset) override { return ret(::pread(fd, buf, len, offset)); }
+    int fstatfs(int fd, struct ::statfs* st) override { return iret(::fstatfs(fd, st)); }
     int close_range(unsigned first, unsigned last, unsigned flags) override {
         return iret(::syscall(SYS_close_range, first, last, flags));
     }

@@ -37,7 +37,7 @@ void apply(Sys& sys, const Decision& decision);
 
 // Throws unless fd is on a real procfs (fstatfs PROC_SUPER_MAGIC): a rootfs can put a tmpfs or a
 // symlink at /proc so a label write would go nowhere (runc CVE-2019-16884).
-void verify_procfs(int fd, const std::string& what);
+void verify_procfs(Sys& sys, int fd, const std::string& what);
 
 // Profile names from the text of <securityfs>/apparmor/profiles ("name (mode)" per line).
 std::set<std::string> parse_profiles(const std::string& text);

@@ -14,6 +14,7 @@
 
 struct open_how;
 struct stat;
+struct statfs;
 struct sock_fprog;
 
 namespace hardrun {
@@ -47,6 +48,8 @@ public:
     virtual int fchdir(int fd) = 0;
     virtual int close(int fd) = 0;
     virtual long write(int fd, const void* buf, std::size_t len) = 0;
+    virtual long pread(int fd, void* buf, std::size_t len, off_t offset) = 0;
+    virtual int fstatfs(int fd, struct ::statfs* st) = 0;
     virtual int close_range(unsigned first, unsigned last, unsigned flags) = 0;
     virtual int dup2(int from, int to) = 0;
     // identity and privileges

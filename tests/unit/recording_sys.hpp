@@ -5,9 +5,12 @@
 #include <linux/capability.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <set>
@@ -73,7 +76,32 @@ public:
     int chdir(const char* p) override { return rec("chdir " + s(p)); }
     int fchdir(int f) override { return rec("fchdir " + std::to_string(f)); }
     int close(int) override { return 0; }  // not recorded: noise
-    long write(int, const void*, std::size_t len) override { return static_cast<long>(len); }
+    // writes are recorded with the path the fd was opened with; pread gives back what was last written there
+    std::map<int, std::string> written;
+    long write(int f, const void* buf, std::size_t len) override {
+        const std::string data(static_cast<const char*>(buf), len);
+        auto it = fd_paths.find(f);
+        int r = rec("write " + (it == fd_paths.end() ? std::to_string(f) : it->second) + " " + data);
+        if (r < 0) return r;
+        written[f] = data;
+        return static_cast<long>(len);
+    }
+    long pread(int f, void* buf, std::size_t len, off_t) override {
+        std::string d = written[f];
+        if (d.rfind("exec ", 0) == 0) d = d.substr(5) + " (enforce)\n";  // an LSM attr file reads back the label
+        const std::size_t n = std::min(len, d.size());
+        std::memcpy(buf, d.data(), n);
+        return static_cast<long>(n);
+    }
+    // every fd opened below a path starting with "/proc" (or relative to one) is on procfs, unless turned off
+    bool proc_is_procfs = true;
+    int fstatfs(int f, struct ::statfs* st) override {
+        *st = {};
+        auto it = fd_paths.find(f);
+        const bool proc = it != fd_paths.end() && (it->second.rfind("/proc", 0) == 0 || it->second.find("/attr/") != std::string::npos);
+        st->f_type = proc && proc_is_procfs ? 0x9fa0 /* PROC_SUPER_MAGIC */ : 0x01021994 /* TMPFS_MAGIC */;
+        return 0;
+    }
     int close_range(unsigned a, unsigned b, unsigned) override {
         return rec("close_range " + std::to_string(a) + " " + std::to_string(b));
     }

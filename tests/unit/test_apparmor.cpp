@@ -87,11 +87,11 @@ TEST_CASE("apparmor: profile names from securityfs") {
 TEST_CASE("apparmor: the label is written only through a real procfs (CVE-2019-16884)") {
     UniqueFd proc(::open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC));
     REQUIRE(proc);
-    CHECK_NOTHROW(verify_procfs(proc.get(), "/proc"));
+    CHECK_NOTHROW(verify_procfs(real_sys(), proc.get(), "/proc"));
     UniqueFd tmp(::open("/tmp", O_PATH | O_DIRECTORY | O_CLOEXEC));
     REQUIRE(tmp);
     try {
-        verify_procfs(tmp.get(), "/proc");
+        verify_procfs(real_sys(), tmp.get(), "/proc");
         FAIL("a directory that is not procfs was accepted");
     } catch (const Error& e) {
         CHECK(std::string(e.what()).find("CVE-2019-16884") != std::string::npos);
@@ -100,6 +100,7 @@ TEST_CASE("apparmor: the label is written only through a real procfs (CVE-2019-1
 
 TEST_CASE("apparmor: apply opens /proc without following symlinks, then refuses a non-procfs fd") {
     test::RecordingSys sys;  // its fds are not procfs: apply must stop before any write
+    sys.proc_is_procfs = false;
     Decision d;
     d.apply = true;
     d.profile = "hardrun-default";

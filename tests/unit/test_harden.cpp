@@ -163,6 +163,26 @@ TEST_CASE("harden: hostname, rlimits and --user reach their calls with the plann
                     "setresgid 4343", "setresuid 4242"});
 }
 
+TEST_CASE("harden: the AppArmor exec label is written after no_new_privs, through procfs, before Landlock") {
+    Run r(plan_for());
+    r.aa.apply = true;
+    r.aa.profile = "hardrun-default";
+    r.go();
+    REQUIRE_MESSAGE(r.error.empty(), r.error);
+    check_order(r, {"setresuid 10001", "prctl NO_NEW_PRIVS 1", "openat2 -100 /proc resolve=",
+                    "write " + std::to_string(::gettid()) + "/attr/apparmor/exec exec hardrun-default",
+                    "landlock_restrict_self", "seccomp_load"});
+    // a /proc that is not procfs (a rootfs that put something else there): refused before any write
+    Run bad(plan_for());
+    bad.aa = r.aa;
+    bad.sys.proc_is_procfs = false;
+    bad.go();
+    CHECK(bad.step == "apparmor");
+    CHECK(bad.error.find("CVE-2019-16884") != std::string::npos);
+    CHECK_FALSE(bad.has("write "));
+    CHECK_FALSE(bad.has("seccomp_load"));
+}
+
 TEST_CASE("harden: Landlock asked for on a kernel without it fails closed before seccomp") {
     Run r(plan_for({"--landlock", "on"}));
     r.sys.landlock_abi = 0;
