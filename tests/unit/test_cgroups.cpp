@@ -1,7 +1,17 @@
 // cgroup v2: the pure decisions (mount table, placement, values and read-back, device program).
 #include <doctest/doctest.h>
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <cstring>
+#include <fstream>
+#include <string>
+#include <thread>
 
 #include "hardrun/cgroups.hpp"
 #include "hardrun/error.hpp"
@@ -267,4 +277,78 @@ TEST_CASE("device program: the last matching rule wins; deny covers any access i
     CHECK(run_program(device_program({}), C, R, 1, 3) == 0);  // nothing listed: deny
     CHECK_THROWS_AS(device_program({rule(true, 'x', {}, {}, "r")}), Error);
     CHECK_THROWS_AS(device_program({rule(true, 'c', {}, {}, "rq")}), Error);
+}
+
+namespace {
+
+// Reapers (comm "hardrun-reaper", alive) holding an fd on `dir`.
+int reapers_on(const std::string& dir) {
+    int n = 0;
+    DIR* proc = ::opendir("/proc");
+    if (!proc) return 0;
+    while (auto* e = ::readdir(proc)) {
+        std::string pid = e->d_name;
+        if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::ifstream comm("/proc/" + pid + "/comm");
+        std::string name;
+        std::ifstream status("/proc/" + pid + "/status");
+        std::string line, state;
+        while (std::getline(status, line))
+            if (line.rfind("State:", 0) == 0) state = line;
+        if (!(comm >> name) || name != "hardrun-reaper" || state.find('Z') != std::string::npos) continue;
+        DIR* fds = ::opendir(("/proc/" + pid + "/fd").c_str());
+        if (!fds) continue;
+        while (auto* f = ::readdir(fds)) {
+            char target[4096] = {};
+            std::string link = "/proc/" + pid + "/fd/" + f->d_name;
+            if (::readlink(link.c_str(), target, sizeof target - 1) > 0 && dir == target) ++n;
+        }
+        ::closedir(fds);
+    }
+    ::closedir(proc);
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("reaper: dismissed, it exits at once; its creator dead, it never removes what is not a cgroup") {
+    char tmpl[] = "/tmp/hardrun-reaper-test-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl));
+    const std::string parent = tmpl, dir = parent + "/hardrun-1";
+    REQUIRE(::mkdir(dir.c_str(), 0755) == 0);
+
+    auto wait_for = [&](int n) {
+        for (int i = 0; i < 500 && reapers_on(parent) != n; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        return reapers_on(parent) == n;
+    };
+    auto r = cgroups::Reaper::start(parent, "hardrun-1");
+    REQUIRE(r.running());
+    CHECK(wait_for(1));  // started in the background (the middle child forks it)
+    {
+        UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        r.watch(fd.get());
+    }
+    r.dismiss();  // waits for its exit
+    CHECK_FALSE(r.running());
+    CHECK(reapers_on(parent) == 0);
+
+    // a creator that dies without dismissing it: the reaper wakes up, finds no cgroup.kill/cgroup.events in
+    // this plain directory, and leaves it alone
+    pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        auto orphan = cgroups::Reaper::start(parent, "hardrun-1");
+        UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        orphan.watch(fd.get());
+        ::_exit(orphan.running() && wait_for(1) ? 0 : 1);  // no destructor: as if killed
+    }
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(wait_for(0));
+    struct stat st {};
+    CHECK(::stat(dir.c_str(), &st) == 0);
+    ::rmdir(dir.c_str());
+    ::rmdir(parent.c_str());
 }
