@@ -198,17 +198,17 @@ void refuse_runc_only(const CreateOptions& o) {
                                        "If the rootfs is on a ramfs (initramfs), copy it to a tmpfs first");
 }
 
-pid_t create_container(const std::string& id, const CreateOptions& o) {
-    refuse_runc_only(o);
-    state::validate_id(id);
-    state::Store st = store();
-    if (st.exists(id)) throw Error("create", "container id '" + id + "'", "is already in use");
+// The bundle of a new container, checked against the runtime's options.
+oci::Bundle load_for(const CreateOptions& o) {
     oci::Bundle b = load(o.bundle, !o.console_socket.empty());
     if (!o.console_socket.empty() && !b.config.process->terminal)
         throw UsageError("--console-socket", "is for process.terminal: true, and config.json does not ask for a terminal");
     b.plan.preserve_fds = preserved_fds(o.preserve_fds);
+    return b;
+}
 
-    state::Store::Lock lock = st.create(id);
+// The state record of a container being created from bundle b by this process.
+state::Record creating_record(const std::string& id, const oci::Bundle& b) {
     state::Record rec;
     rec.id = id;
     rec.bundle = b.dir;
@@ -219,6 +219,18 @@ pid_t create_container(const std::string& id, const CreateOptions& o) {
     rec.owner = ::geteuid();
     rec.annotations = b.config.annotations;
     rec.hooks = b.plan.hooks;
+    return rec;
+}
+
+pid_t create_container(const std::string& id, const CreateOptions& o) {
+    refuse_runc_only(o);
+    state::validate_id(id);
+    state::Store st = store();
+    if (st.exists(id)) throw Error("create", "container id '" + id + "'", "is already in use");
+    oci::Bundle b = load_for(o);
+
+    state::Store::Lock lock = st.create(id);
+    state::Record rec = creating_record(id, b);
     const std::string fifo = st.fifo_path(id);
     try {
         st.write(rec);
@@ -421,25 +433,13 @@ int run_bundle(const RunFlags& flags, bool verbose, bool quiet, const PrepareLau
     }
     state::Store st = store();
     if (st.exists(id)) throw Error("run", "container id '" + id + "'", "is already in use");
-    oci::Bundle b = load(co.bundle, !co.console_socket.empty());
-    if (!co.console_socket.empty() && !b.config.process->terminal)
-        throw UsageError("--console-socket", "is for process.terminal: true, and config.json does not ask for a terminal");
-    b.plan.preserve_fds = preserved_fds(co.preserve_fds);
+    oci::Bundle b = load_for(co);
     if (!quiet)
         for (const auto& w : b.plan.warnings) log::warning(w);
     if (verbose) print_plan(b.plan);
 
     state::Store::Lock lock = st.create(id);
-    state::Record rec;
-    rec.id = id;
-    rec.bundle = b.dir;
-    rec.rootfs = b.plan.rootfs;
-    rec.status = "creating";
-    rec.created = state::now_rfc3339();
-    rec.creator = state::identify(::getpid());
-    rec.owner = ::geteuid();
-    rec.annotations = b.config.annotations;
-    rec.hooks = b.plan.hooks;
+    state::Record rec = creating_record(id, b);
     rec.foreground = true;
     st.write(rec);
     lock.release();
