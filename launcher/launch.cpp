@@ -186,11 +186,14 @@ void exec_workload(const ChildContext& c) {
     std::vector<char*> argv, envp;
     for (const auto& a : plan.args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-    // socket activation: LISTEN_PID names the process the fds are for, i.e. the workload itself (1, or 2 behind
-    // the reaper)
+    // socket activation and the systemd watchdog: LISTEN_PID and WATCHDOG_PID name the process the fds and the
+    // pings are for, i.e. the workload itself (1, or 2 behind the reaper)
     const std::string listen_pid = "LISTEN_PID=" + std::to_string(::getpid());
+    const std::string watchdog_pid = "WATCHDOG_PID=" + std::to_string(::getpid());
     for (const auto& e : plan.env)
-        envp.push_back(const_cast<char*>(e.starts_with("LISTEN_PID=") ? listen_pid.c_str() : e.c_str()));
+        envp.push_back(const_cast<char*>(e.starts_with("LISTEN_PID=")     ? listen_pid.c_str()
+                                         : e.starts_with("WATCHDOG_PID=") ? watchdog_pid.c_str()
+                                                                          : e.c_str()));
     envp.push_back(nullptr);
     // PATH lookup uses the workload's PATH (execvpe reads it from hardrun's environment: set it)
     for (const auto& e : plan.env)

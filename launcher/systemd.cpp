@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
@@ -63,6 +64,15 @@ std::optional<std::string> get(const Environment& env, const std::string& key) {
 
 bool all_digits(const std::string& s) {
     return !s.empty() && s.size() <= 9 && s.find_first_not_of("0123456789") == std::string::npos;
+}
+
+// A decimal number (digits only, no sign or blanks) that fits the type; never throws.
+template <typename T>
+std::optional<T> decimal(const std::string& s) {
+    T v{};
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || s.front() == '-' || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+    return v;
 }
 
 void add_notify_mount(LaunchPlan& plan, const std::string& source) {
@@ -136,10 +146,12 @@ std::optional<Activation> listen_fds(const Environment& env, pid_t self) {
     auto pid = get(env, "LISTEN_PID");
     auto fds = get(env, "LISTEN_FDS");
     if (!pid || !fds) return std::nullopt;
-    if (!all_digits(*pid)) throw UsageError("LISTEN_PID", "'" + *pid + "' is not a pid");
-    if (std::stol(*pid) != self) return std::nullopt;  // meant for another process (sd_listen_fds(3))
-    if (!all_digits(*fds)) throw UsageError("LISTEN_FDS", "'" + *fds + "' is not a number of fds");
-    int count = std::stoi(*fds);
+    const auto pid_value = all_digits(*pid) ? decimal<pid_t>(*pid) : std::nullopt;
+    if (!pid_value) throw UsageError("LISTEN_PID", "'" + *pid + "' is not a pid");
+    if (*pid_value != self) return std::nullopt;  // meant for another process (sd_listen_fds(3))
+    const auto count_value = all_digits(*fds) ? decimal<int>(*fds) : std::nullopt;
+    if (!count_value) throw UsageError("LISTEN_FDS", "'" + *fds + "' is not a number of fds");
+    int count = *count_value;
     if (count == 0) return std::nullopt;
     if (count > 1000) throw UsageError("LISTEN_FDS", "'" + *fds + "' fds is more than hardrun passes (1000)");
     Activation a;
@@ -159,9 +171,26 @@ Adapted adapt_plan(LaunchPlan& plan, NotifyMode mode, const Environment& env,
     auto notify_value = get(env, "NOTIFY_SOCKET");
     if (notify_value && !notify_value->empty() && mode != NotifyMode::Ignore) {
         NotifyAddress addr = parse_notify_socket(*notify_value);
+        // WatchdogSec=: systemd sets WATCHDOG_USEC (and WATCHDOG_PID, checked by the caller) for hardrun
+        std::optional<std::uint64_t> watchdog;
+        if (auto usec = get(env, "WATCHDOG_USEC"); usec && !usec->empty()) {
+            watchdog = decimal<std::uint64_t>(*usec);
+            if (!watchdog || *watchdog == 0)
+                throw UsageError("WATCHDOG_USEC", "'" + *usec + "' is not a number of microseconds (1.." +
+                                                      std::to_string(UINT64_MAX) + ")");
+        }
         if (mode == NotifyMode::Hardrun) {
             out.upstream = addr;
             out.hardrun_sends_ready = true;
+            out.watchdog_usec = watchdog;  // the workload cannot ping: hardrun does, while it runs
+        } else if (watchdog) {
+            // the workload pings itself: sd_watchdog_enabled(3) wants WATCHDOG_PID to be its own pid, which
+            // only exec_workload() knows (1, or 2 behind --init; rewritten there like LISTEN_PID)
+            set_env(plan.env, "WATCHDOG_USEC", std::to_string(*watchdog));
+            set_env(plan.env, "WATCHDOG_PID", plan.init ? "2" : "1");
+        }
+        if (mode == NotifyMode::Hardrun) {
+            // the workload is not told about the socket
         } else if (addr.kind == NotifyAddress::Kind::Path) {
             add_notify_mount(plan, addr.name);
             set_env(plan.env, "NOTIFY_SOCKET", kSandboxNotifyPath);
@@ -337,9 +366,62 @@ private:
     bool warned_ = false;
 };
 
-std::unique_ptr<Integration> Integration::prepare(LaunchPlan& plan, NotifyMode mode, const Environment& env,
+// --sd-notify=hardrun under WatchdogSec=: hardrun sends WATCHDOG=1 every half interval (sd_watchdog_enabled(3)
+// advice) from a thread, from the workload's exec until the workload is gone.
+class WatchdogPinger {
+public:
+    WatchdogPinger(NotifyAddress upstream, std::uint64_t usec) : upstream_(std::move(upstream)), usec_(usec) {
+        stop_.reset(::eventfd(0, EFD_CLOEXEC));
+        if (!stop_) throw_errno("systemd watchdog", "eventfd", errno);
+    }
+    WatchdogPinger(const WatchdogPinger&) = delete;
+    WatchdogPinger& operator=(const WatchdogPinger&) = delete;
+    ~WatchdogPinger() {
+        if (!thread_.joinable()) return;
+        std::uint64_t one = 1;
+        (void)!::write(stop_.get(), &one, sizeof one);
+        thread_.join();
+    }
+    void start() {
+        if (thread_.joinable()) return;
+        sigset_t all, old;  // signals are the supervisor's main thread's business
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
+        thread_ = std::thread([this] { run(); });
+        pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    }
+
+private:
+    void run() {
+        const std::uint64_t half = std::max<std::uint64_t>(usec_ / 2, 1);
+        const timespec interval{static_cast<time_t>(half / 1000000), static_cast<long>((half % 1000000) * 1000)};
+        bool warned = false;
+        for (;;) {
+            if (int r = notify(upstream_, "WATCHDOG=1"); r < 0 && !warned) {
+                warned = true;
+                log::warning("systemd watchdog: sending WATCHDOG=1 to " + describe(upstream_) + ": " + errno_text(-r));
+            }
+            pollfd p{stop_.get(), POLLIN, 0};
+            int n = ::ppoll(&p, 1, &interval, nullptr);
+            if (n > 0 || (n < 0 && errno != EINTR)) return;
+        }
+    }
+
+    NotifyAddress upstream_;
+    std::uint64_t usec_;
+    UniqueFd stop_;
+    std::thread thread_;
+};
+
+std::unique_ptr<Integration> Integration::prepare(LaunchPlan& plan, NotifyMode mode, const Environment& given_env,
                                                   pid_t self) {
-    auto activation = listen_fds(env, self);
+    auto activation = listen_fds(given_env, self);
+    // WATCHDOG_PID names the process systemd expects pings from: not hardrun, then not ours to pass on
+    Environment env = given_env;
+    if (auto wpid = get(env, "WATCHDOG_PID"); wpid && decimal<pid_t>(*wpid) != std::optional<pid_t>(self)) {
+        env.erase("WATCHDOG_USEC");
+        env.erase("WATCHDOG_PID");
+    }
     auto notify_value = get(env, "NOTIFY_SOCKET");
     const bool notify_on = notify_value && !notify_value->empty() && mode != NotifyMode::Ignore;
     if (!activation && !notify_on) return nullptr;
@@ -365,6 +447,8 @@ std::unique_ptr<Integration> Integration::prepare(LaunchPlan& plan, NotifyMode m
         }
     }
     in->adapted_ = adapt_plan(plan, mode, env, activation, proxy_path);
+    if (in->adapted_.hardrun_sends_ready && in->adapted_.upstream && in->adapted_.watchdog_usec)
+        in->pinger_ = std::make_unique<WatchdogPinger>(*in->adapted_.upstream, *in->adapted_.watchdog_usec);
     return in;
 }
 
@@ -375,6 +459,7 @@ void Integration::on_exec(pid_t child) {
         if (int r = notify(*adapted_.upstream, msg); r < 0)
             log::warning("systemd notify: sending READY=1 to " + describe(*adapted_.upstream) + ": " + errno_text(-r));
     }
+    if (pinger_) pinger_->start();
 }
 
 Integration::~Integration() = default;

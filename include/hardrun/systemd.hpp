@@ -7,7 +7,10 @@
 //       is rewritten to it. An abstract socket ("@name") lives in
 //       the host's network namespace, which the sandbox does not see (and Landlock's scoping refuses
 //       abstract sockets outside the sandbox anyway): hardrun then binds a private socket there and relays each datagram (and any fds) to systemd itself.
-//   hardrun: the workload is not told; hardrun sends READY=1 once the workload has been exec'ed.
+//   hardrun: the workload is not told; hardrun sends READY=1 once the workload has been exec'ed, and under
+//       WatchdogSec= (WATCHDOG_USEC) WATCHDOG=1 every half interval while the workload runs.
+// Watchdog, workload mode: WATCHDOG_USEC is passed on and WATCHDOG_PID set to the workload's own pid (when
+// systemd's WATCHDOG_PID named hardrun).
 //   ignore: NOTIFY_SOCKET is neither passed nor used.
 // Socket activation: when LISTEN_PID is hardrun's pid, the LISTEN_FDS fds (3, 4, ...) and only those
 // reach the workload, renumbered from 3, with LISTEN_PID rewritten to the workload's pid inside its pid
@@ -17,6 +20,7 @@
 
 #include <map>
 #include <memory>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -66,11 +70,13 @@ struct Adapted {
     std::optional<NotifyAddress> upstream;  // systemd's socket
     bool hardrun_sends_ready = false;
     bool needs_proxy = false;
+    std::optional<std::uint64_t> watchdog_usec;  // Hardrun mode under WatchdogSec=: hardrun pings WATCHDOG=1
 };
 Adapted adapt_plan(LaunchPlan& plan, NotifyMode mode, const Environment& env,
                    const std::optional<Activation>& activation, const std::string& proxy_socket_path);
 
 class NotifyProxy;
+class WatchdogPinger;
 
 // Owns what a launch under systemd needs while it runs (the relay for abstract sockets).
 class Integration {
@@ -89,6 +95,7 @@ private:
     Integration() = default;
     Adapted adapted_;
     std::unique_ptr<NotifyProxy> proxy_;
+    std::unique_ptr<WatchdogPinger> pinger_;
 };
 
 }  // namespace hardrun::systemd

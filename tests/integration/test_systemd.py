@@ -145,6 +145,67 @@ def test_hardrun_mode_sends_ready_once_the_workload_runs(as_user, notify_socket)
     assert "got go" in out
 
 
+def start_with_watchdog(flags, script, *, usec, watchdog_pid="$$", user=None, env=None, stdin=None):
+    """hardrun under WatchdogSec=: systemd sets WATCHDOG_USEC and WATCHDOG_PID (hardrun's pid) for the main
+    process; a shell exports them with its own pid and execs hardrun, which keeps that pid."""
+    script_env = f'export WATCHDOG_PID={watchdog_pid} WATCHDOG_USEC={usec}; exec "$@"'
+    cmd = prefix(user) + ["bash", "-c", script_env, "bash", HARDRUN, "run", "--rootfs", ROOTFS] + list(flags) + \
+        ["--", "sh", "-c", script]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=stdin, text=True, env=env)
+
+
+@pytest.mark.parametrize("init", [False, True], ids=["pid1", "init"])
+def test_watchdog_reaches_the_workload_with_its_own_pid(as_user, notify_socket, init):
+    # sd_watchdog_enabled(3) in the workload only says yes when WATCHDOG_PID is its own pid
+    script = "echo pid=$$ wpid=$WATCHDOG_PID usec=$WATCHDOG_USEC; sd_notify_send WATCHDOG=1"
+    p = start_with_watchdog(["--init"] if init else [], script, usec=3000000, user=as_user,
+                            env=env_with(NOTIFY_SOCKET=notify_socket.address))
+    rc, out, err = finish(p)
+    assert rc == 0, err
+    pid = 2 if init else 1
+    assert f"pid={pid} wpid={pid} usec=3000000" in out, (out, err)
+    text, sender, _ = notify_socket.recv()
+    assert text == "WATCHDOG=1\n"
+    assert sender != p.pid  # the workload pings, not hardrun
+
+
+def test_watchdog_for_another_process_is_not_passed(notify_socket):
+    # WATCHDOG_PID names the shell's parent, not hardrun: the watchdog is not hardrun's to hand on
+    p = start_with_watchdog([], "echo wpid=[$WATCHDOG_PID] usec=[$WATCHDOG_USEC]", usec=3000000, watchdog_pid="$PPID",
+                            env=env_with(NOTIFY_SOCKET=notify_socket.address))
+    rc, out, err = finish(p)
+    assert rc == 0, err
+    assert "wpid=[] usec=[]" in out
+
+
+def test_hardrun_mode_pings_the_watchdog_while_the_workload_runs(as_user, notify_socket):
+    # the workload does not speak the protocol: hardrun sends WATCHDOG=1 every half WatchdogSec= until it ends
+    p = start_with_watchdog(["--sd-notify=hardrun"], "echo usec=[$WATCHDOG_USEC] sock=[$NOTIFY_SOCKET]; read line",
+                            usec=200000, user=as_user, env=env_with(NOTIFY_SOCKET=notify_socket.address),
+                            stdin=subprocess.PIPE)
+    try:
+        texts = []
+        while texts.count("WATCHDOG=1") < 3 and len(texts) < 20:  # several pings while the workload blocks on stdin
+            text, sender, _ = notify_socket.recv()
+            texts.append(text.strip())
+            if as_user is None:
+                assert sender == p.pid  # from hardrun itself (NotifyAccess=main is enough)
+    finally:
+        rc, out, err = finish(p, input="go\n")
+    assert texts[0].startswith("READY=1\n"), texts
+    assert texts[1:] == ["WATCHDOG=1"] * 3, texts
+    assert rc == 0, err
+    assert "usec=[] sock=[]" in out  # the workload is told nothing
+
+
+def test_malformed_watchdog_usec_is_one_clear_line(notify_socket):
+    p = start_with_watchdog([], "true", usec="99999999999999999999999", env=env_with(NOTIFY_SOCKET=notify_socket.address))
+    rc, out, err = finish(p)
+    assert rc == 125
+    assert err.strip().splitlines() == [
+        "hardrun: WATCHDOG_USEC: '99999999999999999999999' is not a number of microseconds (1..18446744073709551615)"]
+
+
 def test_hardrun_mode_sends_nothing_when_the_workload_cannot_start(notify_socket):
     cmd = [HARDRUN, "run", "--rootfs", ROOTFS, "--sd-notify=hardrun", "--", "/no/such/program"]
     p = subprocess.run(cmd, capture_output=True, text=True, env=env_with(NOTIFY_SOCKET=notify_socket.address),

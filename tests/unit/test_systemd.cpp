@@ -169,3 +169,44 @@ TEST_CASE("systemd: socket activation needs a new pid namespace and no other pre
     q.preserve_fds = {7};
     CHECK_THROWS_AS(adapt_plan(q, NotifyMode::Workload, {}, Activation{1, ""}, ""), Error);
 }
+
+TEST_CASE("systemd: WatchdogSec= reaches a workload that speaks the protocol, with its own pid") {
+    for (bool init : {false, true}) {
+        LaunchPlan p = base_plan();
+        p.init = init;
+        Adapted a = adapt_plan(p, NotifyMode::Workload,
+                               {{"NOTIFY_SOCKET", "/run/systemd/notify"}, {"WATCHDOG_USEC", "30000000"}}, std::nullopt, "");
+        CHECK(env_of(p, "WATCHDOG_USEC") == "30000000");
+        // a placeholder: exec_workload() writes the workload's real pid there, like LISTEN_PID
+        CHECK(env_of(p, "WATCHDOG_PID") == (init ? "2" : "1"));
+        CHECK(!a.watchdog_usec);
+    }
+    // without a notify socket, or with --sd-notify=ignore, nothing about the watchdog reaches the sandbox
+    for (auto [mode, env] : {std::pair{NotifyMode::Workload, Environment{{"WATCHDOG_USEC", "1000"}}},
+                             std::pair{NotifyMode::Ignore, Environment{{"NOTIFY_SOCKET", "/n"}, {"WATCHDOG_USEC", "1000"}}}}) {
+        LaunchPlan p = base_plan();
+        adapt_plan(p, mode, env, std::nullopt, "");
+        CHECK(env_of(p, "WATCHDOG_USEC") == "<unset>");
+        CHECK(env_of(p, "WATCHDOG_PID") == "<unset>");
+    }
+}
+
+TEST_CASE("systemd: --sd-notify=hardrun under WatchdogSec= makes hardrun the pinger") {
+    LaunchPlan p = base_plan();
+    Adapted a = adapt_plan(p, NotifyMode::Hardrun, {{"NOTIFY_SOCKET", "/run/systemd/notify"}, {"WATCHDOG_USEC", "500000"}},
+                           std::nullopt, "");
+    REQUIRE(a.watchdog_usec);
+    CHECK(*a.watchdog_usec == 500000);
+    CHECK(a.hardrun_sends_ready);
+    CHECK(env_of(p, "WATCHDOG_USEC") == "<unset>");  // the workload is not told
+}
+
+TEST_CASE("systemd: a malformed WATCHDOG_USEC is a clear error, never an exception from the C++ library") {
+    for (const char* v : {"abc", "-5", "0", "99999999999999999999999", "1 ", "+5"}) {
+        LaunchPlan p = base_plan();
+        INFO(v);
+        CHECK_THROWS_WITH_AS(adapt_plan(p, NotifyMode::Workload, {{"NOTIFY_SOCKET", "/n"}, {"WATCHDOG_USEC", v}},
+                                        std::nullopt, ""),
+                             doctest::Contains("WATCHDOG_USEC"), UsageError);
+    }
+}
