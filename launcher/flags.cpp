@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <charconv>
 #include <climits>
 #include <cstdlib>
 
@@ -205,6 +206,17 @@ void parse_security_opt(LaunchPlan& plan, const std::string& opt) {
     }
 }
 
+// A plain decimal number (digits only: no sign, blanks or base prefix) in [min, max]. Never throws: the
+// caller names the flag and the range in its UsageError (std::stoul would escape as a bare "stoul").
+std::optional<std::uint64_t> decimal_in(const std::string& s, std::uint64_t min, std::uint64_t max) {
+    std::uint64_t v = 0;
+    const char* end = s.data() + s.size();
+    if (s.empty() || s.front() < '0' || s.front() > '9') return std::nullopt;
+    auto [ptr, ec] = std::from_chars(s.data(), end, v);
+    if (ec != std::errc() || ptr != end || v < min || v > max) return std::nullopt;
+    return v;
+}
+
 std::optional<std::int64_t> parse_limit_or_unlimited(const std::string& option, const std::string& v) {
     if (v.empty()) return std::nullopt;
     if (v == "-1" || v == "max" || v == "unlimited") return -1;
@@ -330,25 +342,21 @@ LaunchPlan build_plan(const RunFlags& f, uid_t invoker_uid) {
     if (!f.memory_reservation.empty()) p.resources.memory_low = parse::size("--memory-reservation", f.memory_reservation);
     if (!f.cpus.empty()) p.resources.cpu_max = parse::cpus("--cpus", f.cpus);
     if (!f.cpu_shares.empty()) {
-        std::uint64_t shares = 0;
-        try {
-            shares = std::stoull(f.cpu_shares);
-        } catch (...) {
-            throw UsageError("--cpu-shares", "'" + f.cpu_shares + "' is not a number (2..262144)");
-        }
-        if (shares < 2 || shares > 262144 || f.cpu_shares.find_first_not_of("0123456789") != std::string::npos)
-            throw UsageError("--cpu-shares", "'" + f.cpu_shares + "' is not in 2..262144");
+        const auto parsed = decimal_in(f.cpu_shares, 2, 262144);
+        if (!parsed) throw UsageError("--cpu-shares", "'" + f.cpu_shares + "' is not a number in 2..262144");
+        const std::uint64_t shares = *parsed;
         // the conversion runc and crun use
         p.resources.cpu_weight = 1 + ((shares - 2) * 9999) / 262142;
     }
     if (!f.pids_limit.empty()) {
         if (f.pids_limit == "-1" || f.pids_limit == "max") p.resources.pids_max = -1;
         else {
-            if (f.pids_limit.find_first_not_of("0123456789") != std::string::npos || f.pids_limit.size() > 9)
-                throw UsageError("--pids-limit", "'" + f.pids_limit + "' is not a number of processes");
-            long long n = std::stoll(f.pids_limit);
-            if (n < 1) throw UsageError("--pids-limit", "must be at least 1 (or -1 for unlimited)");
-            p.resources.pids_max = n;
+            const auto n = decimal_in(f.pids_limit, 0, 4194304);  // the kernel's PID_MAX_LIMIT
+            if (!n)
+                throw UsageError("--pids-limit", "'" + f.pids_limit +
+                                                     "' is not a number of processes (1..4194304, or -1 for unlimited)");
+            if (*n < 1) throw UsageError("--pids-limit", "must be at least 1 (or -1 for unlimited)");
+            p.resources.pids_max = static_cast<std::int64_t>(*n);
         }
     }
     p.cgroup_parent = f.cgroup_parent;
@@ -360,11 +368,9 @@ LaunchPlan build_plan(const RunFlags& f, uid_t invoker_uid) {
          {std::tuple{&f.allow_bind, &p.landlock.allow_bind, "--allow-bind"},
           std::tuple{&f.allow_connect, &p.landlock.allow_connect, "--allow-connect"}}) {
         for (const auto& port : *list) {
-            unsigned long n = 0;
-            if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos ||
-                (n = std::stoul(port)) == 0 || n > 65535)
-                throw UsageError(name, "'" + port + "' is not a TCP port (1..65535)");
-            out->push_back(static_cast<std::uint16_t>(n));
+            const auto n = decimal_in(port, 1, 65535);
+            if (!n) throw UsageError(name, "'" + port + "' is not a TCP port (1..65535)");
+            out->push_back(static_cast<std::uint16_t>(*n));
         }
     }
     if ((!p.landlock.allow_bind.empty() || !p.landlock.allow_connect.empty()) &&

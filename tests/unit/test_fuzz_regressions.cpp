@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "hardrun/error.hpp"
+#include "hardrun/flags.hpp"
 #include "hardrun/landlock.hpp"
 #include "hardrun/parse.hpp"
 
@@ -107,4 +108,30 @@ TEST_CASE("fuzz regression landlock_rules: entries below a symlink get no rule, 
     CHECK(rights_on(rs, "/") == kRead);
     CHECK(rights_on(rs, "/tmp") == kRead);
     CHECK((rights_on(rs, "/tmp/a/x") & (kWrite | kExecute)) == 0);
+}
+
+// build_plan: numbers too large for std::stoul escaped as a bare std::out_of_range ("hardrun: stoul"). Every
+// numeric flag is now one UsageError naming the flag and its range (regressions/build_plan/huge-port-number).
+TEST_CASE("fuzz regression build_plan: numbers beyond 64 bits are usage errors naming the flag and range") {
+    const std::string huge = "99999999999999999999999";
+    auto error_for = [](auto set) {
+        RunFlags f;
+        f.rootfs = "/usr";
+        f.command = {"true"};
+        set(f);
+        try {
+            build_plan(f, 0);
+        } catch (const UsageError& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    CHECK(error_for([&](RunFlags& f) { f.allow_connect = {huge}; }) ==
+          "--allow-connect: '" + huge + "' is not a TCP port (1..65535)");
+    CHECK(error_for([&](RunFlags& f) { f.allow_bind = {"18446744073709551617"}; }) ==
+          "--allow-bind: '18446744073709551617' is not a TCP port (1..65535)");
+    CHECK(error_for([&](RunFlags& f) { f.cpu_shares = huge; }) == "--cpu-shares: '" + huge + "' is not a number in 2..262144");
+    CHECK(error_for([&](RunFlags& f) { f.pids_limit = huge; }).starts_with("--pids-limit: '" + huge + "' is not a number"));
+    for (const char* port : {"0", "65536", "-1", "+80", " 80", "80 ", "0x50", ""})
+        CHECK(error_for([&](RunFlags& f) { f.allow_bind = {port}; }).find("is not a TCP port (1..65535)") != std::string::npos);
 }
