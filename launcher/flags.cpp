@@ -349,13 +349,13 @@ LaunchPlan build_plan(const RunFlags& f, uid_t invoker_uid) {
         p.resources.cpu_weight = 1 + ((shares - 2) * 9999) / 262142;
     }
     if (!f.pids_limit.empty()) {
-        if (f.pids_limit == "-1" || f.pids_limit == "max") p.resources.pids_max = -1;
-        else {
-            const auto n = decimal_in(f.pids_limit, 0, 4194304);  // the kernel's PID_MAX_LIMIT
+        // like docker: -1 and 0 mean unlimited, i.e. no pids limit at all (and no cgroup needed for it)
+        const bool unlimited = f.pids_limit == "-1" || f.pids_limit == "0" || f.pids_limit == "max";
+        if (!unlimited) {
+            const auto n = decimal_in(f.pids_limit, 1, 4194304);  // the kernel's PID_MAX_LIMIT
             if (!n)
                 throw UsageError("--pids-limit", "'" + f.pids_limit +
-                                                     "' is not a number of processes (1..4194304, or -1 for unlimited)");
-            if (*n < 1) throw UsageError("--pids-limit", "must be at least 1 (or -1 for unlimited)");
+                                                     "' is not a number of processes (1..4194304; -1 or 0: unlimited)");
             p.resources.pids_max = static_cast<std::int64_t>(*n);
         }
     }

@@ -177,7 +177,7 @@ TEST_CASE("every bad value gets its own clear error") {
         {[](RunFlags& f) { f.memory_swap = "1g"; }, "--memory-swap: needs --memory"},
         {[](RunFlags& f) { f.memory = "64m"; f.memory_swap = "32m"; }, "must be at least --memory"},
         {[](RunFlags& f) { f.cpus = "lots"; }, "--cpus: 'lots' is not a number of CPUs"},
-        {[](RunFlags& f) { f.pids_limit = "0"; }, "--pids-limit: must be at least 1"},
+        {[](RunFlags& f) { f.pids_limit = "-2"; }, "--pids-limit: '-2' is not a number of processes"},
         {[](RunFlags& f) { f.pids_limit = "x"; }, "--pids-limit: 'x'"},
         {[](RunFlags& f) { f.cpu_shares = "1"; }, "--cpu-shares"},
         {[](RunFlags& f) { f.user = "app"; }, "--user: 'app' is not a numeric uid"},
@@ -247,4 +247,22 @@ TEST_CASE("rootless: supplementary groups that cannot be dropped are named, neve
         CHECK(identity::kept_supplementary_groups(build_plan(flags(), 1000)).empty());
         CHECK_FALSE(has_warning(build_plan(flags(), 1000), "supplementary groups"));
     }
+}
+
+TEST_CASE("--pids-limit -1 and 0 mean unlimited like docker: no limit, so no cgroup is needed") {
+    for (const char* v : {"-1", "0", "max"}) {
+        RunFlags f = flags();
+        f.pids_limit = v;
+        LaunchPlan p = build_plan(f, 0);
+        INFO(v);
+        CHECK_FALSE(p.resources.pids_max);
+        CHECK(p.resources.empty());  // no cgroup at all: a host without the pids controller still runs it
+    }
+    RunFlags f = flags();
+    f.pids_limit = "-1";
+    f.memory = "64m";
+    LaunchPlan p = build_plan(f, 0);
+    CHECK_FALSE(p.resources.pids_max);  // the memory limit needs a cgroup, the pids controller is not asked for
+    f.pids_limit = "1";
+    CHECK(*build_plan(f, 0).resources.pids_max == 1);
 }
