@@ -23,8 +23,14 @@ def exe_lines(out):
 
 
 def test_no_visible_exe_can_be_opened_for_writing(as_user):
-    p = probe("exe-write", user=as_user, check=0)
-    assert "writable 0" in p.stdout, p.stdout
+    # with --init, hardrun's reaper is PID 1 inside: the probe must really try a hardrun process's exe (without
+    # --init no other process is visible and "writable 0" would hold vacuously)
+    p = probe("exe-write", flags=["--init"], user=as_user, check=0)
+    lines = exe_lines(p.stdout)
+    assert 1 in lines, p.stdout  # the reaper was tried
+    for pid, (open_wr, opath, reopen, readlink) in lines.items():
+        assert open_wr != "ok" and reopen != "ok", (pid, p.stdout)
+    assert re.search(r"^seen [1-9]\d* writable 0$", p.stdout, re.M), p.stdout
 
 
 def test_init_reaper_exe_cannot_even_be_opened_o_path(as_user):
