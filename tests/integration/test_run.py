@@ -193,13 +193,19 @@ def _wait_for(p, text, timeout=10):
     return False
 
 
-def test_signals_are_forwarded(as_user):
-    p = _start(["--", "sh", "-c", "trap 'echo got-term; exit 3' TERM; echo ready; while :; do sleep 0.1; done"], as_user)
+FORWARDED = ["SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGTERM"]
+
+
+@pytest.mark.parametrize("name", FORWARDED)
+def test_signals_are_forwarded(as_user, name):
+    trap = name[3:]
+    p = _start(["--", "sh", "-c", f"trap 'echo got-{trap}; exit 3' {trap}; echo ready; while :; do sleep 0.1; done"],
+               as_user)
     try:
         assert _wait_for(p, "ready")
-        p.send_signal(signal.SIGTERM)
+        p.send_signal(getattr(signal, name))
         out, _ = p.communicate(timeout=10)
-        assert "got-term" in out
+        assert f"got-{trap}" in out
         assert p.returncode == 3
     finally:
         if p.poll() is None:
@@ -219,6 +225,39 @@ def test_init_forwards_signals_and_reaps():
         if p.poll() is None:
             p.kill()
             p.wait()
+
+
+def test_init_reaps_an_orphan(as_user):
+    # a background process whose parent exits is re-parented to PID 1 (hardrun's reaper with --init); once it
+    # exits, only PID 1 can reap it. The workload then sees no zombie in ps.
+    script = (
+        "mkfifo /tmp/go; "
+        "sh -c 'cat /tmp/go >/dev/null & echo $! > /tmp/orphan'; "  # this shell exits: cat is orphaned
+        "o=$(cat /tmp/orphan); echo ppid=$(awk '/^PPid/ {print $2}' /proc/$o/status); "
+        "echo > /tmp/go; "  # the orphan ends now
+        "i=0; while [ -e /proc/$o ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; "
+        "[ -e /proc/$o ] && echo orphan-left || echo orphan-gone; "
+        "ps -o pid,stat,comm | awk 'NR > 1 && $2 ~ /Z/' | wc -l"
+    )
+    p = sh(script, "--init", user=as_user, check=0)
+    lines = p.stdout.split()
+    assert lines[0] == "ppid=1", p.stdout  # the orphan really was the reaper's (the workload is pid 2)
+    assert lines[1] == "orphan-gone", p.stdout
+    assert lines[2] == "0", p.stdout  # no zombie at all
+
+
+def test_cap_the_invoker_lacks_is_one_clear_line():
+    # root here lacks CAP_SYS_RESOURCE in its bounding set: hardrun cannot grant it, and says so before the workload runs
+    with open("/proc/self/status") as f:
+        bnd = int(status_fields(f.read())["CapBnd"], 16)
+    if bnd & (1 << 24):
+        pytest.skip("this host's root holds CAP_SYS_RESOURCE")
+    p = sh("echo RAN", "--cap-add", "SYS_RESOURCE")
+    assert p.returncode == 125
+    assert "RAN" not in p.stdout
+    errors = [l for l in p.stderr.splitlines() if not l.startswith("hardrun: warning:")]
+    assert len(errors) == 1, p.stderr
+    assert "CAP_SYS_RESOURCE" in errors[0], errors
 
 
 def _hardrun_exe(pid):
