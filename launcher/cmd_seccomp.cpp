@@ -110,8 +110,8 @@ void register_compile(CLI::App& parent) {
         if (o->output == "-") std::cout.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
         else seccomp::write_file_atomic(o->output, bytes, "seccomp compile");
         if (o->output != "-")
-            std::cerr << "hardrun: " << r.source << ": " << c.program.size() << " BPF instructions ("
-                      << c.stub_length << " for the ENOSYS rule) written to " << o->output << "\n";
+            log::info(r.source + ": " + std::to_string(c.program.size()) + " BPF instructions (" +
+                      std::to_string(c.stub_length) + " for the ENOSYS rule) written to " + o->output);
     });
 }
 
@@ -231,8 +231,8 @@ void register_record(CLI::App& parent) {
         seccomp::write_file_atomic(o->output, profile.dump(2) + "\n", "seccomp record");
         std::size_t allowed = 0;
         for (const auto& c : sup.calls()) allowed += c.allowed ? 1 : 0;
-        std::cerr << "hardrun: recorded " << sup.notifications() << " syscalls (" << allowed
-                  << " distinct allowed); wrote " << o->output << "\n";
+        log::info("recorded " + std::to_string(sup.notifications()) + " syscalls (" + std::to_string(allowed) +
+                  " distinct allowed); wrote " + o->output);
         if (out.exit_code != 0)
             log::warning("seccomp record: the workload exited with " + std::to_string(out.exit_code) +
                          "; the profile covers what it did until then");

@@ -49,8 +49,7 @@ int differing_namespaces(pid_t pid) {
 }
 
 [[noreturn]] void child_fail(const std::string& what, int err) {
-    std::string line = "hardrun: hook " + what + ": " + errno_text(err) + "\n";
-    (void)!::write(STDERR_FILENO, line.data(), line.size());
+    log::error("hook " + what + ": " + errno_text(err));
     ::_exit(127);
 }
 
