@@ -224,6 +224,20 @@ Adapted adapt_plan(LaunchPlan& plan, NotifyMode mode, const Environment& env,
 
 // A datagram socket file bound in a private directory, bind-mounted into the sandbox; a thread relays
 // what the workload sends (with any fds, e.g. FDSTORE=1) to systemd's abstract socket.
+
+namespace {
+// A thread that never takes a signal: the supervisor forwards signals from its main thread.
+template <class F>
+std::thread signal_free_thread(F&& body) {
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    std::thread t(std::forward<F>(body));
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    return t;
+}
+}  // namespace
+
 class NotifyProxy {
 public:
     explicit NotifyProxy(NotifyAddress upstream) : upstream_(std::move(upstream)) {
@@ -266,13 +280,7 @@ public:
     const std::string& socket_path() const { return path_; }
 
     void start() {
-        if (thread_.joinable()) return;
-        // the supervisor forwards signals from its main thread: the relay must never take one
-        sigset_t all, old;
-        sigfillset(&all);
-        pthread_sigmask(SIG_BLOCK, &all, &old);
-        thread_ = std::thread([this] { run(); });
-        pthread_sigmask(SIG_SETMASK, &old, nullptr);
+        if (!thread_.joinable()) thread_ = signal_free_thread([this] { run(); });
     }
 
 private:
@@ -383,12 +391,7 @@ public:
         thread_.join();
     }
     void start() {
-        if (thread_.joinable()) return;
-        sigset_t all, old;  // signals are the supervisor's main thread's business
-        sigfillset(&all);
-        pthread_sigmask(SIG_BLOCK, &all, &old);
-        thread_ = std::thread([this] { run(); });
-        pthread_sigmask(SIG_SETMASK, &old, nullptr);
+        if (!thread_.joinable()) thread_ = signal_free_thread([this] { run(); });
     }
 
 private:

@@ -62,6 +62,15 @@ def mountinfo():
         return f.read()
 
 
+@pytest.fixture
+def shared_dir():
+    """A host directory both root and the rootless test uid can write (pytest's tmp_path is under a 0700 dir)."""
+    d = tempfile.mkdtemp(prefix="hardrun-test-")
+    os.chmod(d, 0o777)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
 @pytest.fixture(params=["root", "rootless"])
 def as_user(request):
     """Runs a test twice: as root (the invoker) and as an unprivileged uid (rootless, user namespace)."""

@@ -2,8 +2,7 @@
 from the invoker's), tmpfs and volume options reach the mount, a read-only volume is refused by the mount flag
 itself (Landlock off), and the hostname is the sandbox's own."""
 import os
-import shutil
-import tempfile
+import pathlib
 
 import pytest
 
@@ -12,15 +11,6 @@ from conftest import mountinfo, run
 
 def sh(script, *flags, user=None, **kw):
     return run(list(flags) + ["--", "sh", "-c", script], user=user, **kw)
-
-
-@pytest.fixture
-def shared_tmp():
-    """A host directory every test uid can reach (pytest's tmp_path is private to root)."""
-    d = tempfile.mkdtemp(prefix="hardrun-iso-")
-    os.chmod(d, 0o755)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
 
 
 NAMESPACES = ["mnt", "pid", "ipc", "uts", "net", "cgroup"]
@@ -45,9 +35,8 @@ def test_tmpfs_mode_size_and_flags_reach_the_mount(as_user):
     assert "size=1024k" in lines[1] and "nosuid" in lines[1] and "nodev" in lines[1], lines[1]
 
 
-def test_read_only_volume_is_refused_by_the_mount_itself(as_user, shared_tmp):
-    import pathlib
-    vol = pathlib.Path(shared_tmp) / "ro"
+def test_read_only_volume_is_refused_by_the_mount_itself(as_user, shared_dir):
+    vol = pathlib.Path(shared_dir) / "ro"
     vol.mkdir()
     os.chmod(vol, 0o777)  # DAC would allow the write: only the mount flag refuses it
     p = sh("touch /data/x; grep ' /data ' /proc/self/mountinfo", "-v", f"{vol}:/data:ro", "--landlock", "off",

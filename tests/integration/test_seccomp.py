@@ -7,9 +7,7 @@ filter's. --report lists exactly the refused syscalls without changing what the 
 """
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 
 import pytest
 
@@ -33,15 +31,6 @@ REFUSED = {
     "vsock": None,                      # ok or EAFNOSUPPORT (vsock module)
     "personality": "ok",                # personality(0xffff)
 }
-
-
-@pytest.fixture
-def shared_dir():
-    """A directory both root and the rootless test uid can write (pytest's tmp_path is under a 0700 dir)."""
-    d = tempfile.mkdtemp(prefix="hardrun-seccomp-")
-    os.chmod(d, 0o777)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
 
 
 def sysx(tests, *flags, user=None, check=0, **kw):
