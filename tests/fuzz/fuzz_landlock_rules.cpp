@@ -10,52 +10,14 @@
 
 #include "fuzz_common.hpp"
 #include "hardrun/landlock.hpp"
+#include "../unit/landlock_view.hpp"
 
 using namespace hardrun;
 using landlock::EntryType;
 
 namespace {
 
-class View : public landlock::FsView {
-public:
-    std::map<std::string, EntryType> entries;
-    std::set<std::string> unlistable;
-    std::optional<EntryType> type(const std::string& p) override {
-        auto it = entries.find(p);
-        if (it == entries.end()) return std::nullopt;
-        return it->second;
-    }
-    std::optional<std::vector<std::pair<std::string, EntryType>>> list(const std::string& d) override {
-        if (unlistable.count(d)) return std::nullopt;
-        std::vector<std::pair<std::string, EntryType>> out;
-        const std::string prefix = d == "/" ? "/" : d + "/";
-        for (const auto& [p, t] : entries)
-            if (p != d && p.rfind(prefix, 0) == 0 && p.find('/', prefix.size()) == std::string::npos)
-                out.emplace_back(p.substr(prefix.size()), t);
-        return out;
-    }
-    void add_dir_chain(const std::string& p) {
-        std::string cur;
-        std::size_t i = 1;
-        entries["/"] = EntryType::Directory;
-        while (i <= p.size()) {
-            std::size_t j = p.find('/', i);
-            if (j == std::string::npos) j = p.size();
-            cur += "/" + p.substr(i, j - i);
-            if (!entries.count(cur)) entries[cur] = EntryType::Directory;
-            i = j + 1;
-        }
-    }
-};
-
 const char* kNames[] = {"a", "b", "c", "tmp", "data", "run", "dev", "proc"};
-
-std::uint64_t effective(const landlock::Ruleset& rs, const std::string& path) {
-    std::uint64_t a = 0;
-    for (const auto& r : rs.paths)
-        if (r.path == "/" || r.path == path || path.rfind(r.path + "/", 0) == 0) a |= r.access;
-    return a;
-}
 
 }  // namespace
 
@@ -64,7 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string_view in = fuzz::text(data, size);
     LaunchPlan plan;
     plan.readonly_root = data[0] & 1;
-    View view;
+    test::MapView view;
     view.entries["/"] = EntryType::Directory;
     // each 3 bytes: a path of up to 3 components, flags, and whether it is a mount, a file or a plain entry
     for (std::size_t i = 1; i + 2 < size && plan.mounts.size() < 12; i += 3) {
@@ -85,17 +47,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 m.noexec = fl & 4;
                 m.nodev = !(fl & 8);
                 plan.mounts.push_back(m);
-                view.add_dir_chain(path);
+                view.dir_chain(path);
                 break;
             }
             case 2: {
                 const std::string parent = path.substr(0, path.rfind('/'));
-                if (!parent.empty()) view.add_dir_chain(parent);
+                if (!parent.empty()) view.dir_chain(parent);
                 if (!view.entries.count(path)) view.entries[path] = (fl & 1) ? EntryType::File : EntryType::Symlink;
                 break;
             }
             default:
-                view.add_dir_chain(path);
+                view.dir_chain(path);
                 if (fl & 16) view.unlistable.insert(path);
                 break;
         }
@@ -127,7 +89,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             for (const auto& m : plan.mounts)
                 hidden |= m.destination != path && (path == "/" || m.destination.rfind(path + "/", 0) == 0);
         std::uint64_t want = landlock::planned_rights(plan, path) & mask;
-        std::uint64_t got = effective(rs, path);
+        std::uint64_t got = test::rights_along(rs, path);
         if (t == EntryType::File) {
             want &= landlock::access::kFileRights;
             got &= landlock::access::kFileRights;

@@ -47,6 +47,24 @@ def hardrun(*args, timeout=30, input=None, env=None):
                           input=input, env=env)
 
 
+def read_pty(master, stop=None, idle=None):
+    """What a pty master yields until the other side hangs up (EOF, or EIO once every slave fd is closed).
+    stop: also return once these bytes were seen; idle: also return after this many seconds without data."""
+    import select
+    out = b""
+    while stop is None or stop not in out:
+        if idle is not None and not select.select([master], [], [], idle)[0]:
+            break
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
 def status_fields(text):
     """Parses /proc/PID/status text into a dict."""
     out = {}

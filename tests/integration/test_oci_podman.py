@@ -22,7 +22,7 @@ import tempfile
 
 import pytest
 
-from conftest import HARDRUN, ROOTFS, status_fields
+from conftest import HARDRUN, ROOTFS, read_pty, status_fields
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="podman tests run as root"),
@@ -230,16 +230,8 @@ def test_podman_run_it_gets_a_terminal(podman):
     pid, master = pty.fork()
     if pid == 0:
         os.execvpe(cmd[0], cmd, podman.env)
-    out = b""
     try:
-        while True:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
+        out = read_pty(master)
     finally:
         _, status = os.waitpid(pid, 0)
         os.close(master)

@@ -315,6 +315,18 @@ def test_socket_activation_with_systemd_socket_activate(as_user):
     assert "fd3=listening" in out
 
 
+@pytest.fixture
+def listening_fd():
+    """A listening TCP socket as a high fd number (so a shell's 3<&N cannot clobber it), closed afterwards."""
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen()
+    hi = fcntl.fcntl(lsock.fileno(), fcntl.F_DUPFD, 60)
+    yield hi
+    os.close(hi)
+    lsock.close()
+
+
 def test_socket_activation_passes_only_the_listen_fds_renumbered(as_user):
     lsock = socket.socket()
     lsock.bind(("127.0.0.1", 0))
@@ -340,19 +352,12 @@ def test_socket_activation_passes_only_the_listen_fds_renumbered(as_user):
     assert "fd3=listening" in p.stdout and "fd4=socket" in p.stdout
 
 
-def test_listen_fds_for_another_process_are_not_passed():
-    lsock = socket.socket()
-    lsock.bind(("127.0.0.1", 0))
-    lsock.listen()
-    hi = fcntl.fcntl(lsock.fileno(), fcntl.F_DUPFD, 60)
-    try:
-        # LISTEN_PID names the shell's parent, not hardrun: sd_listen_fds(3) semantics say ignore them
-        script = f'export LISTEN_PID=$PPID LISTEN_FDS=1; exec "$@" 3<&{hi}'
-        cmd = ["bash", "-c", script, "bash", HARDRUN, "run", "--rootfs", ROOTFS, "--", "sd_listen"]
-        p = subprocess.run(cmd, capture_output=True, text=True, env=env_with(), pass_fds=[hi], timeout=60)
-    finally:
-        os.close(hi)
-        lsock.close()
+def test_listen_fds_for_another_process_are_not_passed(listening_fd):
+    hi = listening_fd
+    # LISTEN_PID names the shell's parent, not hardrun: sd_listen_fds(3) semantics say ignore them
+    script = f'export LISTEN_PID=$PPID LISTEN_FDS=1; exec "$@" 3<&{hi}'
+    cmd = ["bash", "-c", script, "bash", HARDRUN, "run", "--rootfs", ROOTFS, "--", "sd_listen"]
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env_with(), pass_fds=[hi], timeout=60)
     assert p.returncode == 3  # sd_listen: not activated
     assert "listen_pid=- listen_fds=-" in p.stdout
     assert "open=0,1,2\n" in p.stdout
@@ -406,19 +411,12 @@ def test_bundle_hardrun_sends_ready(notify_socket, tmp_path):
     assert "sock=[]" in out
 
 
-def test_bundle_socket_activation(tmp_path):
+def test_bundle_socket_activation(tmp_path, listening_fd):
     bundle = make_bundle(tmp_path, ["sd_listen"])
-    lsock = socket.socket()
-    lsock.bind(("127.0.0.1", 0))
-    lsock.listen()
-    hi = fcntl.fcntl(lsock.fileno(), fcntl.F_DUPFD, 60)
-    try:
-        script = f'export LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=web; exec "$@" 3<&{hi}'
-        p = subprocess.run(["bash", "-c", script, "bash", HARDRUN, "run", "--bundle", bundle], capture_output=True,
-                           text=True, env=env_with(), pass_fds=[hi], timeout=60)
-    finally:
-        os.close(hi)
-        lsock.close()
+    hi = listening_fd
+    script = f'export LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=web; exec "$@" 3<&{hi}'
+    p = subprocess.run(["bash", "-c", script, "bash", HARDRUN, "run", "--bundle", bundle], capture_output=True,
+                       text=True, env=env_with(), pass_fds=[hi], timeout=60)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "pid=1 listen_pid=1 listen_fds=1 names=web" in p.stdout
     assert "open=0,1,2,3\n" in p.stdout and "fd3=listening" in p.stdout

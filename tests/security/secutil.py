@@ -27,6 +27,7 @@ HELPERS = _ic.HELPERS
 UNPRIV_UID = _ic.UNPRIV_UID
 SANITIZED = _ic.SANITIZED
 env_without_leak_check = _ic.env_without_leak_check
+read_pty = _ic.read_pty
 run = _ic.run
 hardrun = _ic.hardrun
 status_fields = _ic.status_fields

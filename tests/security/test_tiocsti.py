@@ -7,13 +7,12 @@ controlling terminal and TIOCSTI needs CAP_SYS_ADMIN, which it does not have.
 """
 import fcntl
 import os
-import select
 import subprocess
 import termios
 
 import pytest
 
-from secutil import HARDRUN, ROOTFS, UNPRIV_UID
+from secutil import HARDRUN, ROOTFS, UNPRIV_UID, read_pty
 
 
 def legacy_tiocsti():
@@ -39,15 +38,7 @@ def launch_on_pty(args, user=None):
     try:
         p = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, preexec_fn=controlling_tty)
         rc = p.wait(timeout=60)
-        out = b""
-        while select.select([master], [], [], 0.2)[0]:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
+        out = read_pty(master, idle=0.2)
         # what the sandbox pushed would now be waiting to be read by the shell on the slave side
         os.set_blocking(slave, False)
         attr = termios.tcgetattr(slave)

@@ -11,6 +11,7 @@
 #include "hardrun/flags.hpp"
 #include "hardrun/landlock.hpp"
 #include "hardrun/parse.hpp"
+#include "landlock_view.hpp"
 
 using namespace hardrun;
 
@@ -41,35 +42,6 @@ TEST_CASE("fuzz regression flag_values: odd bytes are usage errors") {
 // writable tmpfs at /data, a read-only noexec tmpfs at /tmp/a, a symlink /a, and entries the fuzzer's fake tree
 // lists below that symlink (/a/data, /a/data/b), which no real filesystem has. Rules go on real directories and
 // files only, never on a symlink or anything reached through one, and every real path gets what the plan gives it.
-namespace {
-
-class RegressionView : public landlock::FsView {
-public:
-    std::map<std::string, landlock::EntryType> entries;
-    std::optional<landlock::EntryType> type(const std::string& p) override {
-        auto it = entries.find(p);
-        if (it == entries.end()) return std::nullopt;
-        return it->second;
-    }
-    std::optional<std::vector<std::pair<std::string, landlock::EntryType>>> list(const std::string& d) override {
-        std::vector<std::pair<std::string, landlock::EntryType>> out;
-        const std::string prefix = d == "/" ? "/" : d + "/";
-        for (const auto& [p, t] : entries)
-            if (p != d && p.rfind(prefix, 0) == 0 && p.find('/', prefix.size()) == std::string::npos)
-                out.emplace_back(p.substr(prefix.size()), t);
-        return out;
-    }
-};
-
-std::uint64_t rights_on(const landlock::Ruleset& rs, const std::string& path) {  // the union along the path
-    std::uint64_t a = 0;
-    for (const auto& r : rs.paths)
-        if (r.path == "/" || r.path == path || path.rfind(r.path + "/", 0) == 0) a |= r.access;
-    return a;
-}
-
-}  // namespace
-
 TEST_CASE("fuzz regression landlock_rules: entries below a symlink get no rule, real paths get the plan") {
     using landlock::EntryType;
     using namespace landlock::access;
@@ -84,7 +56,7 @@ TEST_CASE("fuzz regression landlock_rules: entries below a symlink get no rule, 
     tmp_a.readonly = true;
     tmp_a.noexec = true;
     plan.mounts = {data, tmp_a};
-    RegressionView view;
+    test::MapView view;
     view.entries = {{"/", EntryType::Directory},      {"/data", EntryType::Directory},
                     {"/tmp", EntryType::Directory},   {"/tmp/a", EntryType::Directory},
                     {"/a", EntryType::Symlink},       {"/a/data", EntryType::Directory},
@@ -102,12 +74,12 @@ TEST_CASE("fuzz regression landlock_rules: entries below a symlink get no rule, 
     }
     // what each real path gets: the union of the rules along it equals the plan's rights (ABI 1 has no truncate,
     // refer or ioctl), except on / and /tmp, which hold a more restricted mount below and get only what it allows
-    CHECK(rights_on(rs, "/data") == (landlock::planned_rights(plan, "/data") & mask));
-    CHECK(rights_on(rs, "/data") == ((kRead | kWrite | kExecute) & mask));
-    CHECK(rights_on(rs, "/tmp/a") == kRead);
-    CHECK(rights_on(rs, "/") == kRead);
-    CHECK(rights_on(rs, "/tmp") == kRead);
-    CHECK((rights_on(rs, "/tmp/a/x") & (kWrite | kExecute)) == 0);
+    CHECK(test::rights_along(rs, "/data") == (landlock::planned_rights(plan, "/data") & mask));
+    CHECK(test::rights_along(rs, "/data") == ((kRead | kWrite | kExecute) & mask));
+    CHECK(test::rights_along(rs, "/tmp/a") == kRead);
+    CHECK(test::rights_along(rs, "/") == kRead);
+    CHECK(test::rights_along(rs, "/tmp") == kRead);
+    CHECK((test::rights_along(rs, "/tmp/a/x") & (kWrite | kExecute)) == 0);
 }
 
 // build_plan: numbers too large for std::stoul escaped as a bare std::out_of_range ("hardrun: stoul"). Every

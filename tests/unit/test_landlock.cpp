@@ -7,6 +7,7 @@
 #include "hardrun/flags.hpp"
 #include "hardrun/landlock.hpp"
 #include "hardrun/parse.hpp"
+#include "landlock_view.hpp"
 
 using namespace hardrun;
 using namespace hardrun::landlock::access;
@@ -14,37 +15,7 @@ using landlock::EntryType;
 
 namespace {
 
-// A tiny tree: path -> type. Directories list the paths directly below them.
-class FakeView : public landlock::FsView {
-public:
-    std::map<std::string, EntryType> entries;
-    std::set<std::string> unlistable;
-
-    FakeView& dir(const std::string& p) { return add(p, EntryType::Directory); }
-    FakeView& file(const std::string& p) { return add(p, EntryType::File); }
-    FakeView& link(const std::string& p) { return add(p, EntryType::Symlink); }
-
-    std::optional<EntryType> type(const std::string& p) override {
-        auto it = entries.find(p);
-        if (it == entries.end()) return std::nullopt;
-        return it->second;
-    }
-    std::optional<std::vector<std::pair<std::string, EntryType>>> list(const std::string& d) override {
-        if (unlistable.count(d)) return std::nullopt;
-        std::vector<std::pair<std::string, EntryType>> out;
-        const std::string prefix = d == "/" ? "/" : d + "/";
-        for (const auto& [p, t] : entries)
-            if (p != d && p.rfind(prefix, 0) == 0 && p.find('/', prefix.size()) == std::string::npos)
-                out.emplace_back(p.substr(prefix.size()), t);
-        return out;
-    }
-
-private:
-    FakeView& add(const std::string& p, EntryType t) {
-        entries[p] = t;
-        return *this;
-    }
-};
+using FakeView = test::MapView;
 
 // The demo rootfs after the default mounts.
 FakeView demo_view() {
@@ -75,19 +46,7 @@ std::uint64_t rule(const landlock::Ruleset& rs, const std::string& path) {
 }
 
 // What a path effectively gets: the union of the rules on it and on every ancestor (Landlock semantics).
-std::uint64_t effective(const landlock::Ruleset& rs, const std::string& path) {
-    std::uint64_t a = rule(rs, "/");
-    std::string cur;
-    std::size_t i = 1;
-    while (i <= path.size()) {
-        std::size_t j = path.find('/', i);
-        if (j == std::string::npos) j = path.size();
-        cur += "/" + path.substr(i, j - i);
-        a |= rule(rs, cur);
-        i = j + 1;
-    }
-    return a;
-}
+std::uint64_t effective(const landlock::Ruleset& rs, const std::string& path) { return test::rights_along(rs, path); }
 
 }  // namespace
 
