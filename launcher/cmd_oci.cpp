@@ -328,7 +328,7 @@ void delete_container(const std::string& id, bool force) {
     if (status != "stopped") {
         // created (never started) or --force: kill every process of the container
         if (rec.process.pid > 0 && state::alive(rec.process)) {
-            for (pid_t p : oci::container_pids(rec.process.pid))
+            for (pid_t p : oci::container_pids(rec.process.pid, rec.cgroup_path))
                 if (p != rec.process.pid) ::kill(p, SIGKILL);
             oci::send_signal(rec.process, SIGKILL);
             if (!oci::wait_gone(rec.process, 10000))
@@ -573,7 +573,7 @@ void register_oci(CLI::App& app) {
             if (status != "created" && status != "running")
                 throw Error("kill", "container '" + *id + "'", "is not running (it is " + status + ")");
             if (*all)
-                for (pid_t p : oci::container_pids(r.process.pid))
+                for (pid_t p : oci::container_pids(r.process.pid, r.cgroup_path))
                     if (p != r.process.pid) ::kill(p, signo);
             if (!oci::send_signal(r.process, signo))
                 throw Error("kill", "container '" + *id + "'", "is not running (its process is gone)");
@@ -652,7 +652,7 @@ void register_oci(CLI::App& app) {
             state::Record r = st.read(*id);
             const std::string status = st.live_status(r);
             std::vector<pid_t> pids;
-            if (status == "created" || status == "running") pids = oci::container_pids(r.process.pid);
+            if (status == "created" || status == "running") pids = oci::container_pids(r.process.pid, r.cgroup_path);
             if (*format == "json") {
                 std::cout << json(pids).dump() << "\n";
                 return;

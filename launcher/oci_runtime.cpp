@@ -11,11 +11,14 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <csignal>
 #include <cstring>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 
 #include "hardrun/error.hpp"
 #include "hardrun/log.hpp"
@@ -30,7 +33,9 @@ bool same_ns(pid_t a, pid_t b, const char* type) {
     struct stat sa {}, sb {};
     std::string pa = a == 0 ? std::string("/proc/self/ns/") + type : "/proc/" + std::to_string(a) + "/ns/" + type;
     std::string pb = "/proc/" + std::to_string(b) + "/ns/" + type;
-    if (::stat(pa.c_str(), &sa) != 0 || ::stat(pb.c_str(), &sb) != 0) return true;
+    // unknown counts as different: the hook then enters that namespace (setns), or fails with a clear error,
+    // rather than silently running in the host's
+    if (::stat(pa.c_str(), &sa) != 0 || ::stat(pb.c_str(), &sb) != 0) return false;
     return sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev;
 }
 
@@ -170,25 +175,74 @@ int parse_signal(const std::string& name) {
     throw UsageError("signal", "'" + name + "' is not a signal name (e.g. TERM, KILL, HUP, 15)");
 }
 
-std::vector<pid_t> container_pids(pid_t init) {
+namespace {
+
+std::vector<pid_t> all_pids() {
+    std::vector<pid_t> out;
+    DIR* d = ::opendir("/proc");
+    if (!d) return out;
+    while (dirent* e = ::readdir(d)) {
+        pid_t p = 0;
+        const char* name_end = e->d_name + std::strlen(e->d_name);
+        if (auto [end, ec] = std::from_chars(e->d_name, name_end, p); ec == std::errc() && end == name_end && p > 0)
+            out.push_back(p);
+    }
+    ::closedir(d);
+    return out;
+}
+
+// The last NSpid of a process: its pid in its own (innermost) pid namespace; 0 when unreadable.
+pid_t innermost_pid(pid_t pid) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(f, line);)
+        if (line.starts_with("NSpid:")) {
+            std::istringstream in(line.substr(6));
+            pid_t last = 0;
+            for (pid_t v; in >> v;) last = v;
+            return last;
+        }
+    return 0;
+}
+
+pid_t parent_of(pid_t pid) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    const auto close = text.rfind(')');  // the name may hold spaces and parentheses
+    if (close == std::string::npos) return 0;
+    std::istringstream in(text.substr(close + 1));
+    std::string state;
+    pid_t ppid = 0;
+    in >> state >> ppid;
+    return ppid;
+}
+
+}  // namespace
+
+std::vector<pid_t> container_pids(pid_t init, const std::string& cgroup_path) {
     std::vector<pid_t> out;
     struct stat ns {};
     if (::stat(("/proc/" + std::to_string(init) + "/ns/pid").c_str(), &ns) != 0) return out;
     out.push_back(init);
-    DIR* d = ::opendir("/proc");
-    if (!d) return out;
-    while (dirent* e = ::readdir(d)) {
-        if (!std::isdigit(static_cast<unsigned char>(e->d_name[0]))) continue;
-        pid_t p = 0;
-        const char* name_end = e->d_name + std::strlen(e->d_name);
-        if (auto [end, ec] = std::from_chars(e->d_name, name_end, p); ec != std::errc() || end != name_end) continue;
-        if (p == init) continue;
-        struct stat st {};
-        if (::stat(("/proc/" + std::string(e->d_name) + "/ns/pid").c_str(), &st) != 0) continue;
-        if (st.st_ino == ns.st_ino && st.st_dev == ns.st_dev) out.push_back(p);
+    if (!cgroup_path.empty()) {  // the container's own cgroup lists exactly its processes
+        std::ifstream procs(cgroup_path + "/cgroup.procs");
+        for (pid_t p; procs >> p;)
+            if (p != init) out.push_back(p);
+    } else if (innermost_pid(init) == 1) {  // init made the pid namespace: everything in it is the container's
+        for (pid_t p : all_pids()) {
+            struct stat st {};
+            if (p == init || ::stat(("/proc/" + std::to_string(p) + "/ns/pid").c_str(), &st) != 0) continue;
+            if (st.st_ino == ns.st_ino && st.st_dev == ns.st_dev) out.push_back(p);
+        }
+    } else {  // the host's (or a joined) pid namespace: never everything in it, only init's descendants
+        std::vector<pid_t> pids = all_pids();
+        std::vector<std::pair<pid_t, pid_t>> parent;  // (pid, ppid)
+        for (pid_t p : pids) parent.emplace_back(p, parent_of(p));
+        for (std::size_t i = 0; i < out.size(); ++i)
+            for (const auto& [p, pp] : parent)
+                if (pp == out[i] && p != init) out.push_back(p);
     }
-    ::closedir(d);
     std::sort(out.begin() + 1, out.end());
+    out.erase(std::unique(out.begin() + 1, out.end()), out.end());
     return out;
 }
 

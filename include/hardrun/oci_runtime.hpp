@@ -22,8 +22,10 @@ void run_hooks_warn(const std::vector<Hook>& hooks, const std::string& kind, con
 // "TERM", "SIGTERM", "term", "15" -> 15. Throws UsageError.
 int parse_signal(const std::string& name);
 
-// The processes in the pid namespace of `init` (the container's processes), init first.
-std::vector<pid_t> container_pids(pid_t init);
+// The container's processes, init first: those in its cgroup when it has one (cgroup_path), else those in the
+// pid namespace init created. When init did not create its pid namespace (the config has none, or joins one by
+// path), only init and its descendants: never every process of a shared namespace such as the host's.
+std::vector<pid_t> container_pids(pid_t init, const std::string& cgroup_path);
 
 // Sends sig to the process if it is still the one recorded (pidfd, so a reused pid is never hit).
 // Returns false when it is gone.

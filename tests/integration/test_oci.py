@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import HARDRUN, ROOT, ROOTFS, UNPRIV_UID, status_fields
+from conftest import HARDRUN, ROOT, ROOTFS, UNPRIV_UID, read_pty, status_fields
 
 SCHEMAS = os.path.join(ROOT, "tests", "data", "oci", "schema")
 
@@ -379,6 +379,31 @@ def test_run_detached_then_kill_and_delete(env, tmp_path):
     rt.ok("delete", "d1")
 
 
+def test_without_a_pid_namespace_ps_and_kill_all_stay_inside_the_container(env, tmp_path):
+    # no pid namespace: the container shares the host's, so "every process in its pid namespace" would be every
+    # process of the host. ps and kill --all must see only the container's own processes (init's descendants).
+    b, rt = env
+    b.config["linux"]["namespaces"] = [n for n in b.config["linux"]["namespaces"] if n["type"] != "pid"]
+    b.args("sh", "-c", "sleep 1001 & exec sleep 1000")
+    bystander = subprocess.Popen(["sleep", "1002"])
+    try:
+        pidfile = tmp_path / "pid"
+        rt.ok("run", "--detach", "--pid-file", str(pidfile), "--bundle", b.dir, "np")
+        pid = int(pidfile.read_text())
+        wait_for(lambda: cmdline_of(pid) == [b"sleep", b"1000"], "the workload to be executed")
+        listed = json.loads(rt.ok("ps", "--format", "json", "np").stdout)
+        assert listed[0] == pid and len(listed) == 2, listed  # init and its background sleep, nothing else
+        assert [cmdline_of(p) for p in listed] == [[b"sleep", b"1000"], [b"sleep", b"1001"]]
+        assert os.getpid() not in listed and bystander.pid not in listed
+        rt.ok("kill", "--all", "np", "9")
+        wait_for(lambda: rt.state("np")["status"] == "stopped", "the container to stop")
+        wait_for(lambda: cmdline_of(listed[1]) != [b"sleep", b"1001"], "the background process to die")
+        assert bystander.poll() is None  # the host's process lives on
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
 def test_preserve_fds(env, tmp_path):
     b, rt = env
     f3 = os.open(tmp_path / "fd3.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
@@ -482,15 +507,7 @@ def test_console_socket_gets_the_pty_master(env, tmp_path):
         master = fds[0]
         assert os.isatty(master)
         rt.ok("start", "t1")
-        out = b""
-        while b"done" not in out:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
+        out = read_pty(master, stop=b"done")
         os.close(master)
         text = out.decode()
         assert "/dev/pts/0" in text
