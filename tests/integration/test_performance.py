@@ -79,8 +79,7 @@ def cache_dir():
 
 
 def test_cached_filter_is_the_compiled_one(cache_dir, tmp_path):
-    if not os.access(BPFDUMP, os.X_OK):
-        pytest.skip("bench_bpfdump helper not built")
+    assert os.access(BPFDUMP, os.X_OK), f"{BPFDUMP} is built with the tests (tests/CMakeLists.txt)"
     fresh_env = env_with(HARDRUN_CACHE="off")
     cached_env = env_with(HARDRUN_CACHE_DIR=cache_dir)
 
@@ -113,8 +112,7 @@ def test_cached_filter_is_the_compiled_one(cache_dir, tmp_path):
 
 
 def test_cache_entry_others_can_write_is_not_used(cache_dir, tmp_path):
-    if not os.access(BPFDUMP, os.X_OK):
-        pytest.skip("bench_bpfdump helper not built")
+    assert os.access(BPFDUMP, os.X_OK), f"{BPFDUMP} is built with the tests (tests/CMakeLists.txt)"
     env = env_with(HARDRUN_CACHE_DIR=cache_dir)
     p, w = start_sleeper(env)
     good = filter_of(w, tmp_path)

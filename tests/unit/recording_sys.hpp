@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -160,8 +161,16 @@ public:
         if (landlock_abi == 0) return -EOPNOTSUPP;
         return fd("landlock_create_ruleset");
     }
-    int landlock_add_rule(int r, int type, const void*, unsigned) override {
-        return rec("landlock_add_rule " + std::to_string(r) + " type=" + std::to_string(type));
+    // a path rule (type 1) names the directory fd it is for: struct landlock_path_beneath_attr is
+    // { u64 allowed_access; s32 parent_fd } (packed)
+    int landlock_add_rule(int r, int type, const void* attr, unsigned) override {
+        std::string c = "landlock_add_rule " + std::to_string(r) + " type=" + std::to_string(type);
+        if (type == 1 && attr) {
+            std::int32_t parent = 0;
+            std::memcpy(&parent, static_cast<const char*>(attr) + sizeof(std::uint64_t), sizeof parent);
+            c += " fd=" + std::to_string(parent);
+        }
+        return rec(c);
     }
     int landlock_restrict_self(int r, unsigned) override { return rec("landlock_restrict_self " + std::to_string(r)); }
 
