@@ -180,6 +180,7 @@ void refuse_plan_flags(const RunFlags& f) {
     no(!f.workdir.empty(), "--workdir");
     no(f.init, "--init");
     no(!f.landlock.empty() || !f.allow_bind.empty() || !f.allow_connect.empty(), "--landlock/--allow-bind/--allow-connect");
+    no(f.strict_profile, "--strict-profile");
 }
 
 // ------------------------------------------------------------------------------------------------------

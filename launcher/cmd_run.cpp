@@ -69,6 +69,9 @@ void register_run(CLI::App& app) {
         // --bundle: the OCI runtime's `run` (state under --root, hooks, --console-socket...; cmd_oci.cpp)
         const auto sd_mode = systemd::parse_notify_mode("--sd-notify", cmd->sd_notify);
         if (!cmd->flags.bundle.empty()) {
+            if (!cmd->report.empty())
+                throw UsageError("--report", "cannot be combined with --bundle (use `hardrun check --bundle`, or run "
+                                             "the bundle's rootfs with --rootfs)");
             std::unique_ptr<systemd::Integration> sd;
             throw Exit{run_bundle(cmd->flags, cmd->verbose, cmd->quiet, [&](LaunchPlan& plan, LaunchOptions& options) {
                 sd = systemd::Integration::prepare(plan, sd_mode, systemd::current_environment(), ::getpid());
