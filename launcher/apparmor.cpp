@@ -102,6 +102,17 @@ Decision decide(const LaunchPlan& plan) {
     return d;
 }
 
+void refuse_ptrace_of_unconfined_reaper(const LaunchPlan& plan, const Decision& d, bool reaper) {
+    constexpr int kSysPtrace = 19;  // CAP_SYS_PTRACE
+    const auto& c = plan.caps;
+    if (!d.apply || !reaper || !(c.effective.has(kSysPtrace) || c.permitted.has(kSysPtrace) || c.ambient.has(kSysPtrace)))
+        return;
+    throw Error("apparmor", "profile " + d.profile + " with CAP_SYS_PTRACE",
+                "hardrun's PID 1 (the reaper that ties the workload to hardrun) never execs, so the profile does not "
+                "confine it, and CAP_SYS_PTRACE would let the workload take it over; drop the capability or run with "
+                "--security-opt apparmor=unconfined");
+}
+
 void verify_procfs(Sys& sys, int fd, const std::string& what) {
     struct statfs st {};
     if (int r = sys.fstatfs(fd, &st); r < 0) throw_errno("apparmor", what, -r);
@@ -154,7 +165,8 @@ void apply(Sys& sys, const Decision& d) {
     // read back: the pending exec label must name the profile
     char buf[256] = {};
     long got = sys.pread(fd, buf, sizeof buf - 1, 0);
-    if (got >= 0) {
+    if (got < 0) throw_errno("apparmor", "reading back the exec profile " + d.profile, static_cast<int>(-got));
+    {
         std::string label(buf, static_cast<std::size_t>(got));
         if (!(label.starts_with(d.profile + " ") || label.starts_with(d.profile + "\n") || label == d.profile))
             throw Error("apparmor", "exec profile " + d.profile, "the kernel reports '" + label + "' after setting it");

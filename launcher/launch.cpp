@@ -159,6 +159,13 @@ void wait_for_start(ChildContext& c) {
     c.exec_fifo_fd = -1;
 }
 
+// PID 1 stays a reaper with --init, and also whenever an AppArmor exec label is applied: the kernel clears
+// PDEATHSIG on that secure exec, so the workload alone would survive a kill -9 of hardrun; the reaper never
+// execs, keeps PDEATHSIG, and its death ends the whole pid namespace.
+bool keeps_reaper(const LaunchPlan& plan, const apparmor::Decision& aa, bool detached) {
+    return plan.init || (aa.apply && !detached);
+}
+
 // --init: PID 1 stays a tiny reaper that forwards signals to the workload and exits with its status.
 // Called with every signal already blocked (before the fork), so a SIGCHLD from a workload that exits at
 // once is kept pending instead of being discarded by the default disposition.
@@ -275,10 +282,7 @@ namespace {
             ::close(listener);
         }
         if (c.fd_socket >= 0) ::close(c.fd_socket);
-        // The reaper stays PID 1 with --init, and also whenever an AppArmor exec label is applied: the kernel
-        // clears PDEATHSIG on that secure exec, so the workload alone would survive a kill -9 of hardrun; the
-        // reaper never execs, keeps PDEATHSIG, and its death ends the whole pid namespace.
-        const bool reaper = plan.init || (c.apparmor->apply && !c.detached);
+        const bool reaper = keeps_reaper(plan, *c.apparmor, c.detached);
         if (reaper) {
             sigset_t all, old;
             sigfillset(&all);
@@ -329,6 +333,7 @@ struct Started {
 
 Started start_child(const LaunchPlan& plan, const LaunchOptions& options, const seccomp::Prepared& filter,
                     const apparmor::Decision& aa, bool detached) {
+    apparmor::refuse_ptrace_of_unconfined_reaper(plan, aa, keeps_reaper(plan, aa, detached));
     // CVE-2019-5736: a privileged hardrun is never dumpable, so no process can open /proc/<hardrun>/exe or mem
     if (::geteuid() == 0) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     Started s;

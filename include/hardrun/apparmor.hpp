@@ -32,6 +32,11 @@ Decision decide(const LaunchPlan& plan);
 Decision decide_with(const LaunchPlan& plan, const HostFacts& facts);
 HostFacts host_facts();
 
+// Supervisor, before clone. PID 1 stays a reaper that never execs (reaper = true: --init, or the label is
+// applied and the launch is not detached), so the exec label never reaches it: a workload holding
+// CAP_SYS_PTRACE could take it over and run outside the profile. Throws Error for that combination.
+void refuse_ptrace_of_unconfined_reaper(const LaunchPlan& plan, const Decision& decision, bool reaper);
+
 // Child, after no_new_privs: set the exec label. Throws Error.
 void apply(Sys& sys, const Decision& decision);
 

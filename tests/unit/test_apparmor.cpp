@@ -112,3 +112,20 @@ TEST_CASE("apparmor: apply opens /proc without following symlinks, then refuses 
     apply(none, Decision{});  // nothing to apply: no syscall at all
     CHECK(none.calls.empty());
 }
+
+TEST_CASE("apparmor: CAP_SYS_PTRACE is refused when an unconfined reaper stays PID 1") {
+    LaunchPlan plan;
+    Decision on;
+    on.apply = true;
+    on.profile = "hardrun-default";
+    CHECK_NOTHROW(refuse_ptrace_of_unconfined_reaper(plan, on, true));  // no capability: nothing to take over with
+    plan.caps.permitted.add(19);
+    plan.caps.effective.add(19);
+    CHECK_THROWS_WITH_AS(refuse_ptrace_of_unconfined_reaper(plan, on, true),
+                         doctest::Contains("apparmor: profile hardrun-default with CAP_SYS_PTRACE: hardrun's PID 1"), Error);
+    CHECK_NOTHROW(refuse_ptrace_of_unconfined_reaper(plan, on, false));  // the workload is PID 1 itself (detached)
+    CHECK_NOTHROW(refuse_ptrace_of_unconfined_reaper(plan, Decision{}, true));  // no label to escape from
+    LaunchPlan ambient;
+    ambient.caps.ambient.add(19);
+    CHECK_THROWS_AS(refuse_ptrace_of_unconfined_reaper(ambient, on, true), Error);
+}

@@ -76,6 +76,20 @@ test_mount_denied_even_with_cap_sys_admin() {
   expect_rc 0 "the same mount without AppArmor (control)"
 }
 
+test_ptrace_capability_with_an_unconfined_reaper_is_refused() {
+  ensure_default_loaded
+  # the label applies: PID 1 stays hardrun's reaper, outside the profile; CAP_SYS_PTRACE would reach it
+  hr --cap-add SYS_PTRACE -- sh -c 'echo RAN'
+  expect_rc 125 "CAP_SYS_PTRACE with the profile applied"
+  expect_err "CAP_SYS_PTRACE"
+  expect_no_out "RAN"
+  # the same workload without the profile runs (control), and the reaper is really there with the profile on
+  hr --cap-add SYS_PTRACE --security-opt apparmor=unconfined -- sh -c 'echo RAN'
+  expect_rc 0 "CAP_SYS_PTRACE without AppArmor"
+  hr -- sh -c 'echo pid=$$'
+  expect_out "pid=2"
+}
+
 test_named_profile_applies() {
   cat >/tmp/hr-test-profile <<'P'
 profile hr-test flags=(attach_disconnected) {
