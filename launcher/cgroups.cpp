@@ -275,7 +275,6 @@ struct ReaperArgs {
     int pidfd = -1;     // the supervisor's pidfd (-1: kernel without pidfd_open, ctl's EOF decides)
     int parent = -1;    // the directory the cgroup is (about to be) created in
     const char* name = nullptr;
-    const char* owner = nullptr;  // the supervisor's owner record (kOwnerXattr)
 };
 
 [[noreturn]] void reaper_main(const ReaperArgs& a) {
@@ -323,18 +322,15 @@ struct ReaperArgs {
     }
 
     // 2. The cgroup, if it exists: only the very directory the supervisor made (cgroup inode numbers are
-    //    never reused), or, killed between its mkdir and the 'i' message, one carrying its owner record.
+    //    never reused). Killed before it said which one (between its mkdir and the 'i' message), the supervisor
+    //    may have made none: a directory of that name can be someone else's, so it is left to the next
+    //    launch's gc(), which removes only empty hardrun-<pid> cgroups of dead creators.
+    if (!known) ::_exit(0);
     int cg = ::openat(a.parent, a.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (cg < 0) ::_exit(0);
     struct stat ours {}, there {};
     if (::fstat(cg, &ours) != 0) ::_exit(1);
-    if (known && ours.st_ino != inode) ::_exit(0);
-    if (!known) {
-        char rec[128];
-        ssize_t len = ::fgetxattr(cg, kOwnerXattr, rec, sizeof rec);
-        if (len > 0 && (static_cast<std::size_t>(len) != std::strlen(a.owner) || std::memcmp(rec, a.owner, len) != 0))
-            ::_exit(0);
-    }
+    if (ours.st_ino != inode) ::_exit(0);
 
     // 3. Kill what is left (the workload normally died already: PDEATHSIG, then its pid namespace), wait
     //    until it is empty (cgroup.events "populated 0", notified with POLLPRI), remove it.
@@ -373,8 +369,7 @@ Reaper Reaper::start(const std::string& parent, const std::string& name) {
     UniqueFd ack_r(ack[0]), ack_w(ack[1]);
     if (::fcntl(ctl_r.get(), F_SETFL, O_NONBLOCK) != 0) return r;
     UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0)));
-    const std::string owner = owner_record();
-    ReaperArgs a{ctl_r.get(), ack_w.get(), pidfd.get(), parent_fd.get(), name.c_str(), owner.c_str()};
+    ReaperArgs a{ctl_r.get(), ack_w.get(), pidfd.get(), parent_fd.get(), name.c_str()};
     pid_t mid = ::fork();
     if (mid < 0) {
         log::warning("could not start the cgroup reaper for " + parent + "/" + name + ": " + errno_text(errno) +
