@@ -547,7 +547,8 @@ std::unique_ptr<Cgroup> Cgroup::create(const LaunchPlan& plan, const std::string
     const long page = ::sysconf(_SC_PAGESIZE);
     for (const auto& w : limit_writes(res, page > 0 ? static_cast<std::uint64_t>(page) : 4096))
         write_limit(fd, path, w);
-    if (!res.devices.empty()) attach_device_program(fd, path, res.devices);
+    // a default-deny device policy wherever a cgroup exists (cgroup v2 device programs need no controller)
+    if (const auto rules = enforced_device_rules(res, euid == 0); !rules.empty()) attach_device_program(fd, path, rules);
     return cg;
 }
 

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <optional>
 
 #include "hardrun/cgroups.hpp"
 #include "hardrun/error.hpp"
@@ -48,6 +49,25 @@ int access_bits(const DeviceRule& r) {
 }
 
 }  // namespace
+
+std::vector<DeviceRule> default_device_rules() {
+    auto c = [](std::int64_t maj, std::optional<std::int64_t> min) {
+        DeviceRule r;
+        r.allow = true;
+        r.type = 'c';
+        r.major = maj;
+        r.minor = min;
+        r.access = "rwm";
+        return r;
+    };
+    return {c(1, 3), c(1, 5), c(1, 7), c(1, 8), c(1, 9), c(5, 0), c(5, 2), c(136, std::nullopt)};
+}
+
+std::vector<DeviceRule> enforced_device_rules(const Resources& res, bool privileged) {
+    if (!res.devices.empty()) return res.devices;
+    if (!privileged) return {};
+    return default_device_rules();
+}
 
 std::vector<bpf_insn> device_program(const std::vector<DeviceRule>& rules) {
     constexpr int kAll = BPF_DEVCG_ACC_READ | BPF_DEVCG_ACC_WRITE | BPF_DEVCG_ACC_MKNOD;

@@ -28,6 +28,7 @@ const std::vector<ProbeInfo>& probe_catalog() {
         {"write-usr", "write a file into /usr", "open(/usr/..., O_CREAT)", "EROFS"},
         {"exec-noexec-tmpfs", "drop a binary into a writable directory (tmpfs) and run it", "execve(2) from a writable mount", "EACCES"},
         {"mknod-device", "create and open a device node", "mknod(2)", "EPERM"},
+        {"image-device", "use a device node shipped in the image or a volume (the host's disk, memory)", "open(2) of a device node outside hardrun's /dev", "EACCES"},
         {"host-fd", "use a leaked host fd or working directory (Leaky Vessels, CVE-2024-21626)", "an inherited fd or cwd outside the root", "none found"},
         {"setuid-exec", "become root through a setuid binary", "execve(2) of a setuid-root binary", "no privilege gained"},
         {"setuid-root", "become root with setuid(0)", "setresuid(0, 0, 0)", "EPERM"},
@@ -183,6 +184,12 @@ std::vector<std::string> probe_defenses(const std::string& probe, const LaunchPl
         auto w = writable_mounts(plan);
         if (std::all_of(w.begin(), w.end(), [](const Writable& m) { return m.nodev; })) c.add("nodev on every writable mount");
         if (plan.landlock.mode != LandlockChoice::Mode::Off) c.add("Landlock (no device nodes)");
+    } else if (n == "image-device") {
+        // the root and every bind are nodev whatever the plan says (mounts.cpp); a tmpfs may ask for dev
+        bool all = true;
+        for (const auto& m : plan.mounts)
+            if (m.kind == MountKind::Tmpfs && !m.nodev) all = false;
+        if (all) c.add("nodev on the root and every mount but hardrun's device nodes");
     } else if (n == "host-fd") {
         c.add("hardrun closes every inherited fd beyond 0-2");
         c.add("the working directory resolved inside the root");

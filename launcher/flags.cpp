@@ -75,7 +75,7 @@ std::vector<Mount> default_mounts(bool sysfs) {
     dev.kind = MountKind::Dev;
     dev.destination = "/dev";
     dev.noexec = true;
-    dev.nodev = false;  // the device nodes are bind mounts of the host's null, zero, ...
+    dev.nodev = true;  // the device nodes are bind mounts of the host's null, zero, ... (mounts of their own)
     dev.mode = 0755;
     dev.size = 64ULL << 10;
     m.push_back(dev);

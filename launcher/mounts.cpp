@@ -74,6 +74,11 @@ std::string describe(const Mount& m) {
     return s;
 }
 
+// A bind of a host path is always nosuid and nodev: a device node or a setuid binary in a volume (which the
+// workload, another container or the image may have put there) never works. Only a bind whose source is
+// itself a device node (OCI linux.devices, checked at plan time) keeps the device usable.
+unsigned bind_attrs(const Mount& m, const struct stat& source);
+
 unsigned attrs_of(const Mount& m) {
     unsigned a = 0;
     if (m.readonly) a |= MOUNT_ATTR_RDONLY;
@@ -98,6 +103,12 @@ std::vector<std::string> components(const std::string& path) {
 
 // Opens (O_PATH) the target inside root, creating missing components (directories, or an empty file for
 // the last one when want_file). Symlinks anywhere in the path are refused.
+unsigned bind_attrs(const Mount& m, const struct stat& source) {
+    unsigned a = attrs_of(m) | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+    if (S_ISCHR(source.st_mode) || S_ISBLK(source.st_mode)) a &= ~(m.nodev ? 0U : MOUNT_ATTR_NODEV);
+    return a;
+}
+
 SysFd resolve_target(Sys& sys, int rootfd, const std::string& dest, bool want_file, const std::string& what) {
     SysFd cur(sys, sys.openat2(rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC, 0, kResolve));
     if (cur.get() < 0) throw_errno("mounts", what, -cur.get(), "cannot open the rootfs");
@@ -173,8 +184,9 @@ SysFd clone_tree(Sys& sys, int dfd, const char* path, bool recursive, unsigned a
 void setup_dev(Sys& sys, int rootfd, const Mount& m) {
     const std::string what = describe(m);
     SysFd target = resolve_target(sys, rootfd, m.destination, false, what);
+    // nodev: only the device binds below, each a mount of its own, are usable devices (not a node made in /dev)
     SysFd mnt = new_fs(sys, "tmpfs", {{"mode", octal(m.mode.value_or(0755))}, {"size", std::to_string(m.size.value_or(65536))}},
-                       attrs_of(m), what);
+                       attrs_of(m) | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID, what);
     attach(sys, mnt.get(), target.get(), what);
     // re-open: the fd we had points below the new mount
     SysFd dev = resolve_target(sys, rootfd, m.destination, false, what);
@@ -226,7 +238,7 @@ void mount_one(Sys& sys, int rootfd, const Mount& m, bool rootless) {
             // the source is a host path: resolved here, in the host's view, before pivot_root
             struct stat st {};
             if (::stat(m.source.c_str(), &st) != 0) throw_errno("mounts", what, errno, "the volume source");
-            SysFd tree = clone_tree(sys, AT_FDCWD, m.source.c_str(), m.recursive, attrs_of(m), what);
+            SysFd tree = clone_tree(sys, AT_FDCWD, m.source.c_str(), m.recursive, bind_attrs(m, st), what);
             SysFd target = resolve_target(sys, rootfd, m.destination, !S_ISDIR(st.st_mode), what);
             attach(sys, tree.get(), target.get(), what);
             return;
@@ -330,6 +342,10 @@ void setup(Sys& sys, const LaunchPlan& plan) {
         throw_errno("mounts", "binding rootfs " + plan.rootfs, -r);
     SysFd root(sys, sys.openat(AT_FDCWD, plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW, 0));
     if (root.get() < 0) throw_errno("mounts", "rootfs " + plan.rootfs, -root.get());
+    //    nodev and nosuid on the root and everything below it: the image's own device nodes and setuid binaries
+    //    never work (hardrun's /dev, mounted next, is a mount of its own)
+    if (int r = sys.mount_setattr(root.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, 0); r < 0)
+        throw_errno("mounts", "rootfs " + plan.rootfs, -r, "making it nodev and nosuid");
     // 3. every mount, parents first, each onto the fd of its target resolved inside the rootfs
     const bool rootless = plan.namespaces.user;
     for (const auto& m : plan.mounts) mount_one(sys, root.get(), m, rootless);

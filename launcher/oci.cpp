@@ -19,6 +19,7 @@
 #include <set>
 #include <sstream>
 
+#include "hardrun/cgroups.hpp"
 #include "hardrun/error.hpp"
 #include "hardrun/flags.hpp"
 #include "hardrun/parse.hpp"
@@ -962,19 +963,6 @@ DeviceRule to_rule(const DeviceRuleSpec& r, const std::string& path) {
 }
 
 // The device nodes in hardrun's /dev: always allowed, like runc's and crun's default device rules.
-std::vector<DeviceRule> default_device_rules() {
-    auto c = [](std::int64_t maj, std::optional<std::int64_t> min) {
-        DeviceRule r;
-        r.allow = true;
-        r.type = 'c';
-        r.major = maj;
-        r.minor = min;
-        r.access = "rwm";
-        return r;
-    };
-    return {c(1, 3), c(1, 5), c(1, 7), c(1, 8), c(1, 9), c(5, 0), c(5, 2), c(136, std::nullopt)};
-}
-
 void map_resources(const Config& c, LaunchPlan& p) {
     const ResourcesSpec& r = c.resources;
     const std::string M = "linux.resources.memory";
@@ -1028,7 +1016,7 @@ void map_resources(const Config& c, LaunchPlan& p) {
     for (std::size_t i = 0; i < r.devices.size(); ++i)
         out.devices.push_back(to_rule(r.devices[i], item_path("linux.resources.devices", i)));
     if (!out.devices.empty())
-        for (const auto& d : default_device_rules()) out.devices.push_back(d);
+        for (const auto& d : cgroups::default_device_rules()) out.devices.push_back(d);
 }
 
 // linux.devices: a bind mount of the host's node, after checking it is the device the config describes.

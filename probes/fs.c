@@ -113,6 +113,75 @@ static void p_mknod_device(int argc, char **argv) {
     finish(PROBE_ERROR, op, e, "open of the node in %s", dir);
 }
 
+/* hardrun's own device mounts: devpts, a bind of one host device node (/dev/null, its masks...). */
+static int device_mount(const char *point, const char *fstype) {
+    struct stat st;
+    if (!strcmp(fstype, "devpts")) return 1;
+    return stat(point, &st) == 0 && (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode));
+}
+
+/* Walks one filesystem from dir (not crossing into other mounts), trying to open every device node found;
+ * returns 1 and names the node when one opens. Bounded: at most *budget entries in all. */
+static int open_a_node(const char *dir, dev_t fs, int depth, long *budget, char *found, size_t size) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    struct dirent *e;
+    int hit = 0;
+    while (!hit && (e = readdir(d)) && --*budget > 0) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", strcmp(dir, "/") ? dir : "", e->d_name);
+        struct stat st;
+        if (lstat(path, &st) != 0 || st.st_dev != fs) continue;
+        if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+            int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);  /* opened, never read */
+            if (fd >= 0) {
+                close(fd);
+                snprintf(found, size, "%s (%s %u:%u)", path, S_ISBLK(st.st_mode) ? "block" : "char",
+                         major(st.st_rdev), minor(st.st_rdev));
+                hit = 1;
+            }
+        } else if (S_ISDIR(st.st_mode) && depth < 6) {
+            hit = open_a_node(path, fs, depth + 1, budget, found, size);
+        }
+    }
+    closedir(d);
+    return hit;
+}
+
+/* A device node shipped in the image or a volume: every mount but hardrun's own device mounts must be nodev,
+ * so no such node opens. Tries the nodes it finds, then names any mount that would let one work. */
+static void p_image_device(int argc, char **argv) {
+    (void)argc, (void)argv;
+    const char *op = "open(2) of a device node in the image or a volume";
+    FILE *mi = fopen("/proc/self/mountinfo", "re");
+    if (!mi) finish(NOT_APPLICABLE, op, errno, "no /proc/self/mountinfo");
+    char line[4096], open_mount[1100] = "", found[4200] = "";
+    long budget = 200000;
+    int opened = 0;
+    while (fgets(line, sizeof line, mi)) {
+        char point[1024], opts[512], fstype[64];
+        /* id parent major:minor root point options [optional fields...] - fstype source superoptions */
+        if (sscanf(line, "%*s %*s %*s %*s %1023s %511s", point, opts) != 2) continue;
+        const char *dash = strstr(line, " - ");
+        if (!dash || sscanf(dash + 3, "%63s", fstype) != 1) continue;
+        if (!strncmp(point, "/proc", 5) || !strncmp(point, "/sys", 4) || device_mount(point, fstype)) continue;
+        char *tok, *save, o[512];
+        snprintf(o, sizeof o, "%s", opts);
+        int nodev = 0;
+        for (tok = strtok_r(o, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) nodev |= !strcmp(tok, "nodev");
+        if (nodev) continue;
+        if (!*open_mount) snprintf(open_mount, sizeof open_mount, "%s (%s)", point, fstype);
+        struct stat st;
+        if (!opened && stat(point, &st) == 0 && S_ISDIR(st.st_mode))
+            opened = open_a_node(point, st.st_dev, 0, &budget, found, sizeof found);
+    }
+    fclose(mi);
+    if (opened) finish(NOT_BLOCKED, op, 0, "opened %s", found);
+    if (*open_mount) finish(NOT_BLOCKED, op, 0, "%s is mounted without nodev: a device node there would open", open_mount);
+    finish(BLOCKED, op, EACCES, "every mount but hardrun's own device mounts is nodev");
+}
+
 /* Leaky Vessels (CVE-2024-21626): an inherited fd or working directory that points outside the root. */
 static void p_host_fd(int argc, char **argv) {
     (void)argc, (void)argv;
@@ -154,6 +223,7 @@ const struct probe fs_probes[] = {
     {"write-usr", p_write_usr},
     {"exec-noexec-tmpfs", p_exec_noexec},
     {"mknod-device", p_mknod_device},
+    {"image-device", p_image_device},
     {"host-fd", p_host_fd},
     {NULL, NULL},
 };

@@ -175,6 +175,13 @@ std::string missing_controller_reason(const std::string& controller, const std::
 // OCI and docker lists), an allow rule matches when it grants every access asked, a deny rule when it
 // covers any of them, and nothing matching is denied.
 std::vector<struct bpf_insn> device_program(const std::vector<DeviceRule>& rules);
+// The devices every container may use (the OCI spec's defaults, which are hardrun's /dev): null, zero, full,
+// random, urandom, tty, ptmx and the pty slaves. Everything else is denied.
+std::vector<DeviceRule> default_device_rules();
+// The rules a cgroup made for these limits enforces: the plan's own, or else the default-deny set (a cgroup
+// always carries a device policy, even one made only for memory or cpu limits). Empty: none can be loaded
+// (rootless: loading a cgroup device program needs CAP_BPF or CAP_SYS_ADMIN; there nodev mounts are the guard).
+std::vector<DeviceRule> enforced_device_rules(const Resources& res, bool privileged);
 // Loads device_program(rules) and attaches it to the cgroup (BPF_CGROUP_DEVICE); throws Error.
 void attach_device_program(int cgroup_fd, const std::string& cgroup_path, const std::vector<DeviceRule>& rules);
 

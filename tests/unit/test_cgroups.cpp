@@ -279,6 +279,25 @@ TEST_CASE("device program: the last matching rule wins; deny covers any access i
     CHECK_THROWS_AS(device_program({rule(true, 'c', {}, {}, "rq")}), Error);
 }
 
+TEST_CASE("device program: a cgroup made only for limits denies every device but the defaults") {
+    Resources res;
+    res.memory_max = 64ULL << 20;  // no device rules in the plan
+    const auto rules = enforced_device_rules(res, true);
+    REQUIRE_FALSE(rules.empty());
+    auto p = device_program(rules);
+    for (auto [maj, min] : {std::pair{1U, 3U}, {1U, 5U}, {1U, 7U}, {1U, 8U}, {1U, 9U}, {5U, 0U}, {5U, 2U}, {136U, 4U}})
+        CHECK(run_program(p, C, R | W, maj, min) == 1);
+    CHECK(run_program(p, C, R, 1, 1) == 0);   // /dev/mem
+    CHECK(run_program(p, C, R, 1, 11) == 0);  // /dev/kmsg
+    CHECK(run_program(p, C, R | W, 10, 229) == 0);  // /dev/fuse
+    CHECK(run_program(p, B, R, 7, 0) == 0);   // a loop device
+    CHECK(run_program(p, B, R, 8, 0) == 0);   // a disk
+    // the plan's own rules replace the default; rootless cannot load a program, nodev is the guard there
+    res.devices = {rule(true, 'a', {}, {}, "rwm")};
+    CHECK(enforced_device_rules(res, true) == res.devices);
+    CHECK(enforced_device_rules(Resources{}, false).empty());
+}
+
 namespace {
 
 // Reapers (comm "hardrun-reaper", alive) holding an fd on `dir`.
