@@ -42,6 +42,7 @@ const std::vector<ProbeInfo>& probe_catalog() {
         {"hostname", "change the host name", "sethostname(2)", "EPERM"},
         {"read-kcore", "read kernel memory", "read /proc/kcore", "masked"},
         {"supervisor-environ", "read the environment of the supervisor or the host's pid 1", "read /proc/PID/environ outside the sandbox", "no outside process visible"},
+        {"host-pid-namespace", "see and signal the host's processes from inside its pid namespace", "list /proc for kernel threads", "none visible"},
         {"sys-firmware", "read firmware tables", "list /sys/firmware", "masked (empty)"},
         {"write-proc-sys", "change a host-wide sysctl", "open(/proc/sys/kernel/core_pattern, O_WRONLY)", "EROFS"},
         {"sysrq-trigger", "trigger sysrq (reboot, crash the host)", "open(/proc/sysrq-trigger, O_WRONLY)", "masked"},
@@ -190,6 +191,9 @@ std::vector<std::string> probe_defenses(const std::string& probe, const LaunchPl
         for (const auto& m : plan.mounts)
             if (m.kind == MountKind::Tmpfs && !m.nodev) all = false;
         if (all) c.add("nodev on the root and every mount but hardrun's device nodes");
+    } else if (n == "host-pid-namespace") {
+        if (plan.namespaces.pid) c.add("a new pid namespace");
+        else if (plan.namespaces.join.count("pid")) c.add("the joined pid namespace " + plan.namespaces.join.at("pid"));
     } else if (n == "host-fd") {
         c.add("hardrun closes every inherited fd beyond 0-2");
         c.add("the working directory resolved inside the root");

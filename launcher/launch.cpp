@@ -234,12 +234,16 @@ int harden(Sys& sys, ChildContext& c) {
     }
     // CVE-2019-5736: until execve nothing may open /proc/<us>/exe or /proc/<us>/mem (execve resets it)
     if (int r = sys.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); r < 0) throw_errno("supervision", "PR_SET_DUMPABLE", -r);
-    namespaces::join(sys, plan);                     // 2. namespaces to join by path (OCI)
+    static const std::map<std::string, int> kNone;
+    namespaces::join(sys, plan, c.join_fds ? *c.join_fds : kNone);  // 2. namespaces to join by path (OCI)
     if (maps_root(plan)) {                           //    OCI uidMappings with 0 (hardrun run as root): be that root,
         if (int r = sys.setresgid(0); r < 0) throw_errno("identity", "setresgid(0) in the user namespace", -r);
         if (int r = sys.setresuid(0); r < 0) throw_errno("identity", "setresuid(0) in the user namespace", -r);
     }                                                //    so what the setup creates belongs to a mapped id
     if (int r = sys.setsid(); r < 0) throw_errno("session", "setsid", -r);  // no TIOCSTI into our parent
+    // a session keyring of its own (as runc and crun): the invoker's keys never depend on seccomp denying keyctl
+    if (long r = sys.join_session_keyring(); r < 0 && r != -ENOSYS)
+        throw_errno("session", "a new session keyring", static_cast<int>(-r));
     mounts::setup(sys, plan);                        // 3. private propagation, rootfs, mounts, pivot_root
     if (plan.namespaces.net && !plan.namespaces.join.count("network"))
         if (int r = sys.loopback_up(); r < 0) throw_errno("network", "bringing up lo", -r);
@@ -362,6 +366,11 @@ Started start_child(const LaunchPlan& plan, const LaunchOptions& options, const 
     sigaddset(&block, SIGCHLD);
     sigprocmask(SIG_BLOCK, &block, &s.old_mask);
 
+    // namespaces joined by path: opened once, checked on the fds, and those fds are what the child joins
+    const namespaces::Joined joined = namespaces::Joined::open(plan);
+    sysctl::refuse_host_namespaces(plan, joined);
+    namespaces::PidNamespaceForChildren in_pid_ns(joined.fd("pid"));  // the child is born in a joined pid ns
+
     struct clone_args args {};
     args.flags = namespaces::clone_flags(plan);
     args.exit_signal = SIGCHLD;
@@ -370,6 +379,7 @@ Started start_child(const LaunchPlan& plan, const LaunchOptions& options, const 
         args.cgroup = static_cast<std::uint64_t>(s.cgroup->dir_fd());
     }
     long pid = ::syscall(SYS_clone3, &args, sizeof args);
+    if (pid != 0) in_pid_ns.restore();  // our own later children (hooks) run in the runtime's pid namespace
     if (pid < 0) {
         int err = errno;
         sigprocmask(SIG_SETMASK, &s.old_mask, nullptr);
@@ -381,7 +391,7 @@ Started start_child(const LaunchPlan& plan, const LaunchOptions& options, const 
         sock_parent.reset();
         ChildContext c{&plan, &filter, &aa, report.write.get(), sync.read.get(),
                        sock_child ? sock_child.get() : -1, detached, exec_fifo ? exec_fifo.get() : -1,
-                       console_socket ? console_socket.get() : -1};
+                       console_socket ? console_socket.get() : -1, &joined.fds()};
         child_main(c);
     }
     s.pid = static_cast<pid_t>(pid);

@@ -1,7 +1,10 @@
 #include "hardrun/namespaces.hpp"
 
 #include <fcntl.h>
+#include <linux/nsfs.h>
 #include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -52,21 +55,84 @@ std::uint64_t clone_flags(const LaunchPlan& p) {
     return f;
 }
 
-void join(Sys& sys, const LaunchPlan& p) {
+std::uint64_t flag_of(const std::string& type) {
+    for (const auto& t : kTypes)
+        if (type == t.name) return t.flag;
+    return 0;
+}
+
+const char* proc_name(const std::string& type) {
+    if (type == "network") return "net";
+    if (type == "mount") return "mnt";
+    for (const auto& t : kTypes)
+        if (type == t.name) return t.name;
+    return "";
+}
+
+Joined Joined::open(const LaunchPlan& plan) {
+    Joined j;
+    for (const auto& [type, path] : plan.namespaces.join) {
+        const std::string what = "joining " + type + " namespace " + path;
+        const std::uint64_t flag = flag_of(type);
+        if (!flag) throw Error("namespaces", what, "unknown namespace type");
+        UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+        if (!fd) throw_errno("namespaces", what, errno);
+        const int kind = ::ioctl(fd.get(), NS_GET_NSTYPE);
+        if (kind < 0) throw_errno("namespaces", what, errno, "not a namespace file (nsfs)");
+        if (static_cast<std::uint64_t>(kind) != flag) throw Error("namespaces", what, "is a namespace of another type");
+        j.view_[type] = fd.get();
+        j.owned_[type] = std::move(fd);
+    }
+    return j;
+}
+
+int Joined::fd(const std::string& type) const {
+    auto it = view_.find(type);
+    return it == view_.end() ? -1 : it->second;
+}
+
+bool Joined::is_host(const std::string& type) const {
+    const int f = fd(type);
+    if (f < 0) return false;
+    struct stat joined {};
+    if (::fstat(f, &joined) != 0) return true;
+    auto same_as = [&](const std::string& path, bool unknown) {
+        struct stat st {};
+        if (::stat(path.c_str(), &st) != 0) return unknown;
+        return st.st_dev == joined.st_dev && st.st_ino == joined.st_ino;
+    };
+    const std::string name = proc_name(type);
+    // /proc/1/ns may be unreadable (PID 1 not ptrace-readable by us): then hardrun's own namespace decides
+    return same_as("/proc/self/ns/" + name, true) || same_as("/proc/1/ns/" + name, false);
+}
+
+PidNamespaceForChildren::PidNamespaceForChildren(int pid_ns_fd) {
+    if (pid_ns_fd < 0) return;
+    own_.reset(::open("/proc/self/ns/pid_for_children", O_RDONLY | O_CLOEXEC));
+    if (!own_) throw_errno("namespaces", "/proc/self/ns/pid_for_children", errno);
+    if (::setns(pid_ns_fd, CLONE_NEWPID) != 0) {
+        const int err = errno;
+        own_.reset();
+        throw_errno("namespaces", "joining the pid namespace", err);
+    }
+}
+
+void PidNamespaceForChildren::restore() noexcept {
+    if (!own_) return;
+    (void)::setns(own_.get(), CLONE_NEWPID);  // back to our own (the active one: always allowed)
+    own_.reset();
+}
+
+void join(Sys& sys, const LaunchPlan& p, const std::map<std::string, int>& fds) {
     // user first (it grants the rights to join the others), mount last (paths change after it)
-    static const char* order[] = {"user", "pid", "ipc", "uts", "network", "cgroup", "mount"};
+    static const char* order[] = {"user", "ipc", "uts", "network", "cgroup", "mount"};
     for (const char* name : order) {
         auto it = p.namespaces.join.find(name);
         if (it == p.namespaces.join.end()) continue;
-        std::uint64_t flag = 0;
-        for (const auto& t : kTypes)
-            if (std::string(t.name) == name) flag = t.flag;
         const std::string what = "joining " + std::string(name) + " namespace " + it->second;
-        const int fd = sys.openat(AT_FDCWD, it->second.c_str(), O_RDONLY | O_CLOEXEC, 0);
-        if (fd < 0) throw_errno("namespaces", what, -fd);
-        const int r = sys.setns(fd, static_cast<int>(flag));
-        sys.close(fd);
-        if (r < 0) throw_errno("namespaces", what, -r);
+        auto fd = fds.find(name);
+        if (fd == fds.end()) throw Error("namespaces", what, "was not opened by the supervisor");
+        if (int r = sys.setns(fd->second, static_cast<int>(flag_of(name))); r < 0) throw_errno("namespaces", what, -r);
     }
 }
 

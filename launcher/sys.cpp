@@ -109,6 +109,10 @@ public:
         return 0;
     }
     int setsid() override { return iret(::setsid()); }
+    long join_session_keyring() override {
+        const long r = ::syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, nullptr, 0, 0, 0);
+        return r < 0 ? -errno : r;
+    }
     int seccomp_load(unsigned flags, const sock_fprog* prog) override {
         return iret(::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, prog));
     }

@@ -29,12 +29,29 @@ std::vector<std::string> components(const std::string& name) {
 }
 
 // A namespace joined by path is the host's when it is hardrun's own (runc's isHostNetNS): the same nsfs
-// inode as /proc/self/ns/<proc_name>. Unknown (a stat fails) counts as the host's: fail closed.
+// inode as /proc/self/ns/<proc_name>. Unknown (a stat fails) counts as the host's: fail closed. This is the
+// early check at plan time, for a clear error; the one that holds is refuse_host_namespaces() on the fds.
 bool joins_own(const std::string& path, const char* proc_name) {
     struct stat joined {}, self {};
     const std::string mine = std::string("/proc/self/ns/") + proc_name;
     if (::stat(path.c_str(), &joined) != 0 || ::stat(mine.c_str(), &self) != 0) return true;
     return joined.st_dev == self.st_dev && joined.st_ino == self.st_ino;
+}
+
+std::string dotted_name(const std::string& name) {
+    std::string dotted = to_path(name);
+    std::replace(dotted.begin(), dotted.end(), '/', '.');
+    return dotted;
+}
+
+// The OCI namespace type a namespaced sysctl belongs to, or nullptr.
+const char* namespace_of(const std::string& dotted) {
+    if (dotted.starts_with("net.")) return "network";
+    if (dotted.starts_with("kernel.shm") || dotted.starts_with("kernel.msg") || dotted == "kernel.sem" ||
+        dotted.starts_with("fs.mqueue."))
+        return "ipc";
+    if (dotted == "kernel.hostname" || dotted == "kernel.domainname") return "uts";
+    return nullptr;
 }
 }  // namespace
 
@@ -55,8 +72,7 @@ void validate(const std::string& name, const std::string& value, const LaunchPla
     }
     if (value.find('\0') != std::string::npos || value.find('\n') != std::string::npos)
         throw Error("", "", "the value may not contain a newline or NUL");
-    std::string dotted = to_path(name);
-    std::replace(dotted.begin(), dotted.end(), '/', '.');
+    const std::string dotted = dotted_name(name);
     const Namespaces& n = plan.namespaces;
     auto needs = [&](bool ok, const char* ns, const char* type, const char* proc_name) {
         if (!ok)
@@ -68,16 +84,26 @@ void validate(const std::string& name, const std::string& value, const LaunchPla
             throw Error("", "", "the container joins " + joined->second + ", which is hardrun's own (the host's) " + ns +
                                     " namespace, so this would change the host; refusing");
     };
-    if (dotted.starts_with("net.")) {
+    const char* type = namespace_of(dotted);
+    if (type && std::string(type) == "network") {
         needs(n.net, "network", "network", "net");
-    } else if (dotted.starts_with("kernel.shm") || dotted.starts_with("kernel.msg") || dotted == "kernel.sem" ||
-               dotted.starts_with("fs.mqueue.")) {
+    } else if (type && std::string(type) == "ipc") {
         needs(n.ipc, "ipc", "ipc", "ipc");
-    } else if (dotted == "kernel.hostname" || dotted == "kernel.domainname") {
+    } else if (type) {
         needs(n.uts, "uts", "uts", "uts");
     } else {
         throw Error("", "", "'" + name + "' is not a namespaced sysctl; setting it would change the whole host "
                             "(allowed: net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*, kernel.hostname, kernel.domainname)");
+    }
+}
+
+void refuse_host_namespaces(const LaunchPlan& plan, const namespaces::Joined& joined) {
+    for (const auto& [name, value] : plan.sysctl) {
+        const char* type = namespace_of(dotted_name(name));
+        if (type && joined.is_host(type))
+            throw Error("sysctl", name + "=" + value,
+                        "the container joins " + plan.namespaces.join.at(type) + ", which is the host's " + type +
+                            " namespace, so this would change the host; refusing");
     }
 }
 

@@ -90,6 +90,33 @@ static void p_supervisor_environ(int argc, char **argv) {
            outside);
 }
 
+/* The host's pid namespace: kernel threads (kthreadd and its children) are visible only there. A workload
+ * that shares it (no pid namespace, or a pid namespace joined after the fact instead of born in) sees every
+ * host process in /proc and can signal what it owns there. */
+static void p_host_pid_namespace(int argc, char **argv) {
+    (void)argc, (void)argv;
+    const char *op = "see the host's processes (kernel threads in /proc)";
+    DIR *d = opendir("/proc");
+    if (!d) finish(BLOCKED, op, errno, "no /proc");
+    int kthreads = 0, total = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!isdigit((unsigned char)de->d_name[0])) continue;
+        ++total;
+        char path[300], text[2048], ppid[32];
+        snprintf(path, sizeof path, "/proc/%s/status", de->d_name);
+        if (read_file(path, text, sizeof text) <= 0) continue;
+        /* kthreadd is pid 2 with parent 0; every kernel thread is its child */
+        if (status_field(text, "PPid", ppid, sizeof ppid) && !strcmp(ppid, "2")) ++kthreads;
+        if (!strcmp(de->d_name, "2") && strstr(text, "Name:\tkthreadd")) ++kthreads;
+    }
+    closedir(d);
+    if (kthreads)
+        finish(NOT_BLOCKED, op, 0, "%d kernel threads among %d processes: the workload is in the host's pid namespace",
+               kthreads, total);
+    finish(BLOCKED, op, 0, "%d processes visible, no kernel thread: a pid namespace of its own", total);
+}
+
 static void p_sys_firmware(int argc, char **argv) {
     (void)argc, (void)argv;
     const char *op = "list /sys/firmware";
@@ -220,6 +247,7 @@ static void p_proc_exe_write(int argc, char **argv) {
 const struct probe procfs_probes[] = {
     {"read-kcore", p_read_kcore},
     {"supervisor-environ", p_supervisor_environ},
+    {"host-pid-namespace", p_host_pid_namespace},
     {"sys-firmware", p_sys_firmware},
     {"write-proc-sys", p_write_proc_sys},
     {"sysrq-trigger", p_sysrq_trigger},

@@ -2,6 +2,8 @@
 // Sys seam (launch.cpp). The unit tests run it against the recording fake (tests/unit/test_harden.cpp), so the
 // order and the arguments of a whole launch are checked without privileges.
 #pragma once
+#include <map>
+#include <string>
 #include "hardrun/apparmor.hpp"
 #include "hardrun/plan.hpp"
 #include "hardrun/seccomp.hpp"
@@ -20,6 +22,8 @@ struct ChildContext {
     bool detached;
     int exec_fifo_fd = -1;  // detached: read end of the exec FIFO (opened before clone), `start` writes to it
     int console_fd = -1;    // process.terminal: connected --console-socket, gets the pty master
+    // the namespaces to join (type -> fd), opened and checked once by the supervisor (namespaces::Joined)
+    const std::map<std::string, int>* join_fds = nullptr;
 };
 
 // Applies every layer of the plan to the calling process, in the fixed order, failing closed: the first step

@@ -62,6 +62,8 @@ public:
                       unsigned long a5) = 0;
     virtual int umask(mode_t mask) = 0;
     virtual int setsid() = 0;
+    // keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL): a new anonymous session keyring; returns its serial
+    virtual long join_session_keyring() = 0;
     virtual int seccomp_load(unsigned flags, const sock_fprog* prog) = 0;  // returns listener fd with NEW_LISTENER
     virtual int loopback_up() = 0;  // ioctl(SIOCSIFFLAGS, IFF_UP) on "lo"
     virtual int fcntl_dupfd_cloexec(int fd, int min_fd) = 0;

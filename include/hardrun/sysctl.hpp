@@ -3,6 +3,7 @@
 #pragma once
 #include <string>
 
+#include "hardrun/namespaces.hpp"
 #include "hardrun/plan.hpp"
 #include "hardrun/sys.hpp"
 
@@ -13,6 +14,9 @@ namespace hardrun::sysctl {
 // Namespaced: net.* (network), kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.* (ipc),
 // kernel.hostname, kernel.domainname (uts).
 void validate(const std::string& name, const std::string& value, const LaunchPlan& plan);
+// Supervisor, before clone, on the namespaces as opened (the fds the child will join, not their paths):
+// refuses every sysctl whose joined namespace is the host's. Throws Error naming the sysctl.
+void refuse_host_namespaces(const LaunchPlan& plan, const namespaces::Joined& joined);
 // "net.ipv4.ip_forward" -> "net/ipv4/ip_forward"; a name with '/' is taken as a path already (interface
 // names may contain dots: "net/ipv4/conf/eth0.100/forwarding").
 std::string to_path(const std::string& name);

@@ -15,6 +15,8 @@
 //   secprobe fill PATH                 write to PATH until an error; prints the errno name
 //   secprobe nofile                    open /dev/null until an error; prints "COUNT ERRNO"
 //   secprobe forks N                   fork N children that sleep; prints "COUNT ERRNO|ok"
+//   secprobe keyread ID                keyctl(KEYCTL_READ) of key ID: "ok" or the errno name
+//   secprobe keysession                the serial of the session keyring (KEYCTL_GET_KEYRING_ID)
 //   secprobe swap A B                  host side: renameat2(RENAME_EXCHANGE) A and B forever
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -229,6 +231,16 @@ int main(int argc, char** argv) {
     if (!strcmp(c, "fill") && argc == 3) return cmd_fill(argv[2]);
     if (!strcmp(c, "nofile")) return cmd_nofile();
     if (!strcmp(c, "forks") && argc == 3) return cmd_forks(atoi(argv[2]));
+    if (!strcmp(c, "keyread") && argc == 3) {
+        char buf[256];
+        return result((int)syscall(SYS_keyctl, 11 /* KEYCTL_READ */, atol(argv[2]), buf, sizeof buf, 0));
+    }
+    if (!strcmp(c, "keysession")) {
+        long id = syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3 /* KEY_SPEC_SESSION_KEYRING */, 0, 0, 0);
+        if (id < 0) return result(-1);
+        printf("%ld\n", id);
+        return 0;
+    }
     if (!strcmp(c, "swap") && argc == 4) return cmd_swap(argv[2], argv[3]);
     fprintf(stderr, "secprobe: unknown command %s\n", c);
     return 2;

@@ -131,6 +131,7 @@ public:
     }
     int umask(mode_t m) override { return rec("umask " + std::to_string(m)); }
     int setsid() override { return rec("setsid"); }
+    long join_session_keyring() override { return rec("join_session_keyring"); }
     int seccomp_load(unsigned flags, const sock_fprog*) override { return rec("seccomp_load " + std::to_string(flags)); }
     int loopback_up() override { return rec("loopback_up"); }
     int fcntl_dupfd_cloexec(int f, int min) override { return fd("dupfd " + std::to_string(f) + " >=" + std::to_string(min)); }

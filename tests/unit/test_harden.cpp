@@ -3,11 +3,13 @@
 // No privileges needed: nothing reaches the kernel except harmless reads (Landlock looks at the host's tree).
 #include <doctest/doctest.h>
 #include <linux/seccomp.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -68,8 +70,10 @@ struct Run {
             if (::stat(m.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) sys.files.insert(m);
         }
     }
+    std::map<std::string, int> join_fds;
     Run& go() {
         ChildContext c{&plan, &filter, &aa, /*report_fd*/ 50, /*sync_fd*/ -1, /*fd_socket*/ -1, /*detached*/ false};
+        c.join_fds = &join_fds;
         try {
             listener = harden(sys, c);
         } catch (const Error& e) {
@@ -102,6 +106,7 @@ TEST_CASE("harden: the default plan runs every layer in the documented order") {
         "prctl PDEATHSIG",           // 1. tied to the supervisor
         "prctl DUMPABLE 0",          //    CVE-2019-5736: not dumpable until execve
         "setsid",                    //    no TIOCSTI into the invoker's terminal
+        "join_session_keyring",      //    nor the invoker's session keyring
         "pivot_root",                // 3. the rootfs
         "loopback_up",               //    fresh network namespace: lo only
         "capng_apply bounds=-",      // 6. bounding set emptied while CAP_SETPCAP is still held
@@ -126,6 +131,23 @@ TEST_CASE("harden: the default plan runs every layer in the documented order") {
     const int nnp = r.at("prctl NO_NEW_PRIVS");
     for (const char* late : {"mount", "fsmount", "move_mount", "setres", "setgroups", "capng_apply", "pivot_root"})
         CHECK_MESSAGE(r.at(late, nnp) == -1, late, " after no_new_privs");
+}
+
+TEST_CASE("harden: namespaces joined by path are joined on the supervisor's fds, never by path again") {
+    LaunchPlan p = plan_for();
+    p.namespaces.join = {{"network", "/proc/77/ns/net"}, {"pid", "/proc/77/ns/pid"}, {"user", "/proc/77/ns/user"}};
+    Run r(p);
+    r.join_fds = {{"network", 71}, {"pid", 72}, {"user", 73}};
+    r.go();
+    REQUIRE_MESSAGE(r.error.empty(), r.error);
+    check_order(r, {"setns 73 " + std::to_string(CLONE_NEWUSER), "setns 71 " + std::to_string(CLONE_NEWNET), "pivot_root"});
+    CHECK(r.at("setns 72") == -1);  // the pid namespace: the child was born in it (PidNamespaceForChildren)
+    CHECK(r.at("openat -100 /proc/77") == -1);
+    Run missing(p);  // a join without its fd fails closed
+    missing.join_fds = {{"network", 71}};
+    missing.go();
+    CHECK(missing.step == "namespaces");
+    CHECK(missing.at("pivot_root") == -1);
 }
 
 TEST_CASE("harden: an added capability reaches the bounding, permitted, effective and ambient sets") {
