@@ -11,6 +11,7 @@
 //   delete  kills what is left, removes the cgroup and the state, poststop hooks.
 #include <charconv>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -255,6 +256,11 @@ pid_t create_container(const std::string& id, const CreateOptions& o) {
         }
         creation_hooks(rec, b.plan.hooks, child);
     };
+    opt.hooks.start_hook_state = [&](pid_t child) {  // the container runs its startContainer hooks itself
+        state::Record r = rec;
+        r.process.pid = child;
+        return state_text(r, "created");
+    };
     Detached d;
     try {
         d = launch_detached(b.plan, opt);
@@ -288,18 +294,17 @@ void start_container(const std::string& id) {
     const std::string status = st.live_status(rec);
     if (status != "created")
         throw Error("start", "container '" + id + "'", "is " + status + "; only a created container can be started");
-    try {
-        oci::run_hooks(rec.hooks.start_container, "startContainer", state_text(rec, "created"), rec.process.pid);
-    } catch (...) {
-        oci::send_signal(rec.process, SIGKILL);  // the spec: a failed startContainer hook stops the container
-        throw;
-    }
+    // the startContainer hooks run inside the container process, after its setup (launch.cpp), not here
     const std::string fifo = st.fifo_path(id);
     UniqueFd fd(::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
     if (!fd) throw_errno("start", "container '" + id + "'", errno, errno == ENXIO ? "its process is gone" : "opening " + fifo);
     if (::write(fd.get(), "1", 1) != 1) throw_errno("start", "container '" + id + "'", errno, "writing to " + fifo);
-    fd.reset();
     ::unlink(fifo.c_str());
+    // the container holds the FIFO open until its workload's execve (or its exit): then the poststart hooks
+    // run, after the startContainer hooks, as the spec orders them
+    struct pollfd p {fd.get(), 0, 0};  // no events asked: only POLLERR, when the last reader is gone
+    while (::poll(&p, 1, -1) < 0 && errno == EINTR) {}
+    fd.reset();
     rec.status = "running";
     st.write(rec);
     oci::run_hooks_warn(rec.hooks.poststart, "poststart", state_text(rec, "running"));
@@ -447,12 +452,11 @@ int run_bundle(const RunFlags& flags, bool verbose, bool quiet, const PrepareLau
 
     LaunchOptions opt;
     opt.console_socket = co.console_socket;
-    opt.hooks.on_clone = [&](pid_t child) {
-        creation_hooks(rec, b.plan.hooks, child);
-        // no exec barrier in the foreground: startContainer runs here, still before the workload (docs/oci.md)
+    opt.hooks.on_clone = [&](pid_t child) { creation_hooks(rec, b.plan.hooks, child); };
+    opt.hooks.start_hook_state = [&](pid_t child) {  // the container runs its startContainer hooks itself
         state::Record r = rec;
         r.process.pid = child;
-        oci::run_hooks(b.plan.hooks.start_container, "startContainer", state_text(r, "created"), child);
+        return state_text(r, "created");
     };
     opt.hooks.on_exec = [&](pid_t child) {
         try {

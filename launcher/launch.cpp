@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -91,22 +92,20 @@ void close_inherited_fds(Sys& sys, ChildContext& c) {
         ++next;
     }
     int report = c.report_fd;
-    if (report < 0) {  // detached after `start`: the report pipe is closed already
-        if (int r = sys.close_range(next, ~0U, 0); r < 0) throw_errno("fds", "close_range", -r);
-        return;
-    }
-    if (report < static_cast<int>(next)) {  // move it out of the way of the preserved range
+    if (report >= 0 && report < static_cast<int>(next)) {  // move it out of the way of the preserved range
         int moved = sys.fcntl_dupfd_cloexec(report, static_cast<int>(next));
         if (moved < 0) throw_errno("fds", "moving the report pipe", -moved);
         report = moved;
         c.report_fd = moved;
     }
-    // everything from `next` on is closed but the report pipe and the socket the seccomp listener goes through
+    // everything from `next` on is closed but the report pipe, the socket the seccomp listener goes through
+    // and the exec FIFO (all close-on-exec: the workload gets none of them)
+    std::vector<int> keep_open;
+    for (int k : {report, c.fd_socket, c.exec_fifo_fd})
+        if (k >= static_cast<int>(next)) keep_open.push_back(k);
+    std::sort(keep_open.begin(), keep_open.end());
     unsigned from = next;
-    int keep_open[2] = {report, c.fd_socket >= static_cast<int>(next) ? c.fd_socket : -1};
-    if (keep_open[1] >= 0 && keep_open[1] < keep_open[0]) std::swap(keep_open[0], keep_open[1]);
     for (int k : keep_open) {
-        if (k < 0) continue;
         if (static_cast<unsigned>(k) > from)
             if (int r = sys.close_range(from, static_cast<unsigned>(k) - 1, 0); r < 0)
                 throw_errno("fds", "close_range", -r);
@@ -138,7 +137,9 @@ bool maps_root(const LaunchPlan& plan) {
 }
 
 // OCI create: tell the supervisor we are ready, then block until `hardrun start` writes to the exec FIFO.
-// The `create` process is gone by then: later errors go to stderr (send_message with fd -1).
+// The `create` process is gone by then: later errors go to stderr (send_message with fd -1). The FIFO's read
+// end stays open (close-on-exec) until the workload's execve: `start` waits for that before its poststart
+// hooks, so they run after the startContainer hooks and the exec, as the spec orders them.
 void wait_for_start(ChildContext& c) {
     send_message(c.report_fd, 'R', 0, "", "");
     ::close(c.report_fd);
@@ -155,8 +156,79 @@ void wait_for_start(ChildContext& c) {
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
         throw Error("start", "exec FIFO", "closed without the start byte; not starting");
     }
-    ::close(c.exec_fifo_fd);
-    c.exec_fifo_fd = -1;
+}
+
+// The state JSON for the startContainer hooks: sent by the supervisor right after the go byte.
+std::string read_hook_state(int sync_fd) {
+    std::uint32_t len = 0;
+    if (::read(sync_fd, &len, sizeof len) != sizeof len || len > (1U << 20)) ::_exit(kExitHardrunError);
+    std::string state(len, '\0');
+    for (std::size_t got = 0; got < len;) {
+        ssize_t n = ::read(sync_fd, state.data() + got, len - got);
+        if (n <= 0) ::_exit(kExitHardrunError);  // the supervisor died
+        got += static_cast<std::size_t>(n);
+    }
+    return state;
+}
+
+// OCI startContainer hooks, run by the container process itself after every hardening step (seccomp too):
+// each is forked from here, so it holds exactly the workload's uid, capabilities, no_new_privs, LSM label,
+// Landlock domain, seccomp filter, namespaces and cgroup, and its path resolves inside the container. The
+// first that fails (or times out) stops the container before the workload runs.
+void run_start_hooks(const LaunchPlan& plan, const std::string& state) {
+    const auto& hooks = plan.hooks.start_container;
+    for (std::size_t i = 0; i < hooks.size(); ++i) {
+        const Hook& h = hooks[i];
+        const std::string what = "startContainer[" + std::to_string(i) + "] " + h.path;
+        int in[2];
+        if (::pipe2(in, O_CLOEXEC) != 0) throw_errno("hooks", what, errno, "pipe (does the seccomp profile allow pipe2?)");
+        UniqueFd rd(in[0]), wr(in[1]);
+        const pid_t pid = ::fork();
+        if (pid < 0) throw_errno("hooks", what, errno, "fork (does the seccomp profile allow it?)");
+        if (pid == 0) {
+            wr.reset();
+            if (::dup2(rd.get(), STDIN_FILENO) < 0 || ::dup2(STDERR_FILENO, STDOUT_FILENO) < 0) ::_exit(127);
+            std::vector<std::string> args = h.args.empty() ? std::vector<std::string>{h.path} : h.args;
+            std::vector<char*> argv, envp;
+            for (auto& a : args) argv.push_back(a.data());
+            argv.push_back(nullptr);
+            std::vector<std::string> env = h.env;
+            for (auto& e : env) envp.push_back(e.data());
+            envp.push_back(nullptr);
+            ::execve(h.path.c_str(), argv.data(), envp.data());
+            const std::string line = "hardrun: hooks: " + what + ": " + errno_text(errno) + "\n";
+            (void)!::write(STDERR_FILENO, line.data(), line.size());
+            ::_exit(127);
+        }
+        rd.reset();
+        {
+            struct sigaction ign {}, old {};  // a hook that does not read its stdin must not kill us with SIGPIPE
+            ign.sa_handler = SIG_IGN;
+            ::sigaction(SIGPIPE, &ign, &old);
+            (void)!::write(wr.get(), state.data(), state.size());
+            ::sigaction(SIGPIPE, &old, nullptr);
+            wr.reset();
+        }
+        int status = 0;
+        const long limit_ms = h.timeout ? *h.timeout * 1000L : -1;
+        for (long waited = 0;; waited += 10) {
+            const pid_t r = ::waitpid(pid, &status, limit_ms < 0 ? 0 : WNOHANG);
+            if (r == pid) break;
+            if (r < 0 && errno != EINTR) throw_errno("hooks", what, errno, "waitpid");
+            if (limit_ms >= 0 && waited >= limit_ms) {
+                ::kill(pid, SIGKILL);
+                while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+                throw Error("hooks", what, "timed out after " + std::to_string(*h.timeout) + " s and was killed");
+            }
+            if (limit_ms >= 0) {
+                const struct timespec ten_ms {0, 10'000'000};
+                ::nanosleep(&ten_ms, nullptr);
+            }
+        }
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) continue;
+        if (WIFEXITED(status)) throw Error("hooks", what, "exited with status " + std::to_string(WEXITSTATUS(status)));
+        throw Error("hooks", what, std::string("killed by signal ") + (sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?"));
+    }
 }
 
 // PID 1 stays a reaper with --init, and also whenever an AppArmor exec label is applied: the kernel clears
@@ -279,6 +351,7 @@ namespace {
         // 0. wait until the supervisor has written our uid/gid maps (user namespace) and tied us to it
         char go = 0;
         if (::read(c.sync_fd, &go, 1) != 1) ::_exit(kExitHardrunError);  // the supervisor died
+        const std::string hook_state = plan.hooks.start_container.empty() ? std::string() : read_hook_state(c.sync_fd);
         const int listener = harden(real_sys(), c);
         if (listener >= 0) {
             if (int r = fdpass::send(c.fd_socket, listener, {}, seccomp::kHandoffSendFlags); r < 0)
@@ -286,6 +359,7 @@ namespace {
             ::close(listener);
         }
         if (c.fd_socket >= 0) ::close(c.fd_socket);
+        run_start_hooks(plan, hook_state);  // OCI startContainer: with the workload's privileges, nothing more
         const bool reaper = keeps_reaper(plan, *c.apparmor, c.detached);
         if (reaper) {
             sigset_t all, old;
@@ -297,6 +371,7 @@ namespace {
             if (pid > 0) {
                 ::close(c.report_fd);  // EOF at the supervisor comes from the workload's execve
                 ::close(c.sync_fd);
+                if (c.exec_fifo_fd >= 0) ::close(c.exec_fifo_fd);  // and `start` sees the exec the same way
                 run_init_reaper(pid);
             }
         }
@@ -410,7 +485,21 @@ Started start_child(const LaunchPlan& plan, const LaunchOptions& options, const 
         sigprocmask(SIG_SETMASK, &s.old_mask, nullptr);
         throw;
     }
-    if (::write(s.sync.get(), "g", 1) != 1) throw_errno("prepare", "releasing the child", errno);
+    std::string go = "g";
+    if (!plan.hooks.start_container.empty()) {  // the startContainer hooks' state, read by the child after "g"
+        const std::string state = options.hooks.start_hook_state
+                                      ? options.hooks.start_hook_state(s.pid)
+                                      : R"({"ociVersion":"1.0.2","status":"created","pid":)" + std::to_string(s.pid) + "}";
+        const auto len = static_cast<std::uint32_t>(state.size());
+        go.append(reinterpret_cast<const char*>(&len), sizeof len);
+        go += state;
+    }
+    for (std::size_t done = 0; done < go.size();) {
+        const ssize_t n = ::write(s.sync.get(), go.data() + done, go.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) throw_errno("prepare", "releasing the child", errno);
+        done += static_cast<std::size_t>(n);
+    }
     return s;
 }
 

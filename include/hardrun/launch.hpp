@@ -40,6 +40,10 @@ struct LaunchHooks {
     // /proc/PID/* of a process that already exited stays readable until it is reaped after this returns.
     std::function<void(pid_t child)> on_exec;
     std::function<void(const Outcome&)> on_exit;
+    // OCI startContainer hooks (plan.hooks.start_container): the state JSON they read on stdin, for the
+    // container process `child`. The container process runs them itself after its whole setup (seccomp
+    // included), right before the workload, so a hook never holds more privilege than the workload.
+    std::function<std::string(pid_t child)> start_hook_state;
 };
 
 struct LaunchOptions {

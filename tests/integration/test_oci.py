@@ -455,6 +455,9 @@ def test_hooks_run_in_order_with_the_state_on_stdin(env, tmp_path):
     logdir = str(tmp_path)
     b.config["mounts"].append({"destination": logdir, "type": "bind", "source": logdir, "options": ["rbind", "rw"]})
     os.chmod(tmp_path, 0o777)
+    # startContainer runs with the container process's privileges (uid 10001): it must be able to append too
+    log.touch()
+    os.chmod(log, 0o666)
 
     def h(name, path=str(hook)):
         return [{"path": path, "args": ["hook", name, str(log)], "env": ["HOOK=1"]}]

@@ -2,6 +2,7 @@
 import json
 import os
 import subprocess
+import tempfile
 
 from secutil import HARDRUN, ROOTFS
 
@@ -33,6 +34,12 @@ class Bundle:
 
 
 def runtime(root, *args, timeout=60, **kw):
-    """hardrun as an OCI runtime with a private --root."""
-    return subprocess.run([HARDRUN, "--root", str(root)] + list(args), capture_output=True, text=True,
-                          timeout=timeout, **kw)
+    """hardrun as an OCI runtime with a private --root. stdout/stderr go through files, not pipes: a created
+    container keeps the stdio it was created with (as with runc), so a pipe would never see EOF."""
+    cmd = [HARDRUN, "--root", str(root)] + list(args)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, timeout=timeout, **kw)
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(cmd, p.returncode, out.read().decode(errors="replace"),
+                                           err.read().decode(errors="replace"))
