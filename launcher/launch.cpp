@@ -30,6 +30,7 @@
 #include "hardrun/footprint.hpp"
 #include "hardrun/harden.hpp"
 #include "hardrun/identity.hpp"
+#include "hardrun/interrupt.hpp"
 #include "hardrun/landlock.hpp"
 #include "hardrun/log.hpp"
 #include "hardrun/mounts.hpp"
@@ -503,11 +504,19 @@ Started start_child(const LaunchPlan& plan, const LaunchOptions& options, const 
     return s;
 }
 
-// Reads the child's report: nullopt when the pipe closed without one (the workload was exec'ed).
-std::optional<ChildMessage> read_report(int fd) {
+// Reads the child's report: nullopt when the pipe closed without one (the workload was exec'ed). A
+// terminating signal before that kills and reaps the child (its pid namespace and hooks go with it) and
+// throws interrupt::interrupted: the caller's RAII removes the cgroup, its callers the state.
+std::optional<ChildMessage> read_report(Started& s) {
+    if (int sig = interrupt::wait_fd(s.report.get()); sig > 0) {
+        ::kill(s.pid, SIGKILL);
+        while (::waitpid(s.pid, nullptr, 0) < 0 && errno == EINTR) {}
+        sigprocmask(SIG_SETMASK, &s.old_mask, nullptr);
+        throw interrupt::interrupted(sig, "setting up the container");
+    }
     ChildMessage m;
     ssize_t n;
-    do n = ::read(fd, &m, sizeof m);
+    do n = ::read(s.report.get(), &m, sizeof m);
     while (n < 0 && errno == EINTR);
     if (n == static_cast<ssize_t>(sizeof m)) return m;
     return std::nullopt;
@@ -525,10 +534,16 @@ Outcome launch(const LaunchPlan& plan, const LaunchOptions& options) {
 
     Outcome out;
     if (s.fd_socket) {
+        if (int sig = interrupt::wait_fd(s.fd_socket.get()); sig > 0) {
+            ::kill(s.pid, SIGKILL);
+            while (::waitpid(s.pid, nullptr, 0) < 0 && errno == EINTR) {}
+            sigprocmask(SIG_SETMASK, &s.old_mask, nullptr);
+            throw interrupt::interrupted(sig, "setting up the container");
+        }
         UniqueFd listener = fdpass::receive(s.fd_socket.get());
         if (listener && options.hooks.on_listener) options.hooks.on_listener(std::move(listener), s.pid);
     }
-    std::optional<ChildMessage> failure = read_report(s.report.get());
+    std::optional<ChildMessage> failure = read_report(s);
     if (failure) {
         out.error = std::string(failure->text);
         out.error_step = failure->step;
@@ -588,8 +603,8 @@ Detached launch_detached(const LaunchPlan& plan, const LaunchOptions& options) {
         options.seccomp_prepared ? *options.seccomp_prepared : seccomp::prepare(plan, options.seccomp_mode);
     const apparmor::Decision aa = apparmor::decide(plan);
     Started s = start_child(plan, options, filter, aa, true);
+    std::optional<ChildMessage> m = read_report(s);
     sigprocmask(SIG_SETMASK, &s.old_mask, nullptr);
-    std::optional<ChildMessage> m = read_report(s.report.get());
     if (!m || m->kind != 'R') {
         int status = 0;
         ::waitpid(s.pid, &status, 0);

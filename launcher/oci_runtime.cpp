@@ -21,6 +21,7 @@
 #include <sstream>
 
 #include "hardrun/error.hpp"
+#include "hardrun/interrupt.hpp"
 #include "hardrun/log.hpp"
 
 namespace hardrun::oci {
@@ -58,7 +59,9 @@ int differing_namespaces(pid_t pid) {
     ::_exit(127);
 }
 
-void run_one(const Hook& h, const std::string& label, const std::string& state, pid_t enter) {
+// interruptible: a terminating signal (blocked by the caller during a launch's setup) kills the hook and
+// throws interrupt::interrupted (the creation hooks, which fail closed); otherwise signals act as usual.
+void run_one(const Hook& h, const std::string& label, const std::string& state, pid_t enter, bool interruptible) {
     UniqueFd enter_fd;
     int ns_flags = 0;
     if (enter > 0) {
@@ -111,14 +114,21 @@ void run_one(const Hook& h, const std::string& label, const std::string& state, 
         ::sigaction(SIGPIPE, &old, nullptr);
         in.write.reset();
     }
-    if (h.timeout && pidfd) {
-        struct pollfd p {pidfd.get(), POLLIN, 0};
+    if ((h.timeout || interruptible) && pidfd) {
+        const int timeout_ms = h.timeout ? *h.timeout * 1000 : -1;
         int r;
-        do r = ::poll(&p, 1, *h.timeout * 1000);
-        while (r < 0 && errno == EINTR);
-        if (r == 0) {
+        if (interruptible) {
+            r = interrupt::wait_fd(pidfd.get(), timeout_ms);
+        } else {
+            struct pollfd p {pidfd.get(), POLLIN, 0};
+            do r = ::poll(&p, 1, timeout_ms);
+            while (r < 0 && errno == EINTR);
+            r = r == 0 ? -1 : 0;
+        }
+        if (r != 0) {
             ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
             while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {}
+            if (r > 0) throw interrupt::interrupted(r, "running hook " + label);
             throw Error("hooks", label, "timed out after " + std::to_string(*h.timeout) + " s and was killed");
         }
     }
@@ -138,13 +148,13 @@ std::string label_of(const std::string& kind, std::size_t i, const Hook& h) {
 }  // namespace
 
 void run_hooks(const std::vector<Hook>& hooks, const std::string& kind, const std::string& state_json, pid_t enter) {
-    for (std::size_t i = 0; i < hooks.size(); ++i) run_one(hooks[i], label_of(kind, i, hooks[i]), state_json, enter);
+    for (std::size_t i = 0; i < hooks.size(); ++i) run_one(hooks[i], label_of(kind, i, hooks[i]), state_json, enter, true);
 }
 
 void run_hooks_warn(const std::vector<Hook>& hooks, const std::string& kind, const std::string& state_json) {
     for (std::size_t i = 0; i < hooks.size(); ++i) {
         try {
-            run_one(hooks[i], label_of(kind, i, hooks[i]), state_json, 0);
+            run_one(hooks[i], label_of(kind, i, hooks[i]), state_json, 0, false);
         } catch (const Error& e) {
             log::warning(e.what());
         }
