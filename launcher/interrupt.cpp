@@ -1,39 +1,67 @@
 #include "hardrun/interrupt.hpp"
 
 #include <poll.h>
-#include <sys/signalfd.h>
 
 #include <cerrno>
 #include <csignal>
 #include <cstring>
-
-#include "hardrun/fd.hpp"
+#include <ctime>
 
 namespace hardrun::interrupt {
 
 namespace {
 constexpr int kTerminating[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-}
+volatile sig_atomic_t g_caught = 0;
+extern "C" void note_signal(int sig) { g_caught = sig; }
+}  // namespace
 
 int wait_fd(int fd, int timeout_ms) {
-    sigset_t set, blocked;
-    sigemptyset(&set);
+    // The terminating signals the caller blocked are unblocked only inside ppoll, with a handler that notes
+    // them: no fd is made, and a signal already pending is seen at once.
+    sigset_t blocked;
     sigprocmask(SIG_BLOCK, nullptr, &blocked);
-    for (int s : kTerminating)
-        if (sigismember(&blocked, s)) sigaddset(&set, s);
-    UniqueFd sfd(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
-    struct pollfd p[2] = {{fd, POLLIN, 0}, {sfd.get(), POLLIN, 0}};
-    for (;;) {
-        const int r = ::poll(p, sfd ? 2 : 1, timeout_ms);
-        if (r < 0 && errno == EINTR) continue;
-        if (r == 0) return -1;
-        if (r < 0) return 0;  // let the caller's read report the error
-        if (sfd && (p[1].revents & POLLIN)) {
-            signalfd_siginfo si{};
-            if (::read(sfd.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si)) return static_cast<int>(si.ssi_signo);
+    sigset_t during = blocked;
+    struct sigaction note {}, old[std::size(kTerminating)] {};
+    note.sa_handler = note_signal;
+    sigfillset(&note.sa_mask);
+    bool watched[std::size(kTerminating)] = {};
+    g_caught = 0;
+    for (std::size_t i = 0; i < std::size(kTerminating); ++i)
+        if (sigismember(&blocked, kTerminating[i]) && ::sigaction(kTerminating[i], &note, &old[i]) == 0) {
+            watched[i] = true;
+            sigdelset(&during, kTerminating[i]);
         }
-        if (p[0].revents) return 0;
+    struct timespec end {};
+    if (timeout_ms >= 0) {
+        clock_gettime(CLOCK_MONOTONIC, &end);
+        end.tv_sec += timeout_ms / 1000;
+        end.tv_nsec += (timeout_ms % 1000) * 1'000'000L;
+        if (end.tv_nsec >= 1'000'000'000L) end.tv_sec += 1, end.tv_nsec -= 1'000'000'000L;
     }
+    int result = 0;
+    for (;;) {
+        struct timespec left {}, *wait = nullptr;
+        if (timeout_ms >= 0) {
+            struct timespec now {};
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            long long ns = (end.tv_sec - now.tv_sec) * 1'000'000'000LL + (end.tv_nsec - now.tv_nsec);
+            if (ns < 0) ns = 0;
+            left = {static_cast<time_t>(ns / 1'000'000'000LL), static_cast<long>(ns % 1'000'000'000LL)};
+            wait = &left;
+        }
+        struct pollfd p {fd, POLLIN, 0};
+        const int r = ::ppoll(&p, 1, wait, &during);
+        if (g_caught) {
+            result = g_caught;
+            break;
+        }
+        if (r < 0 && errno == EINTR) continue;
+        result = r == 0 ? -1 : 0;  // ready, hung up, or an error the caller's read reports
+        break;
+    }
+    for (std::size_t i = 0; i < std::size(kTerminating); ++i)
+        if (watched[i]) ::sigaction(kTerminating[i], &old[i], nullptr);
+    return result;
 }
 
 Error interrupted(int sig, const std::string& doing) {

@@ -11,7 +11,7 @@ namespace hardrun::interrupt {
 
 // Waits until fd is readable or hung up (0), timeout_ms passed (-1; a negative timeout waits forever), or a
 // terminating signal is pending (its number; taken, so it is not delivered again). The signals must be
-// blocked by the caller; when they are not, they act as usual and this is a plain poll.
+// blocked by the caller (they are unblocked only inside the wait); when they are not, they act as usual.
 int wait_fd(int fd, int timeout_ms = -1);
 
 // The error for a launch ended by `sig` while it was `doing` something: exit code 128 + sig, like docker.
