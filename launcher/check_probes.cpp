@@ -199,6 +199,7 @@ std::vector<std::string> probe_defenses(const std::string& probe, const LaunchPl
         c.add("the working directory resolved inside the root");
     } else if (n == "setuid-exec") {
         if (plan.no_new_privs) c.add("no_new_privs");
+        c.add("nosuid on the root and every volume");  // mounts.cpp, whatever the plan says
     } else if (n == "setuid-root") {
         if (plan.uid != 0) {
             c.seccomp({"setresuid"});

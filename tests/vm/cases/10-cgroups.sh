@@ -225,3 +225,14 @@ test_cgroup_parent_flag() {
   expect_eq "$(cat $CG/custom/place/cgroup.subtree_control)" pids "controllers enabled along --cgroup-parent"
   rmdir $CG/custom/place $CG/custom
 }
+
+test_cgroup_for_limits_carries_a_default_deny_device_program() {
+  # a cgroup made only for --memory still denies every device but the defaults (issue 12): a root workload
+  # with CAP_MKNOD on a tmpfs that allows devices may make /dev/null's twin, not /dev/kmsg's
+  hr --memory 64m --user 0 --cap-add MKNOD --tmpfs /devtest:dev --landlock off -- \
+    sh -c 'mknod /devtest/null c 1 3 && echo null-made; mknod /devtest/kmsg c 1 11 2>/dev/null && echo kmsg-made || echo kmsg-refused'
+  expect_rc 0
+  expect_out "null-made"
+  expect_out "kmsg-refused"
+  expect_no_out "kmsg-made"
+}
