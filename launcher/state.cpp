@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "hardrun/error.hpp"
+#include "hardrun/files.hpp"
 
 namespace hardrun::state {
 
@@ -231,15 +232,7 @@ Record Store::read(const std::string& id) const {
 }
 
 void Store::write(const Record& r) const {
-    const std::string d = dir(r.id);
-    const std::string tmp = d + "/.state.json.tmp";
-    const std::string text = to_json(r).dump(2) + "\n";
-    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (!fd) throw_errno("state", tmp, errno);
-    if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) throw_errno("state", tmp, errno);
-    if (::fsync(fd.get()) != 0) throw_errno("state", tmp, errno);
-    fd.reset();
-    if (::rename(tmp.c_str(), (d + "/state.json").c_str()) != 0) throw_errno("state", d + "/state.json", errno);
+    files::write_atomic(dir(r.id) + "/state.json", to_json(r).dump(2) + "\n", "state", 0600);
 }
 
 void Store::remove(const std::string& id) const {
