@@ -2,6 +2,8 @@
 #include "hardrun/files.hpp"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -153,6 +155,62 @@ UniqueFd open_append(const std::string& path, const std::string& what, mode_t mo
     if (!S_ISREG(st.st_mode)) throw Error(what, path, "is not a regular file; refusing to append to it");
     if (::fcntl(fd.get(), F_SETFL, O_APPEND) != 0) throw_errno(what, path, errno);
     return fd;
+}
+
+std::string resolve_without_symlinks(const std::string& path) {
+    if (path.empty()) throw Error("", "''", "the path is empty");
+    std::string abs = path;
+    if (abs.front() != '/') {
+        char cwd[PATH_MAX];
+        if (!::getcwd(cwd, sizeof cwd)) throw_errno("", path, errno, "the working directory");
+        abs = std::string(cwd) + "/" + path;
+    }
+    struct open_how how {};
+    how.flags = O_PATH | O_CLOEXEC;
+    how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    const long r = ::syscall(SYS_openat2, AT_FDCWD, abs.c_str(), &how, sizeof how);
+    if (r < 0) {
+        const int err = errno;
+        if (err != ELOOP) throw_errno("", path, err);
+        // name the first symlink along the path (lexically: no symlink precedes it, so `..` is the real parent)
+        std::string prefix;
+        for (std::size_t i = 0; i < abs.size();) {
+            while (i < abs.size() && abs[i] == '/') ++i;
+            std::size_t j = abs.find('/', i);
+            if (j == std::string::npos) j = abs.size();
+            const std::string comp = abs.substr(i, j - i);
+            i = j;
+            if (comp.empty() || comp == ".") continue;
+            if (comp == "..") {
+                prefix = prefix.substr(0, prefix.rfind('/'));
+                continue;
+            }
+            prefix += "/" + comp;
+            struct stat st {};
+            if (::lstat(prefix.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+                char target[PATH_MAX];
+                const ssize_t n = ::readlink(prefix.c_str(), target, sizeof target - 1);
+                const std::string to = n > 0 ? " -> " + std::string(target, static_cast<std::size_t>(n)) : "";
+                // what the whole path resolves to, or (if it does not exist) the link's target plus the rest
+                char real[PATH_MAX];
+                std::string resolved;
+                if (::realpath(abs.c_str(), real)) resolved = real;
+                else if (::realpath(prefix.c_str(), real)) resolved = std::string(real) + abs.substr(i);
+                const std::string fix = "pass the resolved path" + (resolved.empty() ? "" : " " + resolved);
+                throw Error("", path,
+                            "runs through the symlink " + prefix + to +
+                                "; hardrun follows no symlink in a volume source (another sandbox may have planted it): " + fix);
+            }
+        }
+        throw_errno("", path, err);
+    }
+    UniqueFd fd(static_cast<int>(r));
+    // the canonical name of what was opened
+    char buf[PATH_MAX];
+    const std::string self = "/proc/self/fd/" + std::to_string(fd.get());
+    const ssize_t n = ::readlink(self.c_str(), buf, sizeof buf - 1);
+    if (n <= 0 || buf[0] != '/') throw_errno("", path, n < 0 ? errno : EIO, "reading back its canonical path");
+    return std::string(buf, static_cast<std::size_t>(n));
 }
 
 }  // namespace hardrun::files

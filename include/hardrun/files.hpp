@@ -34,4 +34,10 @@ void write_atomic(const std::string& path, std::string_view data, const std::str
 // rules, and it must be a regular file. Throws hardrun::Error(what, path, cause).
 UniqueFd open_append(const std::string& path, const std::string& what, mode_t mode = 0644);
 
+// A host path the invoker named (a volume source, an OCI bind source), resolved without following any symlink
+// (openat2 RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS from /; `..` is fine). Returns the canonical absolute path
+// of exactly what was opened. Throws hardrun::Error("", path, cause); for a symlink the cause names the first
+// symlink component and the resolved path to pass instead. Relative paths are taken from the working directory.
+std::string resolve_without_symlinks(const std::string& path);
+
 }  // namespace hardrun::files

@@ -1,4 +1,4 @@
-// files.hpp: the one writer of host files.
+// files.hpp: the one writer of host files, and volume sources resolved without symlinks.
 #include <doctest/doctest.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -106,4 +106,26 @@ TEST_CASE("files: open_append appends to a regular file and refuses symlinks, FI
     REQUIRE(::mkdir(s.at("dir").c_str(), 0755) == 0);
     CHECK_THROWS_WITH_AS(files::open_append(s.at("dir"), "--log"), doctest::Contains("not a regular file"), Error);
     CHECK(slurp(s.at("log")) == "a\nb\n");
+}
+
+TEST_CASE("files: resolve_without_symlinks gives the canonical path and names the first symlink") {
+    Scratch s;
+    REQUIRE(::mkdir(s.at("real").c_str(), 0755) == 0);
+    REQUIRE(::mkdir(s.at("real/inner").c_str(), 0755) == 0);
+    char canon[PATH_MAX];
+    REQUIRE(::realpath(s.at("real").c_str(), canon));
+    CHECK(files::resolve_without_symlinks(s.at("real")) == canon);
+    CHECK(files::resolve_without_symlinks(s.at("real/inner/..")) == canon);  // `..` is not a symlink
+    REQUIRE(::symlink("real", s.at("link").c_str()) == 0);
+    for (const std::string& p : {s.at("link"), s.at("link/inner")}) {
+        try {
+            files::resolve_without_symlinks(p);
+            FAIL("no error for " << p);
+        } catch (const Error& e) {
+            const std::string m = e.what();
+            CHECK(m.find("the symlink " + s.at("link") + " -> real") != std::string::npos);
+            CHECK(m.find("pass the resolved path " + std::string(canon)) != std::string::npos);
+        }
+    }
+    CHECK_THROWS_WITH_AS(files::resolve_without_symlinks(s.at("missing")), doctest::Contains("ENOENT"), Error);
 }
