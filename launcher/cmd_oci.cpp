@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "hardrun/commands.hpp"
+#include "hardrun/console.hpp"
 #include "hardrun/error.hpp"
 #include "hardrun/files.hpp"
 #include "hardrun/launch.hpp"
@@ -230,6 +231,7 @@ state::Record creating_record(const std::string& id, const oci::Bundle& b) {
 
 pid_t create_container(const std::string& id, const CreateOptions& o) {
     refuse_runc_only(o);
+    console::refuse_unsafe_stdio();  // the container keeps hardrun's stdio: never a directory into the host
     state::validate_id(id);
     state::Store st = store();
     if (st.exists(id)) throw Error("create", "container id '" + id + "'", "is already in use");
