@@ -15,6 +15,7 @@
 #include "hardrun/commands.hpp"
 #include "hardrun/error.hpp"
 #include "hardrun/evidence.hpp"
+#include "hardrun/files.hpp"
 #include "hardrun/flags.hpp"
 #include "hardrun/launch.hpp"
 #include "hardrun/log.hpp"
@@ -243,7 +244,7 @@ void write_text(const std::string& path, const std::string& text, const std::str
         std::cout << text << std::flush;
         return;
     }
-    seccomp::write_file_atomic(path, text, what);
+    files::write_atomic(path, text, what);
 }
 
 }  // namespace
@@ -333,7 +334,7 @@ void register_check(CLI::App& app) {
         }
         check::classify(rep);
 
-        if (!cmd->junit.empty()) seccomp::write_file_atomic(cmd->junit, check::render_junit(rep), "the JUnit report");
+        if (!cmd->junit.empty()) files::write_atomic(cmd->junit, check::render_junit(rep), "the JUnit report");
         if (cmd->format == "json") write_text(cmd->output, check::render_json(rep).dump(2) + "\n", "the report");
         else {
             const bool color = (cmd->output.empty() || cmd->output == "-") && ::isatty(1) && !std::getenv("NO_COLOR");

@@ -7,6 +7,7 @@
 
 #include "hardrun/commands.hpp"
 #include "hardrun/error.hpp"
+#include "hardrun/files.hpp"
 #include "hardrun/lint.hpp"
 #include "hardrun/seccomp_notify.hpp"
 
@@ -59,7 +60,7 @@ void register_lint(CLI::App& app) {
             text = lint::render_human(r, color);
         }
         if (cmd->output.empty() || cmd->output == "-") std::cout << text << std::flush;
-        else seccomp::write_file_atomic(cmd->output, text, "the lint report");
+        else files::write_atomic(cmd->output, text, "the lint report");
         throw Exit{r.exit_code};
     });
 }

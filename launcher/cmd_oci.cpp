@@ -24,7 +24,9 @@
 #include <thread>
 
 #include "hardrun/commands.hpp"
+#include "hardrun/console.hpp"
 #include "hardrun/error.hpp"
+#include "hardrun/files.hpp"
 #include "hardrun/launch.hpp"
 #include "hardrun/log.hpp"
 #include "hardrun/oci.hpp"
@@ -52,14 +54,22 @@ Globals& globals() {
     return g;
 }
 
-// runc's --log protocol: containerd's shim reads errors from this file (json: one object per line).
+// runc's --log protocol: containerd's shim reads errors from this file (json: one object per line). Opened
+// without following a symlink and only if it is a regular file (files.hpp); check_globals() refuses one that is
+// not, so here a failure only means the line is not logged.
 void log_line(const char* level, const std::string& msg) {
     const auto& g = globals();
     if (g.log_file.empty()) return;
-    std::ofstream f(g.log_file, std::ios::app);
-    if (!f) return;
-    if (g.log_format == "json") f << json{{"level", level}, {"msg", msg}, {"time", state::now_rfc3339()}}.dump() << "\n";
-    else f << "time=\"" << state::now_rfc3339() << "\" level=" << level << " msg=" << json(msg).dump() << "\n";
+    UniqueFd fd;
+    try {
+        fd = files::open_append(g.log_file, "--log");
+    } catch (const Error&) {
+        return;
+    }
+    const std::string line = g.log_format == "json"
+                                 ? json{{"level", level}, {"msg", msg}, {"time", state::now_rfc3339()}}.dump() + "\n"
+                                 : "time=\"" + state::now_rfc3339() + "\" level=" + level + " msg=" + json(msg).dump() + "\n";
+    (void)!::write(fd.get(), line.data(), line.size());  // one write: O_APPEND keeps lines of concurrent commands whole
 }
 
 void check_globals() {
@@ -74,6 +84,7 @@ void check_globals() {
     if (g.rootless == "false" && ::geteuid() != 0)
         throw UsageError("--rootless", "false was given but hardrun runs as uid " + std::to_string(::geteuid()));
     if (g.debug) log::set_verbose(true);
+    if (!g.log_file.empty()) (void)files::open_append(g.log_file, "--log");  // a symlink or a FIFO: one line, here
 }
 
 // Wraps a command: global checks first, and errors also go to --log.
@@ -100,12 +111,7 @@ std::string state_text(const state::Record& r, const std::string& status) {
 
 void write_pid_file(const std::string& path, pid_t pid) {
     if (path.empty()) return;
-    const std::string tmp = path + ".hardrun-tmp";
-    {
-        std::ofstream f(tmp, std::ios::trunc);
-        if (!(f << pid)) throw Error("pid-file", path, "cannot write " + tmp);
-    }
-    if (::rename(tmp.c_str(), path.c_str()) != 0) throw_errno("pid-file", path, errno);
+    files::write_atomic(path, std::to_string(pid), "pid-file");
 }
 
 std::vector<int> preserved_fds(int count) {
@@ -226,6 +232,7 @@ state::Record creating_record(const std::string& id, const oci::Bundle& b) {
 
 pid_t create_container(const std::string& id, const CreateOptions& o) {
     refuse_runc_only(o);
+    console::refuse_unsafe_stdio();  // the container keeps hardrun's stdio: never a directory into the host
     state::validate_id(id);
     state::Store st = store();
     if (st.exists(id)) throw Error("create", "container id '" + id + "'", "is already in use");
@@ -510,11 +517,8 @@ void register_oci(CLI::App& app) {
         sub->add_flag("--rootless", o->second, "A config for an unprivileged user (user namespace mapping uid 10001 to you)");
         sub->callback(guarded([o] {
             const std::string path = o->first + "/config.json";
-            struct stat sb {};
-            if (::stat(path.c_str(), &sb) == 0) throw Error("spec", path, "exists already; remove it first");
             json cfg = oci::spec(o->second, ::geteuid(), ::getegid(), oci::default_seccomp_object());
-            std::ofstream f(path);
-            if (!(f << cfg.dump(4) << "\n")) throw Error("spec", path, "cannot write it");
+            files::write_atomic(path, cfg.dump(4) + "\n", "spec", 0644, files::Existing::Refuse);
         }));
     }
     // features

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "hardrun/commands.hpp"
+#include "hardrun/console.hpp"
 #include "hardrun/error.hpp"
 #include "hardrun/flags.hpp"
 #include "hardrun/launch.hpp"
@@ -66,6 +67,7 @@ void register_run(CLI::App& app) {
                     "FILE as JSON");
     sub->callback([cmd] {
         log::set_verbose(cmd->verbose);
+        console::refuse_unsafe_stdio();  // a directory as fd 0-2 would be a way into the host's tree
         // --bundle: the OCI runtime's `run` (state under --root, hooks, --console-socket...; cmd_oci.cpp)
         const auto sd_mode = systemd::parse_notify_mode("--sd-notify", cmd->sd_notify);
         if (!cmd->flags.bundle.empty()) {
@@ -73,14 +75,19 @@ void register_run(CLI::App& app) {
                 throw UsageError("--report", "cannot be combined with --bundle (use `hardrun check --bundle`, or run "
                                              "the bundle's rootfs with --rootfs)");
             std::unique_ptr<systemd::Integration> sd;
-            throw Exit{run_bundle(cmd->flags, cmd->verbose, cmd->quiet, [&](LaunchPlan& plan, LaunchOptions& options) {
-                sd = systemd::Integration::prepare(plan, sd_mode, systemd::current_environment(), ::getpid());
-                if (!sd) return;
-                options.hooks.on_exec = [prev = options.hooks.on_exec, &sd](pid_t child) {
-                    if (prev) prev(child);
-                    sd->on_exec(child);
-                };
-            })};
+            int code = 0;
+            {
+                console::TerminalGuard terminal;  // the workload may change the invoker's terminal settings
+                code = run_bundle(cmd->flags, cmd->verbose, cmd->quiet, [&](LaunchPlan& plan, LaunchOptions& options) {
+                    sd = systemd::Integration::prepare(plan, sd_mode, systemd::current_environment(), ::getpid());
+                    if (!sd) return;
+                    options.hooks.on_exec = [prev = options.hooks.on_exec, &sd](pid_t child) {
+                        if (prev) prev(child);
+                        sd->on_exec(child);
+                    };
+                });
+            }
+            throw Exit{code};
         }
         LaunchPlan plan = plan_from_flags_or_bundle(cmd->flags);
         // systemd: NOTIFY_SOCKET and socket-activation fds (LISTEN_FDS) from hardrun's environment
@@ -94,7 +101,11 @@ void register_run(CLI::App& app) {
             report = std::make_unique<seccomp::Supervisor>(plan, seccomp::Mode::Report);
             report->attach(options);
         }
-        Outcome out = launch(plan, options);
+        Outcome out;
+        {
+            console::TerminalGuard terminal;  // put back what the workload changes (stty -echo, raw mode)
+            out = launch(plan, options);
+        }
         std::cout.flush();
         if (report) {
             report->stop();

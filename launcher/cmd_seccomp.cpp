@@ -11,6 +11,7 @@
 
 #include "hardrun/commands.hpp"
 #include "hardrun/error.hpp"
+#include "hardrun/files.hpp"
 #include "hardrun/flags.hpp"
 #include "hardrun/launch.hpp"
 #include "hardrun/log.hpp"
@@ -108,7 +109,7 @@ void register_compile(CLI::App& parent) {
         if (o->format == "text") bytes = seccomp::disassemble(c.program);
         else bytes.assign(reinterpret_cast<const char*>(c.program.data()), c.program.size() * sizeof(sock_filter));
         if (o->output == "-") std::cout.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-        else seccomp::write_file_atomic(o->output, bytes, "seccomp compile");
+        else files::write_atomic(o->output, bytes, "seccomp compile");
         if (o->output != "-")
             log::info(r.source + ": " + std::to_string(c.program.size()) + " BPF instructions (" +
                       std::to_string(c.stub_length) + " for the ENOSYS rule) written to " + o->output);
@@ -228,7 +229,7 @@ void register_record(CLI::App& parent) {
             report_outcome(out, plan);
             throw Exit{out.exit_code};
         }
-        seccomp::write_file_atomic(o->output, profile.dump(2) + "\n", "seccomp record");
+        files::write_atomic(o->output, profile.dump(2) + "\n", "seccomp record");
         std::size_t allowed = 0;
         for (const auto& c : sup.calls()) allowed += c.allowed ? 1 : 0;
         log::info("recorded " + std::to_string(sup.notifications()) + " syscalls (" + std::to_string(allowed) +

@@ -1,13 +1,16 @@
 #include "hardrun/console.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstring>
 
 #include "hardrun/error.hpp"
@@ -45,6 +48,76 @@ void attach(int socket_fd, uid_t uid) {
     if (int r = fdpass::send(socket_fd, master.get(), "/dev/pts/ptmx", MSG_NOSIGNAL); r < 0)
         throw_errno("console", "sending the pty master to --console-socket", -r);
     ::close(socket_fd);
+}
+
+namespace {
+
+std::string fd_name(int fd) {
+    static const char* const names[] = {"stdin", "stdout", "stderr"};
+    return "fd " + std::to_string(fd) + " (" + names[fd] + ")";
+}
+
+std::string fd_target(int fd) {
+    char buf[PATH_MAX];
+    const std::string link = "/proc/self/fd/" + std::to_string(fd);
+    const ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
+    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string("?");
+}
+
+bool same_settings(const struct termios& a, const struct termios& b) {
+    return a.c_iflag == b.c_iflag && a.c_oflag == b.c_oflag && a.c_cflag == b.c_cflag && a.c_lflag == b.c_lflag &&
+           std::memcmp(a.c_cc, b.c_cc, sizeof a.c_cc) == 0 && ::cfgetispeed(&a) == ::cfgetispeed(&b) &&
+           ::cfgetospeed(&a) == ::cfgetospeed(&b);
+}
+
+}  // namespace
+
+void refuse_unsafe_stdio() {
+    for (int fd = 0; fd <= 2; ++fd) {
+        const int fl = ::fcntl(fd, F_GETFL);
+        if (fl < 0) continue;  // closed
+        struct stat st {};
+        if (::fstat(fd, &st) != 0) throw_errno("stdio", fd_name(fd), errno);
+        if (S_ISDIR(st.st_mode))
+            throw Error("stdio", fd_name(fd),
+                        "is the directory " + fd_target(fd) +
+                            "; a directory as stdio would let the sandbox into the host's tree; refusing (redirect "
+                            "it from a file, a pipe or /dev/null)");
+        if (fl & O_PATH)
+            throw Error("stdio", fd_name(fd),
+                        "is an O_PATH file descriptor of " + fd_target(fd) +
+                            "; the sandbox could reopen it past its mounts; refusing (redirect it from a file, a "
+                            "pipe or /dev/null)");
+    }
+}
+
+TerminalGuard::TerminalGuard() {
+    std::vector<dev_t> seen;
+    for (int fd = 0; fd <= 2; ++fd) {
+        struct stat st {};
+        Saved s{fd, {}};
+        if (!::isatty(fd) || ::fstat(fd, &st) != 0 || ::tcgetattr(fd, &s.attr) != 0) continue;
+        bool dup = false;
+        for (dev_t d : seen) dup |= d == st.st_rdev;
+        if (dup) continue;  // the same terminal on another fd
+        seen.push_back(st.st_rdev);
+        saved_.push_back(s);
+    }
+}
+
+TerminalGuard::~TerminalGuard() {
+    if (saved_.empty()) return;
+    // tcsetattr from a background process group raises SIGTTOU (and stops hardrun) unless it is blocked
+    sigset_t ttou, old;
+    ::sigemptyset(&ttou);
+    ::sigaddset(&ttou, SIGTTOU);
+    const bool blocked = ::pthread_sigmask(SIG_BLOCK, &ttou, &old) == 0;
+    for (const auto& s : saved_) {
+        struct termios now {};
+        if (::tcgetattr(s.fd, &now) == 0 && same_settings(now, s.attr)) continue;
+        (void)::tcsetattr(s.fd, TCSANOW, &s.attr);  // nothing to report this late: the terminal may be gone
+    }
+    if (blocked) ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
 }  // namespace hardrun::console

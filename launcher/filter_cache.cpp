@@ -16,7 +16,9 @@
 #include <string_view>
 #include <vector>
 
+#include "hardrun/error.hpp"
 #include "hardrun/fd.hpp"
+#include "hardrun/files.hpp"
 #include "hardrun/seccomp.hpp"
 #include "hardrun/seccomp_profile.hpp"
 
@@ -184,19 +186,11 @@ void store(const std::string& key, const std::string& value) {
     std::string data(kMagic);
     put(data, key);
     put(data, value);
-    std::string tmp = dir + "/.tmp-XXXXXX";
-    int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
-    if (fd < 0) return;
-    UniqueFd guard(fd);
-    bool ok = ::fchmod(fd, 0600) == 0;
-    for (std::size_t done = 0; ok && done < data.size();) {
-        ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        ok = n > 0;
-        if (ok) done += static_cast<std::size_t>(n);
+    try {
+        files::write_atomic(entry_path(dir, key), data, "seccomp filter cache", 0600);
+    } catch (const Error&) {
+        // best effort: a miss only costs one compile
     }
-    guard.reset();
-    if (!ok || ::rename(tmp.c_str(), entry_path(dir, key).c_str()) != 0) ::unlink(tmp.c_str());
 }
 
 std::string seccomp_key(const LaunchPlan& plan, const seccomp::Target& target, const std::string& profile_path) {

@@ -12,6 +12,7 @@
 #include <cstdlib>
 
 #include "hardrun/error.hpp"
+#include "hardrun/files.hpp"
 #include "hardrun/identity.hpp"
 #include "hardrun/namespaces.hpp"
 #include "hardrun/parse.hpp"
@@ -277,7 +278,12 @@ LaunchPlan build_plan(const RunFlags& f, uid_t invoker_uid) {
     }
     for (const auto& v : f.volumes) {
         Mount m = parse::volume("--volume", v);
-        m.source = canonical_dir("--volume", m.source, false);
+        // never realpath: a symlink in the source may have been planted by another sandbox (files.hpp)
+        try {
+            m.source = files::resolve_without_symlinks(m.source);
+        } catch (const Error& e) {
+            throw UsageError("--volume", "'" + m.source + "': " + e.cause());
+        }
         user_tmp |= m.destination == "/tmp";
         p.mounts.push_back(m);
     }

@@ -227,6 +227,17 @@ void refuse_fake_procfs(const Mount& m, const std::string& what) {
                 "writes, CVE-2019-16884)");
 }
 
+// The bind source, opened without following any symlink (the plan holds its canonical path, files.hpp): a
+// symlink there now was swapped in after the plan was made. The bind is cloned from this fd, so nothing can
+// redirect it later.
+SysFd open_bind_source(Sys& sys, const Mount& m, const std::string& what) {
+    SysFd fd(sys, sys.openat2(AT_FDCWD, m.source.c_str(), O_PATH | O_CLOEXEC, 0, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS));
+    if (fd.get() == -ELOOP || fd.get() == -EXDEV)
+        throw Error("mounts", what, "the volume source now runs through a symlink (it changed after the plan was made); refusing to follow it");
+    if (fd.get() < 0) throw_errno("mounts", what, -fd.get(), "the volume source");
+    return fd;
+}
+
 void mount_one(Sys& sys, int rootfd, const Mount& m, bool rootless) {
     const std::string what = describe(m);
     refuse_fake_procfs(m, what);
@@ -236,9 +247,10 @@ void mount_one(Sys& sys, int rootfd, const Mount& m, bool rootless) {
             return;
         case MountKind::Bind: {
             // the source is a host path: resolved here, in the host's view, before pivot_root
+            SysFd source = open_bind_source(sys, m, what);
             struct stat st {};
-            if (::stat(m.source.c_str(), &st) != 0) throw_errno("mounts", what, errno, "the volume source");
-            SysFd tree = clone_tree(sys, AT_FDCWD, m.source.c_str(), m.recursive, bind_attrs(m, st), what);
+            if (int r = sys.fstat(source.get(), &st); r < 0) throw_errno("mounts", what, -r, "the volume source");
+            SysFd tree = clone_tree(sys, source.get(), "", m.recursive, bind_attrs(m, st), what);
             SysFd target = resolve_target(sys, rootfd, m.destination, !S_ISDIR(st.st_mode), what);
             attach(sys, tree.get(), target.get(), what);
             return;

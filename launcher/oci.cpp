@@ -21,6 +21,7 @@
 
 #include "hardrun/cgroups.hpp"
 #include "hardrun/error.hpp"
+#include "hardrun/files.hpp"
 #include "hardrun/flags.hpp"
 #include "hardrun/parse.hpp"
 #include "hardrun/sysctl.hpp"
@@ -831,6 +832,18 @@ std::string host_path(const std::string& field, const std::string& bundle, const
     return buf;
 }
 
+// A bind source: resolved without following any symlink (one planted by another sandbox would redirect the bind
+// to a host path; files.hpp), relative ones from the bundle directory.
+std::string bind_source(const std::string& field, const std::string& bundle, const std::string& value) {
+    if (value.empty()) fail(field, "is empty");
+    const std::string p = value.front() == '/' ? value : bundle + "/" + value;
+    try {
+        return files::resolve_without_symlinks(p);
+    } catch (const Error& e) {
+        fail(field, qt(value) + ": " + e.cause());
+    }
+}
+
 constexpr std::initializer_list<const char*> kIgnoredMountOptions = {
     // access-time and I/O-behaviour options: no security effect; the kernel default (relatime) applies
     "atime", "noatime", "relatime", "norelatime", "strictatime", "nostrictatime", "diratime", "nodiratime",
@@ -856,7 +869,7 @@ Mount to_mount(const MountSpec& ms, std::size_t i, const std::string& bundle, co
     if (type == "bind") {
         m.kind = MountKind::Bind;
         if (ms.source.empty()) fail(key_path(P, "source"), "a bind mount needs a source");
-        m.source = host_path(key_path(P, "source"), bundle, ms.source, false);
+        m.source = bind_source(key_path(P, "source"), bundle, ms.source);
         m.recursive = rbind || ms.type == "rbind";
     } else if (type == "tmpfs") {
         m.kind = m.destination == "/dev" ? MountKind::Dev : MountKind::Tmpfs;
@@ -1044,7 +1057,9 @@ void map_devices(const Config& c, LaunchPlan& p) {
         if (builtin.count(path)) continue;  // already in hardrun's /dev
         Mount m;
         m.kind = MountKind::Bind;
-        m.source = path;
+        // the node itself (udev's /dev names may be symlinks): the bind is made without following any
+        char real[PATH_MAX];
+        m.source = ::realpath(path.c_str(), real) ? std::string(real) : path;
         m.destination = path;
         m.recursive = false;
         m.nodev = false;

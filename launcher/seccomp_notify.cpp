@@ -17,6 +17,7 @@
 #include <set>
 
 #include "hardrun/error.hpp"
+#include "hardrun/files.hpp"
 #include "hardrun/log.hpp"
 #include "hardrun/seccomp_bpf.hpp"
 #include "hardrun/seccomp_profile.hpp"
@@ -205,32 +206,8 @@ json Supervisor::report_json(const Outcome& outcome) const {
             {"notes", notes}};
 }
 
-void write_file_atomic(const std::string& path, const std::string& text, const std::string& what) {
-    const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) throw_errno(what, path, errno);
-    UniqueFd guard(fd);
-    std::size_t off = 0;
-    while (off < text.size()) {
-        ssize_t n = ::write(fd, text.data() + off, text.size() - off);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            int err = errno;
-            ::unlink(tmp.c_str());
-            throw_errno(what, path, err);
-        }
-        off += static_cast<std::size_t>(n);
-    }
-    guard.reset();
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        int err = errno;
-        ::unlink(tmp.c_str());
-        throw_errno(what, path, err);
-    }
-}
-
 void Supervisor::write_report(const std::string& path, const Outcome& outcome) const {
-    write_file_atomic(path, report_json(outcome).dump(2) + "\n", "--report");
+    files::write_atomic(path, report_json(outcome).dump(2) + "\n", "--report");
 }
 
 // ---- record ---------------------------------------------------------------------------------------------

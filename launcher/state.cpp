@@ -10,6 +10,7 @@
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
@@ -17,6 +18,7 @@
 #include <sstream>
 
 #include "hardrun/error.hpp"
+#include "hardrun/files.hpp"
 
 namespace hardrun::state {
 
@@ -176,8 +178,30 @@ Store::Store(std::string root) : root_(std::move(root)) {
 
 std::string default_root() {
     if (::geteuid() == 0) return kDefaultRoot;
+    // like runc's $XDG_RUNTIME_DIR/runc: a directory only this user can create (pam_systemd makes it 0700)
     if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg && *xdg == '/') return std::string(xdg) + "/hardrun";
-    return "/tmp/hardrun-" + std::to_string(::geteuid());
+    // /tmp is everyone's: another user may have made this name first (a directory of theirs, a symlink, one
+    // readable by others). Use it only if it is a real directory of this uid that no one else can enter.
+    const uid_t uid = ::geteuid();
+    const std::string dir = "/tmp/hardrun-" + std::to_string(uid);
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) throw_errno("state", dir, errno);
+    struct stat st {};
+    if (::lstat(dir.c_str(), &st) != 0) throw_errno("state", dir, errno);
+    std::string problem;
+    if (S_ISLNK(st.st_mode)) problem = "is a symlink";
+    else if (!S_ISDIR(st.st_mode)) problem = "is not a directory";
+    else if (st.st_uid != uid) problem = "belongs to uid " + std::to_string(st.st_uid);
+    else if ((st.st_mode & 077) != 0) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+        problem = std::string("has mode ") + mode + ", not 0700";
+    }
+    if (!problem.empty())
+        throw Error("state", dir,
+                    problem + ": not a private state directory of uid " + std::to_string(uid) +
+                        " (another user may have made it); set XDG_RUNTIME_DIR to your own runtime directory (e.g. "
+                        "/run/user/" + std::to_string(uid) + ") or pass --root DIR, or remove it if it is yours");
+    return dir;
 }
 
 Store::Lock Store::create(const std::string& id) {
@@ -231,15 +255,7 @@ Record Store::read(const std::string& id) const {
 }
 
 void Store::write(const Record& r) const {
-    const std::string d = dir(r.id);
-    const std::string tmp = d + "/.state.json.tmp";
-    const std::string text = to_json(r).dump(2) + "\n";
-    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (!fd) throw_errno("state", tmp, errno);
-    if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) throw_errno("state", tmp, errno);
-    if (::fsync(fd.get()) != 0) throw_errno("state", tmp, errno);
-    fd.reset();
-    if (::rename(tmp.c_str(), (d + "/state.json").c_str()) != 0) throw_errno("state", d + "/state.json", errno);
+    files::write_atomic(dir(r.id) + "/state.json", to_json(r).dump(2) + "\n", "state", 0600);
 }
 
 void Store::remove(const std::string& id) const {

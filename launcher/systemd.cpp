@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstddef>
+#include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <thread>
@@ -82,7 +83,9 @@ void add_notify_mount(LaunchPlan& plan, const std::string& source) {
                                              kSandboxNotifyPath + "; move it, or use --sd-notify=ignore");
     Mount m;
     m.kind = MountKind::Bind;
-    m.source = source;
+    // the service manager's socket (or hardrun's relay) by its real name: binds follow no symlink (mounts.cpp)
+    char real[PATH_MAX];
+    m.source = ::realpath(source.c_str(), real) ? std::string(real) : source;
     m.destination = kSandboxNotifyPath;
     m.readonly = true;  // connect() needs write permission on the socket inode, not a writable mount
     m.recursive = false;

@@ -113,7 +113,4 @@ private:
     std::string loop_error_;
 };
 
-// Writes `text` to `path` atomically (temporary file + rename). Throws Error naming `what`.
-void write_file_atomic(const std::string& path, const std::string& text, const std::string& what);
-
 }  // namespace hardrun::seccomp

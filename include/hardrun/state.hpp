@@ -18,7 +18,9 @@
 namespace hardrun::state {
 
 inline constexpr const char* kDefaultRoot = "/run/hardrun";
-// /run/hardrun for root; otherwise $XDG_RUNTIME_DIR/hardrun, or /tmp/hardrun-UID when that is unset.
+// /run/hardrun for root; otherwise $XDG_RUNTIME_DIR/hardrun, or /tmp/hardrun-UID when that is unset: made
+// 0700 if missing, and refused (Error naming the fix: XDG_RUNTIME_DIR or --root) unless it is a real directory
+// of this uid with no group or other bits (another user may have made it first).
 std::string default_root();
 
 // Throws UsageError("container id", ...) for an id that is empty, too long, '.', '..', or holds a

@@ -107,3 +107,36 @@ TEST_CASE("setup: a missing mount point on a read-only rootfs says so") {
     CHECK_THROWS_WITH_AS(mounts::setup(sys, plan_with({t})),
                          doctest::Contains("read-only filesystem"), Error);
 }
+
+TEST_CASE("setup: a volume is bound from the fd of its source, opened without following symlinks") {
+    test::RecordingSys sys;
+    Mount v;
+    v.kind = MountKind::Bind;
+    v.source = "/srv/vol";
+    v.destination = "/data";
+    mounts::setup(sys, plan_with({v}));
+    const std::string open = "openat2 -100 /srv/vol resolve=" + std::to_string(RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+    const int at = sys.find(open);
+    REQUIRE(at >= 0);
+    // the tree is cloned from an fd (an empty path), never by the path name again
+    CHECK(sys.find("open_tree -100 /srv/vol") == -1);
+    const int tree = sys.find("open_tree ", at);
+    REQUIRE(tree > at);
+    const std::string& c = sys.calls[static_cast<std::size_t>(tree)];
+    CHECK(c.back() == ' ');  // "open_tree FD " + the empty path
+    CHECK(c.rfind("open_tree -100", 0) != 0);
+}
+
+TEST_CASE("setup: a volume source that became a symlink after planning is refused") {
+    test::RecordingSys sys;
+    sys.fail = [](const std::string& c) { return c.find(" /srv/vol resolve") != std::string::npos ? -ELOOP : 0; };
+    Mount v;
+    v.kind = MountKind::Bind;
+    v.source = "/srv/vol";
+    v.destination = "/data";
+    CHECK_THROWS_WITH_AS(mounts::setup(sys, plan_with({v})), doctest::Contains("runs through a symlink"), Error);
+    const int at = sys.find("openat2 -100 /srv/vol");
+    REQUIRE(at >= 0);
+    CHECK(sys.find("open_tree", at) == -1);  // nothing is cloned or mounted for it
+    CHECK(sys.find("pivot_root") == -1);
+}
