@@ -807,6 +807,10 @@ Resolved resolve(const Profile& p, const Target& target_in) {
                 continue;
             }
             r.names_known.insert(name);
+            // a value the kernel cannot see in that argument (bits above an int's 32): refused on every host,
+            // whether or not the rule applies here
+            for (const ArgCmp& c : rule.args)
+                if (std::string misfit = argument_misfit(name, c); !misfit.empty()) fail(p, path, misfit);
             if (!active) continue;
             ResolvedRule rr;
             rr.name = name;
