@@ -4,7 +4,9 @@
 #include <linux/audit.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
+#include <fcntl.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -16,6 +18,7 @@
 
 #include "hardrun/commands.hpp"
 #include "hardrun/error.hpp"
+#include "hardrun/fd.hpp"
 #include "hardrun/parse.hpp"
 
 namespace hardrun::seccomp {
@@ -445,14 +448,24 @@ Profile parse_profile(std::string_view text, const std::string& source) {
     return parse_profile_json(j, source);
 }
 
-Profile load_profile(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) throw Error("seccomp", path, "cannot read the profile: " + errno_text(errno));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (in.bad()) throw Error("seccomp", path, "cannot read the profile: " + errno_text(errno));
-    return parse_profile(ss.str(), path);
+std::string read_profile_file(const std::string& path) {
+    constexpr std::size_t kMaxProfile = 64 << 20;
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (!fd) throw Error("seccomp", path, "cannot read the profile: " + errno_text(errno));
+    std::string text;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw Error("seccomp", path, "cannot read the profile: " + errno_text(errno));
+        if (n == 0) return text;
+        if (text.size() + static_cast<std::size_t>(n) > kMaxProfile)
+            throw Error("seccomp", path, "cannot read the profile: larger than 64 MiB");
+        text.append(buf, static_cast<std::size_t>(n));
+    }
 }
+
+Profile load_profile(const std::string& path) { return parse_profile(read_profile_file(path), path); }
 
 std::string default_profile_path() { return commands::data_file("seccomp/default.json"); }
 

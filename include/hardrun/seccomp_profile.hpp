@@ -103,7 +103,11 @@ Profile parse_profile(std::string_view json_text, const std::string& source);
 Profile parse_profile_json(const nlohmann::json& object, const std::string& source);
 // The OCI runtime-spec linux.seccomp object (no includes/excludes/archMap). Throws Error.
 Profile parse_oci(const nlohmann::json& seccomp_object, const std::string& source);
-// Reads and parses a file. Throws Error naming the file.
+// Reads a profile file whole (at most 64 MiB), following symlinks, any owner (the file is the user's choice).
+// Throws Error naming the file. Read a file once and use those bytes for everything (seccomp::prepare hashes
+// and compiles the same bytes: a file changed between two reads must not pair one profile with another).
+std::string read_profile_file(const std::string& path);
+// Reads (read_profile_file) and parses a file. Throws Error naming the file.
 Profile load_profile(const std::string& path);
 
 // ---- architectures and syscall names -------------------------------------------------------------------
