@@ -10,6 +10,7 @@
 
 #include "hardrun/error.hpp"
 #include "hardrun/filter_cache.hpp"
+#include "hardrun/json_text.hpp"
 #include "hardrun/log.hpp"
 #include "hardrun/seccomp_bpf.hpp"
 #include "hardrun/seccomp_profile.hpp"
@@ -36,13 +37,7 @@ ProfileText read_profile(const LaunchPlan& plan, const ProfileReader& read) {
 
 Profile parse(const ProfileText& t) {
     if (!t.oci) return parse_profile(t.text, t.source);
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(t.text);
-    } catch (const nlohmann::json::parse_error& e) {
-        throw Error("seccomp", t.source, std::string("invalid JSON: ") + e.what());
-    }
-    return parse_oci(j, t.source);
+    return parse_oci(parse_json(t.text, "seccomp", t.source), t.source);
 }
 
 // sendmsg(fd, msg, kHandoffSendFlags) on the native ABI -> `ret`, else on to the rest of the program.

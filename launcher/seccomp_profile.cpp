@@ -19,6 +19,7 @@
 #include "hardrun/commands.hpp"
 #include "hardrun/error.hpp"
 #include "hardrun/fd.hpp"
+#include "hardrun/json_text.hpp"
 #include "hardrun/parse.hpp"
 
 namespace hardrun::seccomp {
@@ -425,27 +426,24 @@ private:
     }
 };
 
-std::string json_error_text(const json::parse_error& e) {
-    std::string w = e.what();
-    auto pos = w.find("] ");
-    if (w.starts_with("[json.exception") && pos != std::string::npos) w = w.substr(pos + 2);
-    return w;
+// The parser checks each value's type before it reads it; should a library exception still escape a walk of
+// the document, it is one line naming the profile too.
+Profile walk(const json& object, const std::string& source, bool oci) {
+    try {
+        return Parser(source, oci).parse(object);
+    } catch (const json::exception& e) {
+        throw Error("seccomp", source, json_error_text(e));
+    }
 }
 
 }  // namespace
 
-Profile parse_profile_json(const json& object, const std::string& source) { return Parser(source, false).parse(object); }
+Profile parse_profile_json(const json& object, const std::string& source) { return walk(object, source, false); }
 
-Profile parse_oci(const json& object, const std::string& source) { return Parser(source, true).parse(object); }
+Profile parse_oci(const json& object, const std::string& source) { return walk(object, source, true); }
 
 Profile parse_profile(std::string_view text, const std::string& source) {
-    json j;
-    try {
-        j = json::parse(text.begin(), text.end());
-    } catch (const json::parse_error& e) {
-        throw Error("seccomp", source, "invalid JSON: " + json_error_text(e));
-    }
-    return parse_profile_json(j, source);
+    return parse_profile_json(parse_json(text, "seccomp", source), source);
 }
 
 std::string read_profile_file(const std::string& path) {
