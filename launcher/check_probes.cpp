@@ -50,7 +50,7 @@ const std::vector<ProbeInfo>& probe_catalog() {
         {"load-module", "load a kernel module", "init_module(2)", "EPERM"},
         {"raw-socket", "open a raw IP socket (spoofing)", "socket(AF_INET, SOCK_RAW)", "EPERM"},
         {"packet-socket", "open a packet socket (sniffing)", "socket(AF_PACKET, SOCK_RAW)", "EPERM"},
-        {"vsock-socket", "talk to the hypervisor over AF_VSOCK", "socket(AF_VSOCK)", "EPERM"},
+        {"vsock-socket", "talk to the hypervisor over AF_VSOCK", "socket(AF_VSOCK), also with high bits set in the domain", "EPERM"},
         {"host-network", "reach the host's network", "an interface or a route besides loopback", "ENETUNREACH"},
         {"keyctl", "use the kernel keyrings", "add_key(2)/keyctl(2)", "EPERM"},
         {"bpf", "load BPF into the kernel", "bpf(BPF_MAP_CREATE)", "EPERM"},
@@ -259,7 +259,10 @@ std::vector<std::string> probe_defenses(const std::string& probe, const LaunchPl
         if (c.filtered("socket", {AF_PACKET, SOCK_RAW})) c.add("seccomp");
         c.cap(CAP_NET_RAW);
     } else if (n == "vsock-socket") {
-        if (c.filtered("socket", {40, SOCK_STREAM})) c.add("seccomp");
+        // the kernel reads the int domain's low 32 bits: the high-bit variants the probe tries are AF_VSOCK too
+        if (c.filtered("socket", {40, SOCK_STREAM}) && c.filtered("socket", {0x100000028ULL, SOCK_STREAM}) &&
+            c.filtered("socket", {0xffffffff00000028ULL, SOCK_STREAM}))
+            c.add("seccomp");
     } else if (n == "host-network") {
         if (plan.namespaces.net && plan.network == NetworkMode::None) c.add("the network namespace (loopback only)");
     } else if (n == "keyctl") {

@@ -25,6 +25,7 @@
 #include <tuple>
 
 #include "hardrun/error.hpp"
+#include "hardrun/json_text.hpp"
 #include "hardrun/seccomp_bpf.hpp"
 #include "hardrun/seccomp_profile.hpp"
 
@@ -565,7 +566,7 @@ TraceResult Tracer::finish() {
         return r;
     }
     try {
-        auto j = nlohmann::json::parse(text);
+        auto j = parse_json(text, "trace", "the tracer's result");
         r.attached = j.value("attached", false);
         r.error = j.value("error", "");
         if (j.contains("evidence")) r.evidence = evidence::from_json(j["evidence"]);
@@ -573,6 +574,10 @@ TraceResult Tracer::finish() {
         r.syscalls = j.value("syscalls", std::uint64_t{0});
         r.truncated = j.value("truncated", false);
         for (const auto& f : j.value("failures", nlohmann::json::array())) r.failures.push_back(failed_call_from_json(f));
+    } catch (const Error& e) {
+        r.error = "the tracer's result is not readable: " + e.cause();
+    } catch (const nlohmann::json::exception& e) {
+        r.error = "the tracer's result is not readable: " + json_error_text(e);
     } catch (const std::exception& e) {
         r.error = std::string("the tracer's result is not readable: ") + e.what();
     }

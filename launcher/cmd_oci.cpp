@@ -27,6 +27,7 @@
 #include "hardrun/console.hpp"
 #include "hardrun/error.hpp"
 #include "hardrun/files.hpp"
+#include "hardrun/json_text.hpp"
 #include "hardrun/launch.hpp"
 #include "hardrun/log.hpp"
 #include "hardrun/oci.hpp"
@@ -557,7 +558,7 @@ void register_oci(CLI::App& app) {
             state::Store::Lock lock = st.lock(*id, false);
             state::Record r = st.read(*id);
             const std::string status = st.live_status(r);
-            json j = json::parse(state_text(r, status));
+            json j = parse_json(state_text(r, status), "state", "container '" + r.id + "'");
             j["rootfs"] = r.rootfs;
             j["created"] = r.created;
             j["owner"] = r.owner == 0 ? "root" : std::to_string(r.owner);
@@ -618,7 +619,7 @@ void register_oci(CLI::App& app) {
                 } catch (const Error&) {
                     continue;  // deleted meanwhile
                 }
-                json j = json::parse(state_text(r, status));
+                json j = parse_json(state_text(r, status), "state", "container '" + r.id + "'");
                 j["rootfs"] = r.rootfs;
                 j["created"] = r.created;
                 j["owner"] = r.owner == 0 ? "root" : std::to_string(r.owner);

@@ -191,7 +191,12 @@ void register_show(CLI::App& parent) {
         for (const auto* rule : rows) {
             int nr = rule->numbers.at(arch->token);
             std::string cond;
-            for (const auto& a : rule->args) cond += (cond.empty() ? "" : " && ") + seccomp::describe(a);
+            for (const auto& a : rule->args) {
+                // an int argument: the filter compares what the kernel reads, the low 32 (umode_t: 16) bits
+                const unsigned bits = seccomp::argument_bits(rule->name, a.index);
+                cond += (cond.empty() ? "" : " && ") + seccomp::describe(a) +
+                        (bits < 64 ? " (low " + std::to_string(bits) + " bits)" : std::string());
+            }
             out << std::setw(24) << rule->name << std::setw(12) << (nr >= 0 ? std::to_string(nr) : "multiplexed")
                 << std::setw(18) << seccomp::describe(rule->action) << cond << "\n";
         }

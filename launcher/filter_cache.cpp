@@ -193,8 +193,9 @@ void store(const std::string& key, const std::string& value) {
     }
 }
 
-std::string seccomp_key(const LaunchPlan& plan, const seccomp::Target& target, const std::string& profile_path) {
-    if (build_id().empty() || !target.native) return "";
+std::string seccomp_key(const LaunchPlan& plan, const seccomp::Target& target, const std::string& profile_path,
+                        std::string_view profile_bytes) {
+    if (build_id().empty() || !target.native || profile_bytes.size() > (8 << 20)) return "";
     std::string k;
     put(k, "seccomp enforce");
     put(k, HARDRUN_VERSION);
@@ -203,26 +204,11 @@ std::string seccomp_key(const LaunchPlan& plan, const seccomp::Target& target, c
     put_u64(k, v ? (std::uint64_t{v->major} << 32 | std::uint64_t{v->minor} << 16 | v->micro) : 0);
     if (!plan.seccomp.inline_json.empty()) {
         put(k, "inline");
-        put(k, plan.seccomp.inline_json);
     } else {
-        std::string bytes;
-        std::size_t n = 0;
-        // the profile is read the way the compiler reads it: through symlinks, any owner (it is the user's
-        // choice); only the cache entries have to be trusted
-        UniqueFd fd(::open(profile_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-        struct stat st {};
-        if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (8 << 20)) return "";
-        bytes.resize(static_cast<std::size_t>(st.st_size));
-        while (n < bytes.size()) {
-            ssize_t r = ::read(fd.get(), bytes.data() + n, bytes.size() - n);
-            if (r < 0 && errno == EINTR) continue;
-            if (r <= 0) return "";
-            n += static_cast<std::size_t>(r);
-        }
         put(k, "file");
         put(k, profile_path);
-        put(k, bytes);
     }
+    put(k, profile_bytes);
     put(k, target.native->name);
     put_u64(k, target.caps.bits);
     put_u64(k, static_cast<std::uint64_t>(target.kernel.major) << 40 | static_cast<std::uint64_t>(target.kernel.minor) << 20 |

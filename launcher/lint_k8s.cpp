@@ -138,7 +138,11 @@ std::vector<Subject> from_kubernetes(const std::string& text, const std::string&
     }
     std::vector<PodRef> pods;
     std::vector<std::string> skipped;
-    for (const auto& d : docs) collect(d, pods, skipped);
+    try {
+        for (const auto& d : docs) collect(d, pods, skipped);
+    } catch (const YAML::Exception& e) {
+        throw Error("lint", source, "unexpected YAML structure: " + e.msg + " (line " + std::to_string(e.mark.line + 1) + ")");
+    }
     if (pods.empty())
         throw Error("lint", source, skipped.empty() ? "no Kubernetes workload (Pod, Deployment, StatefulSet, DaemonSet, Job...) found"
                                                     : "no workload to lint (only " + skipped.front() + (skipped.size() > 1 ? ", ..." : "") + ")");

@@ -8,6 +8,7 @@
 
 #include "hardrun/error.hpp"
 #include "hardrun/flags.hpp"
+#include "hardrun/json_text.hpp"
 #include "hardrun/lint.hpp"
 #include "hardrun/oci.hpp"
 #include "hardrun/parse.hpp"
@@ -309,6 +310,17 @@ std::vector<std::string> split_command_line(const std::string& line) {
     return out;
 }
 
+namespace {
+// from_oci for a file lint read: a library exception from the walk (it checks types first) is one line too
+std::vector<Subject> oci_subjects(const nlohmann::json& cfg, const std::string& source, const std::string& text) {
+    try {
+        return from_oci(cfg, source, text);
+    } catch (const nlohmann::json::exception& e) {
+        throw Error("lint", source, json_error_text(e));
+    }
+}
+}  // namespace
+
 std::vector<Subject> from_systemd_unit(const std::string& text, const std::string& source) {
     std::vector<Subject> out;
     std::map<std::string, std::string> env;
@@ -378,13 +390,7 @@ std::vector<Subject> from_systemd_unit(const std::string& text, const std::strin
                 struct stat st {};
                 if (::stat(cfg.c_str(), &st) == 0) {
                     std::string t = read_file(cfg);
-                    nlohmann::json j;
-                    try {
-                        j = nlohmann::json::parse(t);
-                    } catch (const std::exception& e) {
-                        throw Error("lint", cfg, std::string("not JSON: ") + e.what());
-                    }
-                    for (auto& x : from_oci(j, cfg, t)) out.push_back(x);
+                    for (auto& x : oci_subjects(parse_json(t, "lint", cfg, "not valid JSON"), cfg, t)) out.push_back(x);
                 }
             }
     }
@@ -407,14 +413,9 @@ std::vector<Subject> load_file(const std::string& path0) {
             if (line.starts_with("[Service]")) return from_systemd_unit(text, path);
     }
     if (text[first] == '{' || text[first] == '[') {
-        nlohmann::json j;
-        try {
-            j = nlohmann::json::parse(text);
-        } catch (const std::exception& e) {
-            throw Error("lint", path, std::string("not valid JSON: ") + e.what());
-        }
+        const nlohmann::json j = parse_json(text, "lint", path, "not valid JSON");
         if (j.is_object() && j.contains("kind") && j.contains("apiVersion")) return from_kubernetes(text, path);
-        if (j.is_object() && (j.contains("ociVersion") || j.contains("process") || j.contains("root"))) return from_oci(j, path, text);
+        if (j.is_object() && (j.contains("ociVersion") || j.contains("process") || j.contains("root"))) return oci_subjects(j, path, text);
         throw Error("lint", path, "JSON that is neither an OCI config.json nor a Kubernetes manifest");
     }
     return from_kubernetes(text, path);

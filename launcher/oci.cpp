@@ -23,6 +23,7 @@
 #include "hardrun/error.hpp"
 #include "hardrun/files.hpp"
 #include "hardrun/flags.hpp"
+#include "hardrun/json_text.hpp"
 #include "hardrun/parse.hpp"
 #include "hardrun/sysctl.hpp"
 
@@ -797,15 +798,15 @@ Config load_config(const std::string& bundle_dir) {
         int err = ::stat(bundle_dir.c_str(), &st) != 0 ? errno : (::access(path.c_str(), R_OK) != 0 ? errno : EIO);
         throw Error("bundle", path, errno_text(err) + (err == ENOENT ? "; a bundle is a directory with config.json and the rootfs" : ""));
     }
-    json doc;
+    std::stringstream text;
+    text << in.rdbuf();
+    if (in.bad()) throw_errno("bundle", path, errno);
+    const json doc = parse_json(text.str(), "config.json", path, "not valid JSON");
     try {
-        doc = json::parse(in);
-    } catch (const json::parse_error& e) {
-        std::string what = e.what();
-        auto pos = what.find("parse error");
-        throw Error("config.json", path, "not valid JSON: " + (pos == std::string::npos ? what : what.substr(pos)));
+        return parse_config(doc);
+    } catch (const json::exception& e) {  // parse_config checks types first; should the library still throw
+        throw Error("config.json", path, json_error_text(e));
     }
-    return parse_config(doc);
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 
 #include "hardrun/error.hpp"
 #include "hardrun/filter_cache.hpp"
+#include "hardrun/json_text.hpp"
 #include "hardrun/log.hpp"
 #include "hardrun/seccomp_bpf.hpp"
 #include "hardrun/seccomp_profile.hpp"
@@ -20,19 +21,23 @@ bool Prepared::wants_listener() const { return (load_flags & SECCOMP_FILTER_FLAG
 
 namespace {
 
-Profile choose_profile(const LaunchPlan& plan) {
-    if (!plan.seccomp.inline_json.empty()) {
-        const std::string source = "OCI config linux.seccomp";
-        nlohmann::json j;
-        try {
-            j = nlohmann::json::parse(plan.seccomp.inline_json);
-        } catch (const nlohmann::json::parse_error& e) {
-            throw Error("seccomp", source, std::string("invalid JSON: ") + e.what());
-        }
-        return parse_oci(j, source);
-    }
-    if (plan.seccomp.mode == SeccompChoice::Mode::Profile) return load_profile(plan.seccomp.profile_path);
-    return load_profile(default_profile_path());
+// The profile of a launch as read, once: its name in errors, the path the cache key names ("" for the OCI
+// object) and the bytes both the cache key and the compiler use.
+struct ProfileText {
+    std::string source, path, text;
+    bool oci = false;
+};
+
+ProfileText read_profile(const LaunchPlan& plan, const ProfileReader& read) {
+    if (!plan.seccomp.inline_json.empty()) return {"OCI config linux.seccomp", "", plan.seccomp.inline_json, true};
+    std::string path = plan.seccomp.mode == SeccompChoice::Mode::Profile ? plan.seccomp.profile_path : default_profile_path();
+    std::string text = read ? read(path) : read_profile_file(path);
+    return {path, path, std::move(text), false};
+}
+
+Profile parse(const ProfileText& t) {
+    if (!t.oci) return parse_profile(t.text, t.source);
+    return parse_oci(parse_json(t.text, "seccomp", t.source), t.source);
 }
 
 // sendmsg(fd, msg, kHandoffSendFlags) on the native ABI -> `ret`, else on to the rest of the program.
@@ -69,7 +74,7 @@ std::string arches_text(const Resolved& r) {
 
 }  // namespace
 
-Prepared prepare(const LaunchPlan& plan, Mode mode) {
+Prepared prepare(const LaunchPlan& plan, Mode mode, const ProfileReader& read) {
     Prepared p;
     p.mode = mode;
     const bool unconfined = plan.seccomp.mode == SeccompChoice::Mode::Unconfined && plan.seccomp.inline_json.empty();
@@ -79,21 +84,20 @@ Prepared prepare(const LaunchPlan& plan, Mode mode) {
     }
     const Target target = target_for(plan);
     std::shared_ptr<Resolved> resolved;
+    ProfileText source;  // read once: what the cache key hashes is what is compiled
+    if (!unconfined) source = read_profile(plan, read);
     // Enforce: reuse the program compiled before for the same build, profile bytes and target (compiling is
     // the largest CPU cost of a launch; filter_cache.hpp, docs/performance.md)
     std::string cache_key;
     if (!unconfined && mode == Mode::Enforce) {
-        const std::string path = !plan.seccomp.inline_json.empty() ? std::string()
-                                 : plan.seccomp.mode == SeccompChoice::Mode::Profile ? plan.seccomp.profile_path
-                                                                                     : default_profile_path();
-        cache_key = filter_cache::seccomp_key(plan, target, path);
+        cache_key = filter_cache::seccomp_key(plan, target, source.path, source.text);
         if (auto hit = filter_cache::load(cache_key); hit && filter_cache::decode(*hit, p)) {
             for (const auto& w : p.warnings) log::warning("seccomp: " + w);
             return p;
         }
     }
     if (!unconfined) {
-        Profile profile = choose_profile(plan);
+        Profile profile = parse(source);
         resolved = std::make_shared<Resolved>(resolve(profile, target));
         for (const auto& w : resolved->warnings) {
             p.warnings.push_back(resolved->source + ": " + w);

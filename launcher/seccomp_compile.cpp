@@ -167,6 +167,38 @@ std::vector<sock_filter> hot_path(const Resolved& r) {
     return out;
 }
 
+// At most this many libseccomp rules for one profile rule (the product of its comparisons' alternatives: a NE on
+// two 32-bit arguments is 32 x 32); beyond it the program would not fit the kernel's 4096 instructions anyway.
+constexpr std::size_t kMaxAlternatives = 1024;
+
+// The argument comparisons libseccomp gets for `rule`: one list per libseccomp rule, any of which matching means
+// the profile rule matches (none: it can never match). Comparisons on arguments the kernel reads as 32 or 16 bits
+// look at those bits only (argument_bits, narrow), so socket(0x100000028) is judged as the AF_VSOCK it is.
+std::vector<std::vector<scmp_arg_cmp>> libseccomp_comparisons(const std::string& source, const ResolvedRule& rule) {
+    std::vector<std::vector<scmp_arg_cmp>> out(1);
+    for (const ArgCmp& c : rule.args) {
+        const unsigned bits = argument_bits(rule.name, c.index);
+        std::vector<ArgCmp> alternatives{c};
+        if (bits < 64) {
+            if (std::string misfit = argument_misfit(rule.name, c); !misfit.empty())
+                throw Error("seccomp", source, rule.path + ": " + misfit);  // resolve() refuses it first
+            alternatives = narrow(c, bits);
+        }
+        if (out.size() * alternatives.size() > kMaxAlternatives)
+            throw Error("seccomp", source,
+                        rule.path + ": '" + rule.name + "' needs more than " + std::to_string(kMaxAlternatives) +
+                            " masked comparisons of its 32-bit arguments; split the rule or use SCMP_CMP_EQ/MASKED_EQ");
+        std::vector<std::vector<scmp_arg_cmp>> next;
+        for (const auto& prefix : out)
+            for (const ArgCmp& a : alternatives) {
+                next.push_back(prefix);
+                next.back().push_back(scmp_arg_cmp{a.index, to_scmp_op(a.op), a.value, a.value_two});
+            }
+        out = std::move(next);
+    }
+    return out;
+}
+
 bool refuses(const Action& a) {
     return a.kind == ActionKind::Errno || a.kind == ActionKind::KillProcess || a.kind == ActionKind::KillThread ||
            a.kind == ActionKind::Trap;
@@ -177,25 +209,29 @@ bool refuses(const Action& a) {
 Compiled compile(const Resolved& r) {
     Ctx main;
     const std::uint32_t lib_native = seccomp_arch_native();
+    std::vector<std::vector<std::vector<scmp_arg_cmp>>> comparisons;  // per rule
+    comparisons.reserve(r.rules.size());
+    for (const ResolvedRule& rule : r.rules) comparisons.push_back(libseccomp_comparisons(r.source, rule));
     for (const ArchInfo* arch : r.arches) {
         Ctx ctx = new_ctx(r.source, to_scmp(r.default_action), *arch);
-        for (const ResolvedRule& rule : r.rules) {
+        for (std::size_t i = 0; i < r.rules.size(); ++i) {
+            const ResolvedRule& rule = r.rules[i];
             auto it = rule.numbers.find(arch->token);
             if (it == rule.numbers.end()) continue;
             // libseccomp takes native numbers and translates them by name for the other ABIs
             int nr = arch->token == lib_native ? it->second : seccomp_syscall_resolve_name(rule.name.c_str());
             if (nr == __NR_SCMP_ERROR) continue;  // newer than libseccomp: only placeable on the native ABI
-            std::vector<scmp_arg_cmp> cmps;
-            for (const ArgCmp& c : rule.args)
-                cmps.push_back(scmp_arg_cmp{c.index, to_scmp_op(c.op), c.value, c.value_two});
-            int rc = seccomp_rule_add_array(ctx.get(), to_scmp(rule.action), nr, static_cast<unsigned>(cmps.size()),
-                                            cmps.empty() ? nullptr : cmps.data());
-            if (rc == -EEXIST)
-                throw Error("seccomp", r.source,
-                            rule.path + ": '" + rule.name + "' " + describe(rule.action) +
-                                " clashes with another rule for the same syscall (libseccomp cannot mix an "
-                                "unconditional rule with conditional ones of another action)");
-            if (rc != 0) lib_fail(r.source, rule.path + ": libseccomp refused the rule for '" + rule.name + "' on " + arch->name, rc);
+            for (const std::vector<scmp_arg_cmp>& cmps : comparisons[i]) {
+                int rc = seccomp_rule_add_array(ctx.get(), to_scmp(rule.action), nr, static_cast<unsigned>(cmps.size()),
+                                                cmps.empty() ? nullptr : cmps.data());
+                if (rc == -EEXIST)
+                    throw Error("seccomp", r.source,
+                                rule.path + ": '" + rule.name + "' " + describe(rule.action) +
+                                    " clashes with another rule for the same syscall (libseccomp cannot mix an "
+                                    "unconditional rule with conditional ones of another action)");
+                if (rc != 0)
+                    lib_fail(r.source, rule.path + ": libseccomp refused the rule for '" + rule.name + "' on " + arch->name, rc);
+            }
         }
         if (!main) main = std::move(ctx);
         else if (int rc = seccomp_merge(main.get(), ctx.release()); rc != 0)

@@ -4,7 +4,9 @@
 #include <linux/audit.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
+#include <fcntl.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -16,6 +18,8 @@
 
 #include "hardrun/commands.hpp"
 #include "hardrun/error.hpp"
+#include "hardrun/fd.hpp"
+#include "hardrun/json_text.hpp"
 #include "hardrun/parse.hpp"
 
 namespace hardrun::seccomp {
@@ -422,37 +426,44 @@ private:
     }
 };
 
-std::string json_error_text(const json::parse_error& e) {
-    std::string w = e.what();
-    auto pos = w.find("] ");
-    if (w.starts_with("[json.exception") && pos != std::string::npos) w = w.substr(pos + 2);
-    return w;
+// The parser checks each value's type before it reads it; should a library exception still escape a walk of
+// the document, it is one line naming the profile too.
+Profile walk(const json& object, const std::string& source, bool oci) {
+    try {
+        return Parser(source, oci).parse(object);
+    } catch (const json::exception& e) {
+        throw Error("seccomp", source, json_error_text(e));
+    }
 }
 
 }  // namespace
 
-Profile parse_profile_json(const json& object, const std::string& source) { return Parser(source, false).parse(object); }
+Profile parse_profile_json(const json& object, const std::string& source) { return walk(object, source, false); }
 
-Profile parse_oci(const json& object, const std::string& source) { return Parser(source, true).parse(object); }
+Profile parse_oci(const json& object, const std::string& source) { return walk(object, source, true); }
 
 Profile parse_profile(std::string_view text, const std::string& source) {
-    json j;
-    try {
-        j = json::parse(text.begin(), text.end());
-    } catch (const json::parse_error& e) {
-        throw Error("seccomp", source, "invalid JSON: " + json_error_text(e));
-    }
-    return parse_profile_json(j, source);
+    return parse_profile_json(parse_json(text, "seccomp", source), source);
 }
 
-Profile load_profile(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) throw Error("seccomp", path, "cannot read the profile: " + errno_text(errno));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (in.bad()) throw Error("seccomp", path, "cannot read the profile: " + errno_text(errno));
-    return parse_profile(ss.str(), path);
+std::string read_profile_file(const std::string& path) {
+    constexpr std::size_t kMaxProfile = 64 << 20;
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (!fd) throw Error("seccomp", path, "cannot read the profile: " + errno_text(errno));
+    std::string text;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw Error("seccomp", path, "cannot read the profile: " + errno_text(errno));
+        if (n == 0) return text;
+        if (text.size() + static_cast<std::size_t>(n) > kMaxProfile)
+            throw Error("seccomp", path, "cannot read the profile: larger than 64 MiB");
+        text.append(buf, static_cast<std::size_t>(n));
+    }
 }
+
+Profile load_profile(const std::string& path) { return parse_profile(read_profile_file(path), path); }
 
 std::string default_profile_path() { return commands::data_file("seccomp/default.json"); }
 
@@ -807,6 +818,10 @@ Resolved resolve(const Profile& p, const Target& target_in) {
                 continue;
             }
             r.names_known.insert(name);
+            // a value the kernel cannot see in that argument (bits above an int's 32): refused on every host,
+            // whether or not the rule applies here
+            for (const ArgCmp& c : rule.args)
+                if (std::string misfit = argument_misfit(name, c); !misfit.empty()) fail(p, path, misfit);
             if (!active) continue;
             ResolvedRule rr;
             rr.name = name;

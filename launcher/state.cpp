@@ -19,6 +19,7 @@
 
 #include "hardrun/error.hpp"
 #include "hardrun/files.hpp"
+#include "hardrun/json_text.hpp"
 
 namespace hardrun::state {
 
@@ -247,10 +248,19 @@ Record Store::read(const std::string& id) const {
         if (errno == ENOENT) no_such(id);
         throw_errno("state", path, errno);
     }
+    std::stringstream text;
+    text << f.rdbuf();
+    const std::string hint = "; remove it with hardrun delete --force " + id;
+    json doc;
     try {
-        return from_json(json::parse(f));
+        doc = parse_json(text.str(), "state", path, "is corrupt: not valid JSON");
+    } catch (const Error& e) {
+        throw Error("state", path, e.cause() + hint);
+    }
+    try {
+        return from_json(doc);
     } catch (const json::exception& e) {
-        throw Error("state", path, std::string("is corrupt: ") + e.what() + "; remove it with hardrun delete --force " + id);
+        throw Error("state", path, "is corrupt: " + json_error_text(e) + hint);
     }
 }
 

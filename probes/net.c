@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 
@@ -35,10 +36,33 @@ static void p_packet_socket(int argc, char **argv) {
     socket_probe(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL), "socket(AF_PACKET, SOCK_RAW)", "a packet socket");
 }
 
+/* socket()'s domain is an int: the kernel reads the low 32 bits of the register, so 0x100000028 is AF_VSOCK to it.
+ * A filter comparing all 64 bits would not see AF_VSOCK there (and Docker's "domain > 40" allow rule matches it):
+ * the high-bit domains are tried first, so that a filter letting them through is named in the verdict. Blocked
+ * only when every variant is refused; creating the socket is enough (connecting could reach the hypervisor). */
 static void p_vsock(int argc, char **argv) {
     (void)argc, (void)argv;
-    /* creating the socket is enough: connecting could reach the hypervisor's own services */
-    socket_probe(40 /* AF_VSOCK */, SOCK_STREAM, 0, "socket(AF_VSOCK, SOCK_STREAM)", "a vsock socket (to the hypervisor)");
+    static const unsigned long domains[] = {0x100000028UL, 0xffffffff00000028UL, 40 /* AF_VSOCK */};
+    const char *op = "socket(AF_VSOCK, SOCK_STREAM), also with domain 0x100000028 and 0xffffffff00000028";
+    int refused_all = 1, refusal = 0, unsupported = 0, other = 0;
+    for (size_t i = 0; i < sizeof domains / sizeof domains[0]; i++) {
+        long fd = syscall(SYS_socket, domains[i], SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0) {
+            close((int)fd);
+            finish(NOT_BLOCKED, op, 0, "opened a vsock socket (to the hypervisor) with domain %#lx", domains[i]);
+        }
+        int e = errno;
+        if (refused(e)) {
+            refusal = e;
+            continue;
+        }
+        refused_all = 0;
+        if (e == EAFNOSUPPORT || e == EPROTONOSUPPORT || e == ESOCKTNOSUPPORT) unsupported = e;
+        else other = e;
+    }
+    if (refused_all) finish(BLOCKED, op, refusal, "cannot open a vsock socket, with or without high bits in the domain");
+    if (other) finish(PROBE_ERROR, op, other, "unexpected error");
+    finish(NOT_APPLICABLE, op, unsupported, "this kernel does not support a vsock socket");
 }
 
 /* Any interface besides loopback with an address, or a route to a public address, reaches the host's network. */

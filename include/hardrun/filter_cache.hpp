@@ -5,7 +5,7 @@
 // the supervisor keeps it, keyed by all of them, and the next launch with the same profile and target
 // loads it in microseconds:
 //   * the exact build of hardrun (its ELF build id) and libseccomp's version,
-//   * the profile: its path and every byte of it (or the OCI inline object),
+//   * the profile: its path and every byte of it (or the OCI inline object), exactly the bytes compiled,
 //   * the target: native architecture, the capabilities the workload can use, the running kernel's version
 //     and its seccomp actions, strict mode.
 // The key is stored in the entry and compared byte for byte, so a hash collision cannot pick the wrong
@@ -21,6 +21,7 @@
 #pragma once
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "hardrun/plan.hpp"
 
@@ -38,9 +39,13 @@ std::string directory();
 std::optional<std::string> load(const std::string& key);
 void store(const std::string& key, const std::string& value);  // best effort
 
-// Seccomp: everything a compiled Enforce-mode program depends on; "" when it cannot be cached (e.g. the
-// profile file cannot be read here, or this binary has no build id).
-std::string seccomp_key(const LaunchPlan& plan, const seccomp::Target& target, const std::string& profile_path);
+// Seccomp: everything a compiled Enforce-mode program depends on; "" when it cannot be cached (this binary has no
+// build id, or the profile is over 8 MiB). `profile_bytes` are the bytes the caller compiles: the profile file at
+// `profile_path` as it read it once, or plan.seccomp.inline_json (OCI) with an empty path. This function reads
+// no file: a key from one read and a program from another would store a swapped file's program under the first
+// file's key, for every later launch (issue 12).
+std::string seccomp_key(const LaunchPlan& plan, const seccomp::Target& target, const std::string& profile_path,
+                        std::string_view profile_bytes);
 // Enforce-mode result <-> entry. decode() returns false on anything unexpected (then the caller compiles).
 std::string encode(const seccomp::Prepared& prepared);
 bool decode(const std::string& value, seccomp::Prepared& prepared);

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,10 +56,16 @@ struct Prepared {
     std::vector<std::string> warnings;             // already printed by prepare()
 };
 
+// Reads a profile file whole (seccomp::read_profile_file by default; the unit tests pass their own).
+using ProfileReader = std::function<std::string(const std::string& path)>;
+
 // Supervisor, before clone: resolve plan.seccomp (default profile, a file, an OCI inline object) for
 // the capability set the workload will really have, and compile it. Throws Error naming the profile.
 // plan.seccomp.inline_json (an OCI linux.seccomp object) wins over the mode/profile_path.
-Prepared prepare(const LaunchPlan& plan, Mode mode = Mode::Enforce);
+// The profile file is read exactly once, with `read`: the filter cache key (filter_cache.hpp) and the program
+// come from the same bytes, so a file swapped during the launch cannot store one profile's program under
+// another's key.
+Prepared prepare(const LaunchPlan& plan, Mode mode = Mode::Enforce, const ProfileReader& read = {});
 // Child, last step before execve. Returns the listener fd (or -1). Throws Error.
 // `handoff_socket`: the socket the listener will be sent over (Report/Record; patched into the program).
 int load(Sys& sys, const Prepared& prepared, int handoff_socket = -1);

@@ -103,7 +103,11 @@ Profile parse_profile(std::string_view json_text, const std::string& source);
 Profile parse_profile_json(const nlohmann::json& object, const std::string& source);
 // The OCI runtime-spec linux.seccomp object (no includes/excludes/archMap). Throws Error.
 Profile parse_oci(const nlohmann::json& seccomp_object, const std::string& source);
-// Reads and parses a file. Throws Error naming the file.
+// Reads a profile file whole (at most 64 MiB), following symlinks, any owner (the file is the user's choice).
+// Throws Error naming the file. Read a file once and use those bytes for everything (seccomp::prepare hashes
+// and compiles the same bytes: a file changed between two reads must not pair one profile with another).
+std::string read_profile_file(const std::string& path);
+// Reads (read_profile_file) and parses a file. Throws Error naming the file.
 Profile load_profile(const std::string& path);
 
 // ---- architectures and syscall names -------------------------------------------------------------------
@@ -175,6 +179,35 @@ struct Resolved {
 
 // Throws Error naming the profile source and the JSON path of the problem.
 Resolved resolve(const Profile& profile, const Target& target);
+
+// ---- argument widths (seccomp_args.cpp) -----------------------------------------------------------------
+// seccomp gives a filter whole 64-bit argument registers, but the kernel reads an int or unsigned int argument
+// (socket's domain, type and protocol, ioctl's command, prctl's option, setsockopt's level and name...) from the
+// low 32 bits only, and a umode_t from the low 16: socket(0x100000028, ...) is socket(AF_VSOCK, ...) to it. The
+// compiler therefore compares only those bits (narrow() below).
+//
+// How many low bits of argument `index` (0-5) of `syscall` the kernel reads, from its SYSCALL_DEFINE
+// signatures (the same on every 64-bit ABI; a 32-bit ABI has 32-bit registers anyway): 32 or 16 as above, 64 for
+// long, unsigned long (clone's and unshare's flags, mmap's), size_t, loff_t and pointers, for arguments past the
+// signature (the kernel does not read them) and for syscalls hardrun has no signature for.
+unsigned argument_bits(std::string_view syscall, unsigned index);
+bool argument_widths_known(std::string_view syscall);  // hardrun has the signature (unit tests: all of x86_64)
+
+// The value of `cmp` as the kernel sees it for an argument `bits` wide: the value itself when it fits, the low 32
+// bits of a negative int written sign-extended (18446744073709551615 for -1), nullopt for anything else (bits the
+// kernel never reads). SCMP_CMP_MASKED_EQ always fits (only the masked bits of its values count).
+std::optional<std::uint64_t> kernel_value(const ArgCmp& cmp, unsigned bits);
+// "" when the value of `cmp` fits the argument of `syscall`, else the problem: "socket a0: 0x100000028 does not fit
+// the 32-bit argument the kernel reads (it sees only 0x28)". resolve() refuses such rules, active or not.
+std::string argument_misfit(std::string_view syscall, const ArgCmp& cmp);
+
+// `cmp` on an argument the kernel reads `bits` (< 64) wide, rewritten as masked comparisons of those bits only,
+// with the same meaning for every value the kernel can see: the comparison holds iff one of the returned ones
+// does (libseccomp gets one rule per alternative; they never overlap). EQ and MASKED_EQ give one, NE, LT, LE, GT
+// and GE up to `bits` (the prefixes of the value, like CIDR blocks); empty when it can never hold (< 0); a single
+// MASKED_EQ with mask 0 when it always holds (<= 0xffffffff). Comparisons stay unsigned, as in libseccomp.
+// Precondition: kernel_value(cmp, bits) has a value.
+std::vector<ArgCmp> narrow(const ArgCmp& cmp, unsigned bits);
 
 // ---- compilation (seccomp_compile.cpp) ------------------------------------------------------------------
 struct Compiled {

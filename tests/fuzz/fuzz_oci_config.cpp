@@ -1,16 +1,18 @@
-// OCI config.json: JSON decoding, stage 1 (parse_config) and stage 2 (to_plan) for a rootless and a root
-// invoker, and the linux.seccomp conflict resolution. Errors must be hardrun::Error.
+// OCI config.json: JSON decoding (hardrun's parse_json, as load_config does it), stage 1 (parse_config) and
+// stage 2 (to_plan) for a rootless and a root invoker, and the linux.seccomp conflict resolution. Errors must be
+// hardrun::Error.
 #include <nlohmann/json.hpp>
 
 #include "fuzz_common.hpp"
+#include "hardrun/json_text.hpp"
 #include "hardrun/oci.hpp"
 
 using namespace hardrun;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view in = fuzz::text(data, size);
-    nlohmann::json doc = nlohmann::json::parse(in.begin(), in.end(), nullptr, /*allow_exceptions=*/false);
-    if (doc.is_discarded()) return 0;
+    nlohmann::json doc;
+    if (!fuzz::accepts([&] { doc = parse_json(in, "config.json", "fuzz.json", "not valid JSON"); }, in)) return 0;
     oci::Config config;
     if (!fuzz::accepts([&] { config = oci::parse_config(doc); }, in)) return 0;
     for (uid_t invoker : {0U, 1000U}) {

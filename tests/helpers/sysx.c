@@ -5,6 +5,10 @@
  *   sysx getppid-loop N     N getppid() calls; prints "getppid-loop ns/call=X.X"
  *   sysx raw NR [A0 ...]    syscall(NR, A0...): prints "raw-NR ok" or "raw-NR ERRNO"
  *
+ * vsock_hi, vsock_hi_ff and alg_hi call socket() with AF_VSOCK / AF_ALG in the low 32 bits of the domain and
+ * high bits set (0x100000028, 0xffffffff00000028, 0x100000026): the kernel reads the int domain as AF_VSOCK /
+ * AF_ALG, so the filter must refuse them like the plain calls.
+ *
  * Tests use arguments that make an unfiltered kernel answer differently from the seccomp filter's EPERM
  * where possible (e.g. mount on an empty path: ENOENT; unshare(0): success), so a refusal is the filter's.
  * Exit status 0 unless the process is killed (int80_getpid under a native-only filter: SIGSYS).
@@ -91,6 +95,13 @@ static int run_test(const char *t) {
         if (r >= 0) close((int)r);
     } else if (!strcmp(t, "alg")) {
         r = sc(SYS_socket, AF_ALG, SOCK_SEQPACKET, 0, 0, 0, 0);
+        if (r >= 0) close((int)r);
+    } else if (!strcmp(t, "vsock_hi") || !strcmp(t, "alg_hi") || !strcmp(t, "vsock_hi_ff")) {
+        /* socket()'s domain is an int: the kernel uses the low 32 bits of the register, so these are AF_VSOCK
+           and AF_ALG to it; a filter comparing all 64 bits would not recognise them */
+        long domain = !strcmp(t, "alg_hi") ? (long)0x100000026L : !strcmp(t, "vsock_hi") ? (long)0x100000028L
+                                                                                          : (long)0xffffffff00000028UL;
+        r = sc(SYS_socket, domain, !strcmp(t, "alg_hi") ? SOCK_SEQPACKET : SOCK_STREAM, 0, 0, 0, 0);
         if (r >= 0) close((int)r);
     } else if (!strcmp(t, "inet")) {
         r = sc(SYS_socket, AF_INET, SOCK_STREAM, 0, 0, 0, 0);

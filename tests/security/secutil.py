@@ -22,6 +22,7 @@ _ic = _load()
 as_user = _ic.as_user
 tmp_rootfs = _ic.tmp_rootfs
 HARDRUN = _ic.HARDRUN
+ROOT = _ic.ROOT
 ROOTFS = _ic.ROOTFS
 HELPERS = _ic.HELPERS
 UNPRIV_UID = _ic.UNPRIV_UID

@@ -5,11 +5,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
+#include "hardrun/error.hpp"
 #include "hardrun/filter_cache.hpp"
 #include "hardrun/seccomp.hpp"
 #include "hardrun/seccomp_profile.hpp"
@@ -125,33 +128,100 @@ TEST_CASE("filter cache: a prepared Enforce program survives encode/decode uncha
 TEST_CASE("filter cache: the seccomp key changes with the profile bytes, the capabilities and the kernel") {
     TempCache t;
     const std::string profile = t.dir + "/profile.json";
-    std::ofstream(profile) << R"({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": []})";
+    const std::string text = R"({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": []})";
     LaunchPlan plan;
     seccomp::Target target;
     target.native = &seccomp::native_arch();
     target.kernel = seccomp::KernelVersion{6, 1, 0};
     target.available = {seccomp::ActionKind::Allow, seccomp::ActionKind::Errno};
-    const std::string k1 = filter_cache::seccomp_key(plan, target, profile);
+    const std::string k1 = filter_cache::seccomp_key(plan, target, profile, text);
     REQUIRE_FALSE(k1.empty());
-    CHECK(filter_cache::seccomp_key(plan, target, profile) == k1);
+    CHECK(filter_cache::seccomp_key(plan, target, profile, text) == k1);
 
     seccomp::Target caps = target;
     caps.caps.add(21);  // CAP_SYS_ADMIN
-    CHECK(filter_cache::seccomp_key(plan, caps, profile) != k1);
+    CHECK(filter_cache::seccomp_key(plan, caps, profile, text) != k1);
     seccomp::Target kernel = target;
     kernel.kernel.minor = 2;
-    CHECK(filter_cache::seccomp_key(plan, kernel, profile) != k1);
+    CHECK(filter_cache::seccomp_key(plan, kernel, profile, text) != k1);
     seccomp::Target strict = target;
     strict.strict = true;
-    CHECK(filter_cache::seccomp_key(plan, strict, profile) != k1);
+    CHECK(filter_cache::seccomp_key(plan, strict, profile, text) != k1);
 
-    std::ofstream(profile) << R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": []})";
-    CHECK(filter_cache::seccomp_key(plan, target, profile) != k1);
+    CHECK(filter_cache::seccomp_key(plan, target, profile, R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": []})") != k1);
+    CHECK(filter_cache::seccomp_key(plan, target, t.dir + "/other.json", text) != k1);  // the path counts too
 
     LaunchPlan inline_plan;
     inline_plan.seccomp.inline_json = R"({"defaultAction": "SCMP_ACT_ERRNO"})";
-    CHECK(filter_cache::seccomp_key(inline_plan, target, profile) != k1);
-    CHECK(filter_cache::seccomp_key(plan, target, t.dir + "/missing.json").empty());
+    CHECK(filter_cache::seccomp_key(inline_plan, target, "", inline_plan.seccomp.inline_json) != k1);
+    CHECK(filter_cache::seccomp_key(plan, target, profile, std::string(9 << 20, ' ')).empty());  // too big to keep
+
+    // a profile that cannot be read is an error of the launch, and nothing is stored
+    LaunchPlan missing;
+    missing.seccomp.mode = SeccompChoice::Mode::Profile;
+    missing.seccomp.profile_path = t.dir + "/missing.json";
+    CHECK_THROWS_WITH_AS(seccomp::prepare(missing),
+                         ("seccomp: " + t.dir + "/missing.json: cannot read the profile: No such file or directory (ENOENT)").c_str(), Error);
+    CHECK_FALSE(fs::exists(t.cache()));
+}
+
+namespace {
+bool same_program(const std::vector<sock_filter>& a, const std::vector<sock_filter>& b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](const sock_filter& x, const sock_filter& y) {
+               return x.code == y.code && x.jt == y.jt && x.jf == y.jf && x.k == y.k;
+           });
+}
+}  // namespace
+
+// Issue 12, class 2: the key came from one read of the profile file and the program from a second one, so a file
+// swapped in between stored the permissive profile's program under the strict profile's key, for every later
+// launch. The reader here is such a file: the strict profile the first time it is read, the permissive one after.
+TEST_CASE("filter cache: prepare reads the profile once, so a file swapped between reads cannot poison the cache") {
+    TempCache t;
+    const std::string strict = R"({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+        {"names": ["read", "write", "exit_group", "futex", "sendmsg"], "action": "SCMP_ACT_ALLOW"}]})";
+    const std::string permissive = R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": []})";
+    LaunchPlan plan;
+    plan.seccomp.mode = SeccompChoice::Mode::Profile;
+    plan.seccomp.profile_path = t.dir + "/profile.json";
+    auto always = [](std::string text) { return [text](const std::string&) { return text; }; };
+
+    ::setenv("HARDRUN_CACHE", "off", 1);
+    const seccomp::Prepared strict_program = seccomp::prepare(plan, seccomp::Mode::Enforce, always(strict));
+    const seccomp::Prepared permissive_program = seccomp::prepare(plan, seccomp::Mode::Enforce, always(permissive));
+    ::unsetenv("HARDRUN_CACHE");
+    REQUIRE_FALSE(same_program(strict_program.program, permissive_program.program));
+
+    int reads = 0;
+    std::vector<std::string> paths;
+    auto swapped = [&](const std::string& path) {
+        paths.push_back(path);
+        return reads++ == 0 ? strict : permissive;
+    };
+    const seccomp::Prepared first = seccomp::prepare(plan, seccomp::Mode::Enforce, swapped);
+    CHECK(reads == 1);
+    CHECK(paths == std::vector<std::string>{plan.seccomp.profile_path});
+    REQUIRE(first.resolved);  // compiled (and stored) from the bytes it read
+    CHECK(same_program(first.program, strict_program.program));
+    // the entry under the strict profile's key holds the strict program: a later launch gets it from the cache
+    const seccomp::Prepared later = seccomp::prepare(plan, seccomp::Mode::Enforce, always(strict));
+    CHECK_FALSE(later.resolved);
+    CHECK(same_program(later.program, strict_program.program));
+    // a launch that now reads the permissive bytes: another key, compiled from those bytes
+    reads = 0;
+    const seccomp::Prepared next = seccomp::prepare(plan, seccomp::Mode::Enforce, [&](const std::string&) {
+        return reads++ == 0 ? permissive : strict;
+    });
+    CHECK(reads == 1);
+    CHECK(next.resolved);
+    CHECK(same_program(next.program, permissive_program.program));
+    // on a cache hit and in Report mode the file is read once as well
+    reads = 0;
+    seccomp::prepare(plan, seccomp::Mode::Enforce, swapped);
+    CHECK(reads == 1);
+    reads = 0;
+    seccomp::prepare(plan, seccomp::Mode::Report, swapped);
+    CHECK(reads == 1);
 }
 
 TEST_CASE("filter cache: seccomp::prepare reuses the program it compiled, byte for byte, and only for the same profile") {

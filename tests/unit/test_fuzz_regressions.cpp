@@ -2,15 +2,24 @@
 // inputs are also in tests/fuzz/regressions/<target>/ and replayed before every fuzzing run.
 #include <doctest/doctest.h>
 
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "hardrun/error.hpp"
 #include "hardrun/flags.hpp"
 #include "hardrun/landlock.hpp"
+#include "hardrun/lint.hpp"
+#include "hardrun/oci.hpp"
 #include "hardrun/parse.hpp"
+#include "hardrun/seccomp_profile.hpp"
 #include "landlock_view.hpp"
 
 using namespace hardrun;
@@ -106,4 +115,60 @@ TEST_CASE("fuzz regression build_plan: numbers beyond 64 bits are usage errors n
     CHECK(error_for([&](RunFlags& f) { f.pids_limit = huge; }).starts_with("--pids-limit: '" + huge + "' is not a number"));
     for (const char* port : {"0", "65536", "-1", "+80", " 80", "80 ", "0x50", ""})
         CHECK(error_for([&](RunFlags& f) { f.allow_bind = {port}; }).find("is not a TCP port (1..65535)") != std::string::npos);
+}
+
+namespace {
+std::string regression(const std::string& target, const std::string& name) {
+    std::ifstream in(std::string(HARDRUN_SOURCE_DIR) + "/tests/fuzz/regressions/" + target + "/" + name);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    REQUIRE_FALSE(ss.str().empty());
+    return ss.str();
+}
+
+// The one-line error a parse gives; fails the test if anything but a hardrun::Error escapes.
+template <typename F>
+std::string error_of(F&& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "(no error)";
+}
+}  // namespace
+
+// Issue 12, class 3: a number beyond a 64-bit float (1e400) made nlohmann's parser throw out_of_range.406, which
+// the parsers did not catch (they caught parse_error only): "hardrun: [json.exception.out_of_range.406] number
+// overflow parsing '1e400'", naming neither the file nor the place. regressions/seccomp_profile/number-overflow
+// and regressions/oci_config/number-overflow.
+TEST_CASE("fuzz regression seccomp_profile: a number beyond a double is one Error naming the profile and the JSON path") {
+    const std::string text = regression("seccomp_profile", "number-overflow");
+    const std::string e = error_of([&] { (void)seccomp::parse_profile(text, "number-overflow.json"); });
+    CHECK(e.starts_with("seccomp: number-overflow.json: "));
+    CHECK(e.find("syscalls[0].args[0].value") != std::string::npos);
+    CHECK(e.find("1e400") != std::string::npos);
+    CHECK(e.find("line 2") != std::string::npos);
+    CHECK(e.find("json.exception") == std::string::npos);
+}
+
+TEST_CASE("fuzz regression oci_config: a number beyond a double is one Error naming config.json and the JSON path") {
+    const std::string text = regression("oci_config", "number-overflow");
+    char tmpl[] = "/tmp/hardrun-fuzz-regression-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl));
+    const std::string dir = tmpl;
+    std::ofstream(dir + "/config.json") << text;
+    const std::string e = error_of([&] { (void)oci::load_config(dir); });
+    CHECK(e.starts_with("config.json: " + dir + "/config.json: "));
+    CHECK(e.find("process.user.uid") != std::string::npos);
+    CHECK(e.find("1e400") != std::string::npos);
+    CHECK(e.find("json.exception") == std::string::npos);
+    // lint reads the same file (a bundle directory or the config itself)
+    for (const std::string& input : {dir, dir + "/config.json"}) {
+        const std::string l = error_of([&] { (void)lint::load_file(input); });
+        CHECK(l.starts_with("lint: " + dir + "/config.json: "));
+        CHECK(l.find("process.user.uid") != std::string::npos);
+        CHECK(l.find("json.exception") == std::string::npos);
+    }
+    std::filesystem::remove_all(dir);
 }

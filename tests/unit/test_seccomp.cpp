@@ -12,6 +12,7 @@
 #include <csignal>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -330,7 +331,7 @@ TEST_CASE("seccomp: every SCMP_CMP operator") {
         {"names": ["dup3"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 5, "value": 5, "op": "SCMP_CMP_GT"}]},
         {"names": ["fcntl"], "action": "SCMP_ACT_ALLOW",
          "args": [{"index": 1, "value": 240, "valueTwo": 16, "op": "SCMP_CMP_MASKED_EQ"}]},
-        {"names": ["lseek"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 4294967296, "op": "SCMP_CMP_EQ"}]})"));
+        {"names": ["lseek"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 1, "value": 4294967296, "op": "SCMP_CMP_EQ"}]})"));
     CHECK(f.verdict("read", {4}) == "ALLOW");
     CHECK(f.verdict("read", {5}) == EPERM_);
     CHECK(f.verdict("write", {0, 4}) == "ALLOW");
@@ -345,8 +346,12 @@ TEST_CASE("seccomp: every SCMP_CMP operator") {
     CHECK(f.verdict("dup3", {0, 0, 0, 0, 0, 5}) == EPERM_);
     CHECK(f.verdict("fcntl", {0, 0x1f}) == "ALLOW");   // 0x1f & 0xf0 == 0x10
     CHECK(f.verdict("fcntl", {0, 0x2f}) == EPERM_);
-    CHECK(f.verdict("lseek", {4294967296ULL}) == "ALLOW");  // 64-bit values compare both halves
-    CHECK(f.verdict("lseek", {0}) == EPERM_);
+    CHECK(f.verdict("lseek", {0, 4294967296ULL}) == "ALLOW");  // 64-bit values compare both halves (off_t)
+    CHECK(f.verdict("lseek", {0, 0}) == EPERM_);
+    // lseek's fd is an unsigned int: a value above 32 bits is one the kernel can never see there
+    CHECK(error_of(rule(R"({"names": ["lseek"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 4294967296, "op": "SCMP_CMP_EQ"}]})")) ==
+          "seccomp: t.json: syscalls[0].names[0]: lseek a0: 0x100000000 does not fit the 32-bit argument the kernel reads "
+          "(it sees only 0x0)");
 }
 
 TEST_CASE("seccomp: malformed profiles give their exact error") {
@@ -625,4 +630,221 @@ TEST_CASE("seccomp: syscall names and numbers per architecture") {
     CHECK(parse_kernel_version("4.8") == KernelVersion{4, 8, 0});
     CHECK_FALSE(parse_kernel_version("4").has_value());
     CHECK_FALSE(parse_kernel_version("v4.8").has_value());
+}
+
+// ---- 32-bit arguments (issue 12, class 1) -----------------------------------------------------------------
+// seccomp gives the filter all 64 bits of each argument register; the kernel reads an int argument (socket's
+// domain, ioctl's command...) from the low 32 bits. A comparison of all 64 bits missed socket(0x100000028): the
+// filter saw "not 40, greater than 40", the kernel opened AF_VSOCK. The filter must judge what the kernel sees.
+
+namespace {
+constexpr std::uint64_t kHighs[] = {1ULL << 32, 0xffffffff00000000ULL, 0x8000000000000000ULL, 0x7fffffff00000000ULL};
+std::string hex64(std::uint64_t v) {
+    char b[24];
+    std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
+    return b;
+}
+}  // namespace
+
+TEST_CASE("seccomp 32-bit arguments: socket(0x100000028) is refused like socket(0x28) by hardrun's and Docker's profiles") {
+    for (const std::string& path : {kProfiles + "default.json", kProfiles + "strict.json", kData + "docker-default.json"}) {
+        INFO(path);
+        Filter f = load(path);
+        for (std::uint64_t domain : {38ULL, 40ULL, 17ULL /* AF_PACKET */, 2ULL /* AF_INET */, 1ULL /* AF_UNIX */})
+            for (std::uint64_t high : kHighs) {
+                INFO("domain " << domain << " high " << high);
+                CHECK(f.verdict("socket", {high | domain, SOCK_STREAM, 0}) == f.verdict("socket", {domain, SOCK_STREAM, 0}));
+            }
+        CHECK(f.verdict("socket", {0x100000028ULL, SOCK_STREAM, 0}) == EPERM_);
+        CHECK(f.verdict("socket", {0x100000026ULL, SOCK_SEQPACKET, 0}) == EPERM_);
+        CHECK(f.verdict("socket", {0xffffffff00000028ULL, SOCK_STREAM, 0}) == EPERM_);
+    }
+    // personality's argument is an unsigned int too: the query 0xffffffff is the query with any high bits
+    Filter d = load(kProfiles + "default.json");
+    CHECK(d.verdict("personality", {0xffffffffffffffffULL}) == "ALLOW");
+    CHECK(d.verdict("personality", {(1ULL << 32) | 0x0040000}) == EPERM_);  // READ_IMPLIES_EXEC, high bit set
+}
+
+TEST_CASE("seccomp 32-bit arguments: a user profile's deny rule catches every value with the same low 32 bits") {
+    for (const char* arg : {R"({"index": 0, "value": 40, "op": "SCMP_CMP_EQ"})",
+                            R"({"index": 0, "value": 4294967295, "valueTwo": 40, "op": "SCMP_CMP_MASKED_EQ"})",
+                            R"({"index": 0, "value": 18446744073709551615, "valueTwo": 40, "op": "SCMP_CMP_MASKED_EQ"})"}) {
+        INFO(arg);
+        Filter f = from_text(std::string(R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["socket"],
+            "action": "SCMP_ACT_ERRNO", "args": [)") + arg + "]}]}");
+        CHECK(f.verdict("socket", {40, SOCK_STREAM}) == EPERM_);
+        for (std::uint64_t high : kHighs) CHECK(f.verdict("socket", {high | 40, SOCK_STREAM}) == EPERM_);
+        CHECK(f.verdict("socket", {AF_INET, SOCK_STREAM}) == "ALLOW");
+        CHECK(f.verdict("socket", {(1ULL << 32) | AF_INET, SOCK_STREAM}) == "ALLOW");
+    }
+    // the same rule in an OCI config's linux.seccomp object
+    Profile p = parse_oci(nlohmann::json::parse(R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["socket"],
+        "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 40, "op": "SCMP_CMP_EQ"}]}]})"), "config.json linux.seccomp");
+    Resolved r = resolve(p, target());
+    Filter oci{r, compile(r)};
+    CHECK(oci.verdict("socket", {0x100000028ULL, SOCK_STREAM}) == EPERM_);
+    // an allow list written with NE (Docker's old style): high bits do not turn AF_VSOCK into "not 40"
+    Filter ne = from_text(rule(R"({"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 40, "op": "SCMP_CMP_NE"}]})"));
+    CHECK(ne.verdict("socket", {AF_INET}) == "ALLOW");
+    CHECK(ne.verdict("socket", {40}) == EPERM_);
+    for (std::uint64_t high : kHighs) CHECK(ne.verdict("socket", {high | 40}) == EPERM_);
+}
+
+TEST_CASE("seccomp 32-bit arguments: every operator judges the low 32 bits, in allow rules and in deny rules") {
+    // the reference: the comparison of the value the kernel sees (unsigned, 32 bits) with the rule's value
+    auto holds = [](const std::string& op, std::uint32_t a, std::uint32_t v) {
+        if (op == "SCMP_CMP_NE") return a != v;
+        if (op == "SCMP_CMP_LT") return a < v;
+        if (op == "SCMP_CMP_LE") return a <= v;
+        if (op == "SCMP_CMP_EQ") return a == v;
+        if (op == "SCMP_CMP_GE") return a >= v;
+        return a > v;  // SCMP_CMP_GT
+    };
+    const std::uint32_t values[] = {0, 1, 5, 38, 40, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff};
+    const std::uint32_t lows[] = {0, 1, 4, 5, 6, 37, 38, 39, 40, 41, 0x7ffffffe, 0x7fffffff, 0x80000000, 0x80000001,
+                                  0xfffffffe, 0xffffffff};
+    const std::uint64_t highs[] = {0, 1, 0x80000000, 0xffffffff};
+    for (const char* op : {"SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT"})
+        for (std::uint32_t v : values) {
+            // ioctl's command (an unsigned int); the fd argument stays unconditional
+            const std::string cmp = R"({"index": 1, "value": )" + std::to_string(v) + R"(, "op": ")" + op + R"("})";
+            Filter allow = from_text(rule(R"({"names": ["ioctl"], "action": "SCMP_ACT_ALLOW", "args": [)" + cmp + "]}"));
+            Filter deny = from_text(R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["ioctl"],
+                "action": "SCMP_ACT_ERRNO", "errnoRet": 5, "args": [)" + cmp + "]}]}");
+            for (std::uint32_t low : lows)
+                for (std::uint64_t high : highs) {
+                    const std::uint64_t a = high << 32 | low;
+                    INFO(op << " " << hex64(v) << " on " << hex64(a));
+                    const bool h = holds(op, low, v);
+                    CHECK(allow.verdict("ioctl", {3, a}) == std::string(h ? "ALLOW" : EPERM_));
+                    CHECK(deny.verdict("ioctl", {3, a}) == std::string(h ? "ERRNO(EIO)" : "ALLOW"));
+                }
+        }
+    // MASKED_EQ, as libseccomp defines it ((arg & mask) == (valueTwo & mask), seccomp_rule_add(3)): the mask's high
+    // bits select nothing the kernel reads
+    for (std::uint64_t mask : {0xffULL, 0xf0ULL, 0xffffffffULL, 0xffffffff000000f0ULL, 0x80000000ULL})
+        for (std::uint32_t want : {0U, 0x10U, 0x80000000U}) {
+            const std::string cmp = R"({"index": 1, "value": )" + std::to_string(mask) + R"(, "valueTwo": )" +
+                                    std::to_string(want) + R"(, "op": "SCMP_CMP_MASKED_EQ"})";
+            Filter deny = from_text(R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["ioctl"],
+                "action": "SCMP_ACT_ERRNO", "errnoRet": 5, "args": [)" + cmp + "]}]}");
+            for (std::uint32_t low : lows)
+                for (std::uint64_t high : highs) {
+                    const std::uint64_t a = high << 32 | low;
+                    INFO("mask " << hex64(mask) << " == " << hex64(want) << " on " << hex64(a));
+                    const auto m = static_cast<std::uint32_t>(mask);
+                    const bool h = (low & m) == (want & m);
+                    CHECK(deny.verdict("ioctl", {3, a}) == std::string(h ? "ERRNO(EIO)" : "ALLOW"));
+                }
+        }
+}
+
+TEST_CASE("seccomp 32-bit arguments: 64-bit arguments still compare all 64 bits") {
+    Filter f = from_text(rule(R"(
+        {"names": ["lseek"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 1, "value": 4294967296, "op": "SCMP_CMP_EQ"}]},
+        {"names": ["mmap"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 1, "value": 4096, "op": "SCMP_CMP_LE"}]})"));
+    CHECK(f.verdict("lseek", {3, 1ULL << 32}) == "ALLOW");  // off_t
+    CHECK(f.verdict("lseek", {3, 0}) == EPERM_);
+    CHECK(f.verdict("mmap", {0, 4096}) == "ALLOW");  // size_t
+    CHECK(f.verdict("mmap", {0, (1ULL << 32) | 4096}) == EPERM_);
+    // clone's flags are an unsigned long in the kernel's signature: the namespace mask is checked as before
+    Filter d = load(kProfiles + "default.json");
+    CHECK(d.verdict("clone", {(1ULL << 32) | CLONE_NEWUSER | SIGCHLD}) == EPERM_);
+}
+
+TEST_CASE("seccomp 32-bit arguments: every syscall of the native ABI has a signature, and spot checks against the kernel's") {
+    const ArchInfo& native = native_arch();
+    int checked = 0;
+    for (std::uint32_t i = 0; i < 1024; ++i) {
+        const std::string name = syscall_name(native.audit_arch, native.nr_base + i);
+        if (name.empty()) continue;
+        CHECK_MESSAGE(argument_widths_known(name), name, " has no signature in seccomp_args.cpp");
+        ++checked;
+    }
+    CHECK(checked > 300);
+    // include/linux/syscalls.h
+    for (unsigned i = 0; i < 3; ++i) CHECK(argument_bits("socket", i) == 32);      // int, int, int
+    for (unsigned i = 0; i < 5; ++i) CHECK(argument_bits("clone", i) == 64);       // unsigned long flags, pointers
+    CHECK(argument_bits("unshare", 0) == 64);                                       // unsigned long
+    CHECK(argument_bits("ioctl", 0) == 32);                                         // unsigned int fd
+    CHECK(argument_bits("ioctl", 1) == 32);                                         // unsigned int cmd
+    CHECK(argument_bits("ioctl", 2) == 64);                                         // unsigned long arg
+    CHECK(argument_bits("prctl", 0) == 32);                                         // int option
+    CHECK(argument_bits("prctl", 1) == 64);                                         // unsigned long arg2
+    CHECK(argument_bits("personality", 0) == 32);                                   // unsigned int
+    CHECK(argument_bits("setsockopt", 1) == 32);                                    // int level
+    CHECK(argument_bits("setsockopt", 2) == 32);                                    // int optname
+    CHECK(argument_bits("setsockopt", 3) == 64);                                    // char __user *
+    CHECK(argument_bits("setsockopt", 4) == 32);                                    // int optlen
+    CHECK(argument_bits("mmap", 2) == 64);                                          // unsigned long prot (x86)
+    CHECK(argument_bits("mprotect", 2) == 64);                                      // unsigned long prot
+    CHECK(argument_bits("fchmodat", 2) == 16);                                      // umode_t
+    CHECK(argument_bits("openat", 2) == 32);                                        // int flags
+    CHECK(argument_bits("openat", 3) == 16);                                        // umode_t
+    CHECK(argument_bits("kill", 0) == 32);                                          // pid_t
+    CHECK(argument_bits("setuid", 0) == 32);                                        // uid_t
+    CHECK(argument_bits("ptrace", 0) == 64);                                        // long request
+    CHECK(argument_bits("keyctl", 0) == 32);                                        // int cmd
+    CHECK(argument_bits("keyctl", 1) == 64);                                        // unsigned long arg2
+    CHECK(argument_bits("mseal", 0) == 64);                                         // newer than libseccomp
+    CHECK(argument_bits("dup", 3) == 64);      // past the signature: the kernel never reads it
+    CHECK(argument_bits("no_such_call", 0) == 64);
+    CHECK_FALSE(argument_widths_known("no_such_call"));
+}
+
+TEST_CASE("seccomp 32-bit arguments: narrow() gives disjoint prefixes of the value, as few as the value needs") {
+    auto n = [](Op op, std::uint64_t v, unsigned bits = 32) { return narrow(ArgCmp{0, op, v, 0}, bits); };
+    CHECK(n(Op::Equal, 40) == std::vector<ArgCmp>{{0, Op::MaskedEqual, 0xffffffff, 40}});
+    CHECK(n(Op::Equal, 0xffffffffffffffffULL) == std::vector<ArgCmp>{{0, Op::MaskedEqual, 0xffffffff, 0xffffffff}});
+    CHECK(n(Op::Less, 38).size() == 3);       // 0b100110: one prefix per bit set
+    CHECK(n(Op::Greater, 40).size() == 30);   // 0b101000: one prefix per bit clear
+    CHECK(n(Op::NotEqual, 40).size() == 32);
+    CHECK(n(Op::Less, 0).empty());            // never
+    CHECK(n(Op::Greater, 0xffffffff).empty());
+    CHECK(n(Op::LessEqual, 0xffffffff) == std::vector<ArgCmp>{{0, Op::MaskedEqual, 0, 0}});  // always
+    CHECK(n(Op::GreaterEqual, 0) == std::vector<ArgCmp>{{0, Op::MaskedEqual, 0, 0}});
+    CHECK(n(Op::Greater, 0xfff0, 16).size() == 4);
+    CHECK(narrow(ArgCmp{1, Op::MaskedEqual, 0xffffffff000000f0ULL, 0x1000000010ULL}, 32) ==
+          std::vector<ArgCmp>{{1, Op::MaskedEqual, 0xf0, 0x10}});
+    // the value the kernel sees: fits, a sign-extended negative int, or nothing
+    CHECK(kernel_value(ArgCmp{0, Op::Equal, 0xffffff9cULL, 0}, 32) == 0xffffff9cULL);
+    CHECK(kernel_value(ArgCmp{0, Op::Equal, 0xffffffffffffff9cULL, 0}, 32) == 0xffffff9cULL);  // AT_FDCWD, -100
+    CHECK_FALSE(kernel_value(ArgCmp{0, Op::Equal, 0x100000028ULL, 0}, 32).has_value());
+    CHECK_FALSE(kernel_value(ArgCmp{0, Op::Equal, 0x10000, 0}, 16).has_value());
+    CHECK(kernel_value(ArgCmp{0, Op::MaskedEqual, 0xffffffffffffffffULL, 7}, 32).has_value());
+}
+
+TEST_CASE("seccomp 32-bit arguments: umode_t is 16 bits, sign-extended ints count, and the rule count stays bounded") {
+    // a deny rule on chmod's mode (umode_t): the kernel keeps the low 16 bits, so 0x10000 | 04755 is 04755
+    Filter f = from_text(R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["chmod", "fchmodat"],
+        "action": "SCMP_ACT_ERRNO", "args": [{"index": 1, "value": 2541, "op": "SCMP_CMP_EQ"}]}]})");
+    CHECK(f.verdict("chmod", {0, 04755}) == EPERM_);
+    CHECK(f.verdict("chmod", {0, 0x10000 | 04755}) == EPERM_);
+    CHECK(f.verdict("chmod", {0, (1ULL << 40) | 04755}) == EPERM_);
+    CHECK(f.verdict("chmod", {0, 0755}) == "ALLOW");
+    CHECK(f.verdict("fchmodat", {3, 0, 0x10000 | 04755}) == "ALLOW");  // index 1 is fchmodat's path pointer (64 bits)
+    // -100 (AT_FDCWD) written as a 64-bit number is the int -100
+    Filter at = from_text(rule(R"({"names": ["openat"], "action": "SCMP_ACT_ALLOW",
+        "args": [{"index": 0, "value": 18446744073709551516, "op": "SCMP_CMP_EQ"}]})"));
+    CHECK(at.verdict("openat", {0xffffff9cULL}) == "ALLOW");
+    CHECK(at.verdict("openat", {0xffffffffffffff9cULL}) == "ALLOW");
+    CHECK(at.verdict("openat", {3}) == EPERM_);
+    // a value with bits the kernel never reads is refused, not silently truncated
+    CHECK(error_of(rule(R"({"names": ["socket"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 4294967336, "op": "SCMP_CMP_EQ"}]})")) ==
+          "seccomp: t.json: syscalls[0].names[0]: socket a0: 0x100000028 does not fit the 32-bit argument the kernel "
+          "reads (it sees only 0x28)");
+    CHECK(error_of(rule(R"({"names": ["chmod"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 1, "value": 65536, "op": "SCMP_CMP_LT"}]})")) ==
+          "seccomp: t.json: syscalls[0].names[0]: chmod a1: 0x10000 does not fit the 16-bit argument the kernel reads "
+          "(it sees only 0x0)");
+    // NE on three 32-bit arguments would be 32^3 libseccomp rules
+    CHECK(error_of(rule(R"({"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [
+        {"index": 0, "value": 40, "op": "SCMP_CMP_NE"}, {"index": 1, "value": 3, "op": "SCMP_CMP_NE"},
+        {"index": 2, "value": 1, "op": "SCMP_CMP_NE"}]})")) ==
+          "seccomp: t.json: syscalls[0].names[0]: 'socket' needs more than 1024 masked comparisons of its 32-bit "
+          "arguments; split the rule or use SCMP_CMP_EQ/MASKED_EQ");
+    // a rule that can never match (a0 < 0) is left out, the rest of the profile compiles
+    Filter never = from_text(rule(R"({"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_LT"}]},
+        {"names": ["read"], "action": "SCMP_ACT_ALLOW"})"));
+    CHECK(never.verdict("socket", {0}) == EPERM_);
+    CHECK(never.verdict("read") == "ALLOW");
 }
