@@ -35,6 +35,7 @@
 #include "hardrun/log.hpp"
 #include "hardrun/mounts.hpp"
 #include "hardrun/namespaces.hpp"
+#include "hardrun/oci_runtime.hpp"
 #include "hardrun/parse.hpp"
 #include "hardrun/sysctl.hpp"
 
@@ -188,18 +189,7 @@ void run_start_hooks(const LaunchPlan& plan, const std::string& state) {
         if (pid < 0) throw_errno("hooks", what, errno, "fork (does the seccomp profile allow it?)");
         if (pid == 0) {
             wr.reset();
-            if (::dup2(rd.get(), STDIN_FILENO) < 0 || ::dup2(STDERR_FILENO, STDOUT_FILENO) < 0) ::_exit(127);
-            std::vector<std::string> args = h.args.empty() ? std::vector<std::string>{h.path} : h.args;
-            std::vector<char*> argv, envp;
-            for (auto& a : args) argv.push_back(a.data());
-            argv.push_back(nullptr);
-            std::vector<std::string> env = h.env;
-            for (auto& e : env) envp.push_back(e.data());
-            envp.push_back(nullptr);
-            ::execve(h.path.c_str(), argv.data(), envp.data());
-            const std::string line = "hardrun: hooks: " + what + ": " + errno_text(errno) + "\n";
-            (void)!::write(STDERR_FILENO, line.data(), line.size());
-            ::_exit(127);
+            oci::exec_hook(h, rd.get(), what);
         }
         rd.reset();
         {

@@ -91,17 +91,9 @@ void run_one(const Hook& h, const std::string& label, const std::string& state, 
                 ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
             }
         }
-        if (::dup2(in.read.get(), STDIN_FILENO) < 0 || ::dup2(STDERR_FILENO, STDOUT_FILENO) < 0) child_fail(h.path, errno);
-        ::syscall(SYS_close_range, 3U, ~0U, 0U);
-        std::vector<std::string> args = h.args.empty() ? std::vector<std::string>{h.path} : h.args;
-        std::vector<char*> argv, envp;
-        for (auto& a : args) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        std::vector<std::string> env = h.env;
-        for (auto& e : env) envp.push_back(e.data());
-        envp.push_back(nullptr);
-        ::execve(h.path.c_str(), argv.data(), envp.data());
-        child_fail(h.path, errno);
+        if (in.read.get() != 3 && ::dup2(in.read.get(), 3) < 0) child_fail(h.path, errno);
+        ::syscall(SYS_close_range, 4U, ~0U, 0U);
+        exec_hook(h, 3, h.path);
     }
     in.read.reset();
     UniqueFd pidfd(pidfd_open(pid));
@@ -140,6 +132,24 @@ void run_one(const Hook& h, const std::string& label, const std::string& state, 
     if (WIFEXITED(st)) throw Error("hooks", label, "exited with status " + std::to_string(WEXITSTATUS(st)));
     throw Error("hooks", label, std::string("killed by signal ") + (sigabbrev_np(WTERMSIG(st)) ? sigabbrev_np(WTERMSIG(st)) : "?"));
 }
+
+}  // namespace
+
+void exec_hook(const Hook& h, int stdin_fd, const std::string& what) {
+    if (::dup2(stdin_fd, STDIN_FILENO) < 0 || ::dup2(STDERR_FILENO, STDOUT_FILENO) < 0) child_fail(what, errno);
+    if (stdin_fd > STDERR_FILENO) ::close(stdin_fd);
+    std::vector<std::string> args = h.args.empty() ? std::vector<std::string>{h.path} : h.args;
+    std::vector<char*> argv, envp;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::vector<std::string> env = h.env;
+    for (auto& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    ::execve(h.path.c_str(), argv.data(), envp.data());
+    child_fail(what, errno);
+}
+
+namespace {
 
 std::string label_of(const std::string& kind, std::size_t i, const Hook& h) {
     return kind + "[" + std::to_string(i) + "] " + h.path;

@@ -19,6 +19,10 @@ void run_hooks(const std::vector<Hook>& hooks, const std::string& kind, const st
 // The same, but a failure is logged as a warning and the others still run (poststart, poststop).
 void run_hooks_warn(const std::vector<Hook>& hooks, const std::string& kind, const std::string& state_json);
 
+// In a forked child: stdin from stdin_fd, stdout onto stderr, then execve(hook.path) with exactly hook.args
+// (or the path alone) and hook.env. On failure it says so on stderr (one line, as `what`) and exits 127.
+[[noreturn]] void exec_hook(const Hook& hook, int stdin_fd, const std::string& what);
+
 // "TERM", "SIGTERM", "term", "15" -> 15. Throws UsageError.
 int parse_signal(const std::string& name);
 

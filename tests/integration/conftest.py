@@ -4,6 +4,7 @@ Environment (set by scripts/test): HARDRUN (the binary), HARDRUN_ROOTFS (the dem
 HARDRUN_HELPERS (static helper programs, also copied into the rootfs at /usr/local/bin),
 HARDRUN_SOURCE (the source tree). Tests that need root skip themselves otherwise.
 """
+import json
 import os
 import shutil
 import subprocess
@@ -107,3 +108,67 @@ def tmp_rootfs():
     subprocess.run(["cp", "-a", ROOTFS, dst], check=True)
     yield dst
     shutil.rmtree(base, ignore_errors=True)
+
+
+# --- OCI bundles and runtime commands (test_oci.py, tests/security) ------------------------------------
+
+class Bundle:
+    """A bundle directory: rootfs/ (a copy of the demo rootfs) and config.json from `hardrun spec`."""
+
+    def __init__(self, base, rootless=False, user=None):
+        self.dir = os.path.join(base, "bundle")
+        os.makedirs(self.dir)
+        subprocess.run(["cp", "-a", ROOTFS, os.path.join(self.dir, "rootfs")], check=True)
+        args = [HARDRUN, "spec", "--bundle", self.dir] + (["--rootless"] if rootless else [])
+        if user is not None:
+            os.chmod(base, 0o755)
+            os.chown(self.dir, user, user)
+            args = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"] + args
+        p = subprocess.run(args, capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0, p.stderr
+        self.config = json.load(open(self.path))
+
+    @property
+    def path(self):
+        return os.path.join(self.dir, "config.json")
+
+    @property
+    def rootfs(self):
+        return os.path.join(self.dir, "rootfs")
+
+    def save(self):
+        with open(self.path, "w") as f:
+            json.dump(self.config, f, indent=2)
+
+    def args(self, *argv):
+        self.config["process"]["args"] = list(argv)
+        self.save()
+
+
+def run_files(cmd, timeout=30, **kw):
+    """subprocess.run with stdout/stderr in files, not pipes: a created container keeps the stdio it was
+    created with (as with runc), so a pipe would never see EOF."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, timeout=timeout, **kw)
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(cmd, p.returncode, out.read().decode(errors="replace"),
+                                           err.read().decode(errors="replace"))
+
+
+def one_line_error(p, *needles):
+    """A failed command: exit 125 and exactly one line on stderr containing every needle."""
+    assert p.returncode == 125, f"exit {p.returncode}: {p.stderr}"
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1, p.stderr
+    for n in needles:
+        assert n in lines[0], (n, lines[0])
+    return lines[0]
+
+
+def runtime(root, *args, timeout=60, user=None):
+    """hardrun as an OCI runtime with a private --root (stdout/stderr through files, see run_files)."""
+    cmd = [HARDRUN, "--root", str(root)] + list(args)
+    if user is not None:
+        cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"] + cmd
+    return run_files(cmd, timeout=timeout)

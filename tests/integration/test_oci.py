@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import HARDRUN, ROOT, ROOTFS, UNPRIV_UID, read_pty, status_fields
+from conftest import HARDRUN, ROOT, UNPRIV_UID, Bundle, one_line_error, read_pty, run_files, status_fields
 
 SCHEMAS = os.path.join(ROOT, "tests", "data", "oci", "schema")
 
@@ -24,35 +24,6 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the OCI runtime tests
 
 
 # --- helpers -------------------------------------------------------------------------------------------
-
-class Bundle:
-    """A bundle directory: rootfs/ (a copy of the demo rootfs) and config.json from `hardrun spec`."""
-
-    def __init__(self, base, rootless=False, user=None):
-        self.dir = os.path.join(base, "bundle")
-        os.makedirs(self.dir)
-        subprocess.run(["cp", "-a", ROOTFS, os.path.join(self.dir, "rootfs")], check=True)
-        args = [HARDRUN, "spec", "--bundle", self.dir] + (["--rootless"] if rootless else [])
-        if user is not None:
-            os.chmod(base, 0o755)
-            os.chown(self.dir, user, user)
-            args = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"] + args
-        p = subprocess.run(args, capture_output=True, text=True, timeout=30)
-        assert p.returncode == 0, p.stderr
-        self.config = json.load(open(self.path))
-
-    @property
-    def path(self):
-        return os.path.join(self.dir, "config.json")
-
-    def save(self):
-        with open(self.path, "w") as f:
-            json.dump(self.config, f, indent=2)
-
-    def args(self, *argv):
-        self.config["process"]["args"] = list(argv)
-        self.save()
-
 
 class Runtime:
     """hardrun as an OCI runtime with a private --root."""
@@ -76,27 +47,6 @@ class Runtime:
 
     def ids(self):
         return [c["id"] for c in json.loads(self.ok("list", "--format", "json").stdout)]
-
-
-def run_files(cmd, timeout=30, **kw):
-    """subprocess.run with stdout/stderr in files, not pipes: a created container keeps the stdio it was
-    created with (as with runc), so a pipe would never see EOF."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, timeout=timeout, **kw)
-        out.seek(0)
-        err.seek(0)
-        return subprocess.CompletedProcess(cmd, p.returncode, out.read().decode(errors="replace"),
-                                           err.read().decode(errors="replace"))
-
-
-def one_line_error(p, *needles):
-    """A failed command: exit 125 and exactly one line on stderr containing every needle."""
-    assert p.returncode == 125, f"exit {p.returncode}: {p.stderr}"
-    lines = p.stderr.strip().splitlines()
-    assert len(lines) == 1, p.stderr
-    for n in needles:
-        assert n in lines[0], (n, lines[0])
-    return lines[0]
 
 
 def wait_for(cond, what, timeout=20):

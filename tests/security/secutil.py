@@ -32,6 +32,10 @@ read_pty = _ic.read_pty
 run = _ic.run
 hardrun = _ic.hardrun
 status_fields = _ic.status_fields
+Bundle = _ic.Bundle
+run_files = _ic.run_files
+runtime = _ic.runtime
+one_line_error = _ic.one_line_error
 mountinfo = _ic.mountinfo
 SECPROBE = os.path.join(HELPERS, "secprobe")
 IS_ROOT = os.geteuid() == 0

@@ -13,8 +13,7 @@ import time
 
 import pytest
 
-from ocibundle import Bundle, runtime
-from secutil import IS_ROOT
+from secutil import Bundle, IS_ROOT, runtime
 
 pytestmark = pytest.mark.skipif(not IS_ROOT, reason="the OCI runtime tests run as root")
 

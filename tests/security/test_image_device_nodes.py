@@ -13,8 +13,7 @@ import stat
 
 import pytest
 
-from ocibundle import Bundle, runtime
-from secutil import IS_ROOT, probe, run, status_fields
+from secutil import Bundle, IS_ROOT, probe, run, runtime, status_fields
 
 pytestmark = pytest.mark.skipif(not IS_ROOT, reason="mknod in the image needs root")
 

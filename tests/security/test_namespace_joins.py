@@ -13,8 +13,7 @@ import time
 
 import pytest
 
-from ocibundle import Bundle, runtime
-from secutil import HELPERS, IS_ROOT
+from secutil import Bundle, HELPERS, IS_ROOT, runtime
 
 pytestmark = pytest.mark.skipif(not IS_ROOT, reason="joining namespaces by path: the OCI tests run as root")
 

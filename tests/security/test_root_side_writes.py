@@ -16,12 +16,11 @@ import json
 import os
 import shutil
 import stat
-import subprocess
 import tempfile
 
 import pytest
 
-from secutil import HARDRUN, ROOTFS
+from secutil import HARDRUN, ROOTFS, one_line_error, run_files
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="root-side writes: the invoker is root")
 
@@ -41,21 +40,7 @@ def place():
 
 
 def hr(*args, timeout=30):
-    # stdout/stderr in files: a created container keeps the stdio it was created with
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        p = subprocess.run([HARDRUN] + list(args), stdin=subprocess.DEVNULL, stdout=out, stderr=err, timeout=timeout)
-        out.seek(0)
-        err.seek(0)
-        return subprocess.CompletedProcess(args, p.returncode, out.read().decode(), err.read().decode())
-
-
-def one_line_error(p, *needles):
-    assert p.returncode == 125, f"exit {p.returncode}: {p.stderr}"
-    lines = p.stderr.strip().splitlines()
-    assert len(lines) == 1, p.stderr
-    for n in needles:
-        assert n in lines[0], (n, lines[0])
-    return lines[0]
+    return run_files([HARDRUN] + list(args), timeout=timeout)
 
 
 def make_bundle(base):

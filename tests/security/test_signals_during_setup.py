@@ -7,7 +7,6 @@ started for it (the container process, a running hook) is killed and reaped, the
 removed, and hardrun exits 128+signal like docker. Here a hook that sleeps holds the setup: a prestart hook
 (run by the supervisor) and a startContainer hook (run by the container process, while the supervisor waits
 for its report)."""
-import json
 import os
 import signal
 import subprocess
@@ -15,8 +14,7 @@ import time
 
 import pytest
 
-from ocibundle import Bundle
-from secutil import HARDRUN, IS_ROOT
+from secutil import Bundle, HARDRUN, IS_ROOT
 
 pytestmark = pytest.mark.skipif(not IS_ROOT, reason="the OCI runtime tests run as root")
 
