@@ -6,13 +6,12 @@ import json
 import os
 import pty
 import shutil
-import socket
 import stat
 import subprocess
 
 import pytest
 
-from conftest import HARDRUN, ROOTFS, UNPRIV_UID, hardrun
+from conftest import HARDRUN, ROOTFS, UNPRIV_UID, hardrun, vsock_available
 
 PROBE = os.environ.get("HARDRUN_PROBE") or os.path.join(os.path.dirname(HARDRUN), "probes", "hardrun-probe")
 
@@ -93,12 +92,6 @@ def test_the_image_is_never_written(tmp_rootfs):
     assert not os.path.exists(os.path.join(tmp_rootfs, "dev", ".hardrun-probe"))
 
 
-def vsock_available():
-    try:
-        socket.socket(40, socket.SOCK_STREAM).close()
-        return True
-    except OSError:
-        return False
 
 
 def sysctl(name, default=0):

@@ -36,6 +36,7 @@ Bundle = _ic.Bundle
 run_files = _ic.run_files
 runtime = _ic.runtime
 one_line_error = _ic.one_line_error
+vsock_available = _ic.vsock_available
 mountinfo = _ic.mountinfo
 SECPROBE = os.path.join(HELPERS, "secprobe")
 IS_ROOT = os.geteuid() == 0

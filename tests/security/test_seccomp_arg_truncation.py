@@ -12,22 +12,15 @@ vsock_hi_ff (0xffffffff00000028) and alg_hi (0x100000026, AF_ALG).
 """
 import json
 import os
-import socket
 
 import pytest
 
-from secutil import HARDRUN, ROOT, ROOTFS, hardrun, run
+from secutil import HARDRUN, ROOT, ROOTFS, hardrun, run, vsock_available
 
 DATA = os.path.join(ROOT, "tests", "data", "seccomp")
 HIGH = ["vsock_hi", "vsock_hi_ff", "alg_hi"]
 
 
-def vsock_available():
-    try:
-        socket.socket(40, socket.SOCK_STREAM).close()
-        return True
-    except OSError:
-        return False
 
 
 needs_vsock = pytest.mark.skipif(not vsock_available(), reason="no AF_VSOCK on this host: the control cannot open one")
