@@ -428,11 +428,10 @@ void parse_resources(Config& c, const json& j) {
         want_object(*b, B);
         check_keys(*b, B, {"weight", "leafWeight", "throttleReadBpsDevice", "throttleWriteBpsDevice", "throttleReadIOPSDevice",
                            "throttleWriteIOPSDevice", "weightDevice"});
+        // 0 means unset, as in runc (docker sends "weight": 0 with every container); any other weight is refused
         for (const char* k : {"weight", "leafWeight"})
-            if (const json* v = find(*b, k)) {
-                get_u64(*v, key_path(B, k), 65535);
+            if (const json* v = find(*b, k); v && get_u64(*v, key_path(B, k), 65535) != 0)
                 refuse(c, key_path(B, k), "I/O weights are not implemented by hardrun (io.max throttles are)");
-            }
         if (const json* w = find(*b, "weightDevice")) {
             const std::string W = key_path(B, "weightDevice");
             want_array(*w, W);

@@ -431,6 +431,14 @@ TEST_CASE("oci: rootfsPropagation: private, slave and unbindable map; shared is 
     }
 }
 
+TEST_CASE("oci: a blockIO weight of 0 means unset, as in runc (docker sends it with every container)") {
+    json j = base();
+    j["linux"]["resources"] = json::parse(R"({"blockIO": {"weight": 0, "leafWeight": 0}})");
+    CHECK(plan_of(j).resources.empty());
+    j["linux"]["resources"]["blockIO"]["weight"] = 500;  // a real weight is still refused by name
+    CHECK(contains(plan_error(j), "linux.resources.blockIO.weight"));
+}
+
 TEST_CASE("oci: resources map onto cgroup v2 values") {
     json j = base();
     j["linux"]["resources"] = json::parse(R"({
