@@ -580,13 +580,14 @@ void register_oci(CLI::App& app) {
             state::Store::Lock lock = st.lock(*id);
             state::Record r = st.read(*id);
             const std::string status = st.live_status(r);
+            // runc's words: containerd's shim recognises an exited container only by "container not running"
             if (status != "created" && status != "running")
-                throw Error("kill", "container '" + *id + "'", "is not running (it is " + status + ")");
+                throw Error("kill", "container '" + *id + "'", "container not running (it is " + status + ")");
             if (*all)
                 for (pid_t p : oci::container_pids(r.process.pid, r.cgroup_path))
                     if (p != r.process.pid) ::kill(p, signo);
             if (!oci::send_signal(r.process, signo))
-                throw Error("kill", "container '" + *id + "'", "is not running (its process is gone)");
+                throw Error("kill", "container '" + *id + "'", "container not running (its process is gone)");
         }));
     }
     // delete
