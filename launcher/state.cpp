@@ -184,7 +184,7 @@ std::string default_root() {
     // /tmp is everyone's: another user may have made this name first (a directory of theirs, a symlink, one
     // readable by others). Use it only if it is a real directory of this uid that no one else can enter.
     const uid_t uid = ::geteuid();
-    const std::string dir = "/tmp/hardrun-" + std::to_string(uid);
+    std::string dir = "/tmp/hardrun-" + std::to_string(uid);
     if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) throw_errno("state", dir, errno);
     struct stat st {};
     if (::lstat(dir.c_str(), &st) != 0) throw_errno("state", dir, errno);
