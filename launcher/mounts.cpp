@@ -22,35 +22,11 @@
 #include "hardrun/fd.hpp"
 #include "hardrun/oci_copyup.hpp"
 #include "hardrun/parse.hpp"
+#include "hardrun/sys_fd.hpp"
 
 namespace hardrun::mounts {
 
 namespace {
-
-// An fd closed through the seam (the recording fake hands out fake numbers).
-class SysFd {
-public:
-    SysFd(Sys& sys, int fd) : sys_(&sys), fd_(fd) {}
-    SysFd(const SysFd&) = delete;
-    SysFd& operator=(const SysFd&) = delete;
-    SysFd(SysFd&& o) noexcept : sys_(o.sys_), fd_(std::exchange(o.fd_, -1)) {}
-    SysFd& operator=(SysFd&& o) noexcept {
-        if (this != &o) {
-            if (fd_ >= 0) sys_->close(fd_);
-            sys_ = o.sys_;
-            fd_ = std::exchange(o.fd_, -1);
-        }
-        return *this;
-    }
-    ~SysFd() {
-        if (fd_ >= 0) sys_->close(fd_);
-    }
-    int get() const { return fd_; }
-
-private:
-    Sys* sys_;
-    int fd_;
-};
 
 constexpr std::uint64_t kResolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
 
