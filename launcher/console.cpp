@@ -15,6 +15,7 @@
 
 #include "hardrun/error.hpp"
 #include "hardrun/fd_passing.hpp"
+#include "hardrun/sys_fd.hpp"
 
 namespace hardrun::console {
 
@@ -31,23 +32,26 @@ UniqueFd connect_socket(const std::string& path) {
     return fd;
 }
 
-void attach(int socket_fd, uid_t uid) {
-    UniqueFd master(::open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
+void attach(Sys& sys, int socket_fd, uid_t uid) {
+    SysFd master(sys, sys.openat(AT_FDCWD, "/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC, 0));
     if (!master)
-        throw_errno("console", "/dev/pts/ptmx", errno, "process.terminal needs a devpts mount at /dev/pts");
+        throw_errno("console", "/dev/pts/ptmx", -master.get(), "process.terminal needs a devpts mount at /dev/pts");
     int unlock = 0;
-    if (::ioctl(master.get(), TIOCSPTLCK, &unlock) != 0) throw_errno("console", "unlocking the pty", errno);
+    if (int r = sys.ioctl(master.get(), TIOCSPTLCK, reinterpret_cast<unsigned long>(&unlock)); r < 0)
+        throw_errno("console", "unlocking the pty", -r);
     // the peer is opened through the master, never by a path name the rootfs could redirect
-    UniqueFd slave(::ioctl(master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY));
-    if (!slave) throw_errno("console", "opening the pty slave (TIOCGPTPEER)", errno);
-    if (::fchown(slave.get(), uid, static_cast<gid_t>(-1)) != 0) throw_errno("console", "giving the pty to uid " + std::to_string(uid), errno);
-    if (::ioctl(slave.get(), TIOCSCTTY, 0) != 0) throw_errno("console", "making the pty the controlling terminal", errno);
+    SysFd slave(sys, sys.ioctl(master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY));
+    if (!slave) throw_errno("console", "opening the pty slave (TIOCGPTPEER)", -slave.get());
+    if (int r = sys.fchown(slave.get(), uid, static_cast<gid_t>(-1)); r < 0)
+        throw_errno("console", "giving the pty to uid " + std::to_string(uid), -r);
+    if (int r = sys.ioctl(slave.get(), TIOCSCTTY, 0); r < 0)
+        throw_errno("console", "making the pty the controlling terminal", -r);
     for (int fd = 0; fd <= 2; ++fd)
-        if (::dup2(slave.get(), fd) < 0) throw_errno("console", "pty as fd " + std::to_string(fd), errno);
+        if (int r = sys.dup2(slave.get(), fd); r < 0) throw_errno("console", "pty as fd " + std::to_string(fd), -r);
     // send the master: runc's protocol (one message, SCM_RIGHTS, the pty's name as payload)
-    if (int r = fdpass::send(socket_fd, master.get(), "/dev/pts/ptmx", MSG_NOSIGNAL); r < 0)
+    if (int r = sys.send_fd(socket_fd, master.get(), "/dev/pts/ptmx", MSG_NOSIGNAL); r < 0)
         throw_errno("console", "sending the pty master to --console-socket", -r);
-    ::close(socket_fd);
+    sys.close(socket_fd);
 }
 
 namespace {

@@ -9,7 +9,6 @@
 #include <linux/openat2.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,7 +20,7 @@
 #include <unordered_map>
 
 #include "hardrun/error.hpp"
-#include "hardrun/fd.hpp"
+#include "hardrun/sys_fd.hpp"
 
 namespace hardrun::landlock {
 
@@ -237,12 +236,10 @@ private:
 
 // ---- the real kernel
 
-UniqueFd open_path(const std::string& path, int flags) {
-    struct open_how how {};
-    how.flags = static_cast<std::uint64_t>(flags) | O_CLOEXEC | O_NOFOLLOW;
-    how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-    long fd = ::syscall(SYS_openat2, AT_FDCWD, path.c_str(), &how, sizeof how);
-    return UniqueFd(fd < 0 ? -1 : static_cast<int>(fd));
+// openat2 without following any symlink; the fd (or -errno) is closed through the seam
+SysFd open_path(Sys& sys, const std::string& path, int flags) {
+    return SysFd(sys, sys.openat2(AT_FDCWD, path.c_str(), static_cast<std::uint64_t>(flags) | O_CLOEXEC | O_NOFOLLOW, 0,
+                                  RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS));
 }
 
 EntryType type_of(mode_t mode) {
@@ -251,23 +248,25 @@ EntryType type_of(mode_t mode) {
     return EntryType::File;
 }
 
+// The planner's view of the sandbox's tree: the real kernel (real_sys()) even under a test's fake Sys, which
+// cannot answer what a directory holds; compute() is unit-tested with views of its own.
 class RealView : public FsView {
 public:
     // The planner asks for the same paths many times (once per planned path below each directory it
     // covers); nothing changes the tree while it plans, so each path is looked at once (performance.md)
     std::optional<EntryType> type(const std::string& path) override {
         if (auto it = types_.find(path); it != types_.end()) return it->second;
-        UniqueFd fd = open_path(path, O_PATH);
+        SysFd fd = open_path(sys_, path, O_PATH);
         struct stat st {};
         std::optional<EntryType> t;
-        if (fd && ::fstat(fd.get(), &st) == 0) t = type_of(st.st_mode);
+        if (fd && sys_.fstat(fd.get(), &st) == 0) t = type_of(st.st_mode);
         types_.emplace(path, t);
         return t;
     }
     std::optional<std::vector<std::pair<std::string, EntryType>>> list(const std::string& dir) override {
-        UniqueFd fd = open_path(dir, O_RDONLY | O_DIRECTORY);
+        SysFd fd = open_path(sys_, dir, O_RDONLY | O_DIRECTORY);
         if (!fd) return std::nullopt;
-        DIR* d = ::fdopendir(fd.get());
+        DIR* d = ::fdopendir(fd.get());  // readdir(3) on the real fd: this view is the real kernel's
         if (!d) return std::nullopt;
         const int dfd = fd.release();
         std::vector<std::pair<std::string, EntryType>> out;
@@ -289,6 +288,7 @@ public:
     }
 
 private:
+    Sys& sys_ = real_sys();
     std::map<std::string, std::optional<EntryType>> types_;
 };
 
@@ -298,12 +298,12 @@ std::string ports_text(const std::vector<std::uint16_t>& ports) {
     return s;
 }
 
-bool has_cap_sys_admin() {
+bool has_cap_sys_admin(Sys& sys) {
     // CapEff bit 21 of this thread, without libcap: capget through prctl is not available, read status
-    UniqueFd fd(::open("/proc/self/status", O_RDONLY | O_CLOEXEC));
+    SysFd fd(sys, sys.openat(AT_FDCWD, "/proc/self/status", O_RDONLY | O_CLOEXEC, 0));
     if (!fd) return false;
     char buf[4096];
-    ssize_t n = ::read(fd.get(), buf, sizeof buf - 1);
+    const long n = sys.read(fd.get(), buf, sizeof buf - 1);
     if (n <= 0) return false;
     buf[n] = '\0';
     const char* p = std::strstr(buf, "CapEff:");
@@ -395,7 +395,7 @@ std::string apply(Sys& sys, const LaunchPlan& plan) {
     if (wants_ports && abi < 4)
         throw Error("landlock", "--allow-bind/--allow-connect",
                     "TCP rules need Landlock ABI 4 (Linux 6.7); this kernel has ABI " + std::to_string(abi));
-    if (sys.prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1 && !has_cap_sys_admin()) {
+    if (sys.prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1 && !has_cap_sys_admin(sys)) {
         if (!asked && !wants_ports) return "";  // Auto with no_new_privs turned off: warned about at plan time
         throw Error("landlock", "landlock_restrict_self",
                     "Landlock needs no_new_privs (turned off with --security-opt no-new-privileges=false) or "
@@ -407,22 +407,17 @@ std::string apply(Sys& sys, const LaunchPlan& plan) {
     const RulesetAttr attr{rs.handled_fs, rs.handled_net, rs.scoped};
     const long rfd = sys.landlock_create_ruleset(&attr, sizeof attr, 0);
     if (rfd < 0) throw_errno("landlock", "landlock_create_ruleset", static_cast<int>(-rfd));
-    struct Ruleset {  // closed through the seam (under the recording fake the number is not a real fd)
-        Sys& sys;
-        int fd;
-        ~Ruleset() { sys.close(fd); }
-        int get() const { return fd; }
-    } ruleset{sys, static_cast<int>(rfd)};
+    const SysFd ruleset(sys, static_cast<int>(rfd));  // closed through the seam
 
     for (const auto& r : rs.paths) {
-        UniqueFd fd = open_path(r.path, O_PATH);
+        const SysFd fd = open_path(sys, r.path, O_PATH);
         // The rootfs may change under us (a shared rootfs): a path that vanished or now runs through a symlink
         // gets no rule, one that became a symlink gets none either, one that is no longer a directory gets file
         // rights only. Each means less access, never more.
-        if (!fd && (errno == ENOENT || errno == ELOOP || errno == ENOTDIR)) continue;
-        if (!fd) throw_errno("landlock", "rule for " + r.path, errno, "cannot open it in the sandbox");
+        if (!fd && (fd.get() == -ENOENT || fd.get() == -ELOOP || fd.get() == -ENOTDIR)) continue;
+        if (!fd) throw_errno("landlock", "rule for " + r.path, -fd.get(), "cannot open it in the sandbox");
         struct stat st {};
-        if (::fstat(fd.get(), &st) != 0) throw_errno("landlock", "rule for " + r.path, errno);
+        if (int e = sys.fstat(fd.get(), &st); e < 0) throw_errno("landlock", "rule for " + r.path, -e);
         std::uint64_t access = S_ISDIR(st.st_mode) ? r.access : r.access & kFileRights;
         if (S_ISLNK(st.st_mode) || access == 0) continue;
         PathBeneathAttr pb{access, fd.get()};
@@ -436,8 +431,8 @@ std::string apply(Sys& sys, const LaunchPlan& plan) {
     fds.insert(fds.end(), plan.preserve_fds.begin(), plan.preserve_fds.end());
     for (int fd : fds) {
         struct stat st {};
-        int fl = ::fcntl(fd, F_GETFL);
-        if (fl < 0 || ::fstat(fd, &st) != 0 || S_ISDIR(st.st_mode) || (fl & O_PATH)) continue;
+        const int fl = sys.fcntl_getfl(fd);
+        if (fl < 0 || sys.fstat(fd, &st) != 0 || S_ISDIR(st.st_mode) || (fl & O_PATH)) continue;
         std::uint64_t a = 0;
         if ((fl & O_ACCMODE) == O_RDONLY || (fl & O_ACCMODE) == O_RDWR) a |= kReadFile;
         if ((fl & O_ACCMODE) == O_WRONLY || (fl & O_ACCMODE) == O_RDWR) a |= kWriteFile | kTruncate;

@@ -21,6 +21,7 @@
 #include <csignal>
 #include <cstring>
 #include <fstream>
+#include <string_view>
 
 #include "hardrun/apparmor.hpp"
 #include "hardrun/capabilities.hpp"
@@ -37,6 +38,7 @@
 #include "hardrun/namespaces.hpp"
 #include "hardrun/oci_runtime.hpp"
 #include "hardrun/parse.hpp"
+#include "hardrun/sys_fd.hpp"
 #include "hardrun/sysctl.hpp"
 
 namespace hardrun {
@@ -54,7 +56,7 @@ struct ChildMessage {
 };
 static_assert(sizeof(ChildMessage) < PIPE_BUF);
 
-void send_message(int fd, char kind, int code, const std::string& step, const std::string& text) {
+void send_message(Sys& sys, int fd, char kind, int code, const std::string& step, const std::string& text) {
     if (fd < 0) {  // detached, after `start`: nobody reads the report pipe any more, so say it on stderr
         log::error(text);  // with the journal's priority prefix when stderr is the journal
         return;
@@ -64,24 +66,32 @@ void send_message(int fd, char kind, int code, const std::string& step, const st
     m.exit_code = code;
     std::strncpy(m.step, step.c_str(), sizeof m.step - 1);
     std::strncpy(m.text, text.c_str(), sizeof m.text - 1);
-    (void)!::write(fd, &m, sizeof m);
+    (void)sys.write(fd, &m, sizeof m);
+}
+
+void send_message(int fd, char kind, int code, const std::string& step, const std::string& text) {
+    send_message(real_sys(), fd, kind, code, step, text);
 }
 
 // The child dies with the supervisor (unless detached). PDEATHSIG is cleared by a credential change, so it is
 // set again after the uid switch, and the sync pipe tells whether the parent died in between.
 // Rootless: the supervisor wrote "deny" to /proc/<child>/setgroups, so setgroups(2) is refused here. (Our own
 // euid cannot tell: with --user 0 it is 0 inside the user namespace.)
-bool setgroups_denied() {
-    std::ifstream f("/proc/self/setgroups");
-    std::string v;
-    return (f >> v) && v == "deny";
+bool setgroups_denied(Sys& sys) {
+    const int fd = sys.openat(AT_FDCWD, "/proc/self/setgroups", O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0) return false;
+    SysFd f(sys, fd);
+    char buf[16] = {};
+    const long n = sys.read(f.get(), buf, sizeof buf - 1);
+    return n > 0 && std::string_view(buf, static_cast<std::size_t>(n)).starts_with("deny") &&
+           (n == 4 || buf[4] == '\n' || buf[4] == ' ');
 }
 
 void tie_to_parent(Sys& sys, const ChildContext& c) {
     if (c.detached) return;
     if (int r = sys.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); r < 0) throw_errno("supervision", "PR_SET_PDEATHSIG", -r);
     struct pollfd p {c.sync_fd, POLLIN, 0};
-    if (::poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR))) ::_exit(kExitHardrunError);
+    if (sys.poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR))) ::_exit(kExitHardrunError);
 }
 
 void close_inherited_fds(Sys& sys, ChildContext& c) {
@@ -142,20 +152,20 @@ bool maps_root(const LaunchPlan& plan) {
 // The `create` process is gone by then: later errors go to stderr (send_message with fd -1). The FIFO's read
 // end stays open (close-on-exec) until the workload's execve: `start` waits for that before its poststart
 // hooks, so they run after the startContainer hooks and the exec, as the spec orders them.
-void wait_for_start(ChildContext& c) {
-    send_message(c.report_fd, 'R', 0, "", "");
-    ::close(c.report_fd);
+void wait_for_start(Sys& sys, ChildContext& c) {
+    send_message(sys, c.report_fd, 'R', 0, "", "");
+    sys.close(c.report_fd);
     c.report_fd = -1;
     struct pollfd p {c.exec_fifo_fd, POLLIN, 0};
     for (;;) {
-        if (::poll(&p, 1, -1) < 0) {
-            if (errno == EINTR) continue;
-            throw_errno("start", "waiting on the exec FIFO", errno);
+        if (int r = sys.poll(&p, 1, -1); r < 0) {
+            if (r == -EINTR) continue;
+            throw_errno("start", "waiting on the exec FIFO", -r);
         }
         char byte = 0;
-        ssize_t n = ::read(c.exec_fifo_fd, &byte, 1);
+        const long n = sys.read(c.exec_fifo_fd, &byte, 1);
         if (n == 1) break;
-        if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+        if (n == -EAGAIN || n == -EINTR) continue;
         throw Error("start", "exec FIFO", "closed without the start byte; not starting");
     }
 }
@@ -312,12 +322,12 @@ int harden(Sys& sys, ChildContext& c) {
         if (int r = sys.loopback_up(); r < 0) throw_errno("network", "bringing up lo", -r);
     sysctl::apply(sys, plan);                        //    namespaced sysctls (OCI), before /proc/sys turns read-only
     mounts::finalize(sys, plan);                     //    masked + read-only paths, read-only root
-    if (c.console_fd >= 0) console::attach(c.console_fd, plan.uid);  // OCI terminal: pty slave as stdio
+    if (c.console_fd >= 0) console::attach(sys, c.console_fd, plan.uid);  // OCI terminal: pty slave as stdio
     identity::set_hostname(sys, plan);               // 4. hostname and rlimits
     identity::apply_rlimits(sys, plan);
     // 5. cgroup limits: clone3(CLONE_INTO_CGROUP) put us in the workload's cgroup before our first instruction
     capabilities::drop_bounding(sys, plan);          // 6. bounding set while we still hold CAP_SETPCAP
-    identity::switch_user(sys, plan, plan.namespaces.user && setgroups_denied() && !plan.uid_mappings.empty());
+    identity::switch_user(sys, plan, plan.namespaces.user && setgroups_denied(sys) && !plan.uid_mappings.empty());
     tie_to_parent(sys, c);                           //    (the uid switch cleared PDEATHSIG)
     capabilities::apply(sys, plan);                  // 7. effective/permitted/inheritable/ambient
     if (plan.no_new_privs)                           // 8. no_new_privs, AppArmor exec label, Landlock
@@ -328,8 +338,8 @@ int harden(Sys& sys, ChildContext& c) {
     if (plan.umask) sys.umask(*plan.umask);
     sigset_t none;
     sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    if (c.detached) wait_for_start(c);               //    OCI create: wait for `start` (before the FIFO fd is closed)
+    (void)sys.sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (c.detached) wait_for_start(sys, c);               //    OCI create: wait for `start` (before the FIFO fd is closed)
     close_inherited_fds(sys, c);                     //    only 0-2 (+ preserved) reach the workload
     return seccomp::load(sys, *c.filter, c.fd_socket);  // 9. seccomp last, then execve
 }

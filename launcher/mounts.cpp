@@ -22,35 +22,11 @@
 #include "hardrun/fd.hpp"
 #include "hardrun/oci_copyup.hpp"
 #include "hardrun/parse.hpp"
+#include "hardrun/sys_fd.hpp"
 
 namespace hardrun::mounts {
 
 namespace {
-
-// An fd closed through the seam (the recording fake hands out fake numbers).
-class SysFd {
-public:
-    SysFd(Sys& sys, int fd) : sys_(&sys), fd_(fd) {}
-    SysFd(const SysFd&) = delete;
-    SysFd& operator=(const SysFd&) = delete;
-    SysFd(SysFd&& o) noexcept : sys_(o.sys_), fd_(std::exchange(o.fd_, -1)) {}
-    SysFd& operator=(SysFd&& o) noexcept {
-        if (this != &o) {
-            if (fd_ >= 0) sys_->close(fd_);
-            sys_ = o.sys_;
-            fd_ = std::exchange(o.fd_, -1);
-        }
-        return *this;
-    }
-    ~SysFd() {
-        if (fd_ >= 0) sys_->close(fd_);
-    }
-    int get() const { return fd_; }
-
-private:
-    Sys* sys_;
-    int fd_;
-};
 
 constexpr std::uint64_t kResolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
 
@@ -213,14 +189,14 @@ void setup_dev(Sys& sys, int rootfd, const Mount& m) {
 // CVE-2019-16884, CVE-2019-19921: nothing but procfs itself may be mounted at or inside /proc, or a fake file
 // could capture the LSM label write (/proc/self/attr/...) or the masking. The files lxcfs-style tools bind over
 // (regular files only) are the exception, as in runc.
-void refuse_fake_procfs(const Mount& m, const std::string& what) {
+void refuse_fake_procfs(Sys& sys, const Mount& m, const std::string& what) {
     auto comps = components(m.destination);
     if (comps.empty() || comps[0] != "proc" || m.kind == MountKind::Proc) return;
     static const char* const kLxcfs[] = {"cpuinfo", "diskstats", "meminfo", "stat", "swaps", "uptime", "loadavg", "slabinfo"};
     if (m.kind == MountKind::Bind && comps.size() == 2) {
         struct stat st {};
         for (const char* f : kLxcfs)
-            if (comps[1] == f && ::stat(m.source.c_str(), &st) == 0 && S_ISREG(st.st_mode)) return;
+            if (comps[1] == f && sys.fstatat(AT_FDCWD, m.source.c_str(), &st, 0) == 0 && S_ISREG(st.st_mode)) return;
     }
     throw Error("mounts", what,
                 "refusing to mount anything but procfs at or inside /proc (a fake procfs could capture LSM label "
@@ -240,7 +216,7 @@ SysFd open_bind_source(Sys& sys, const Mount& m, const std::string& what) {
 
 void mount_one(Sys& sys, int rootfd, const Mount& m, bool rootless) {
     const std::string what = describe(m);
-    refuse_fake_procfs(m, what);
+    refuse_fake_procfs(sys, m, what);
     switch (m.kind) {
         case MountKind::Dev:
             setup_dev(sys, rootfd, m);
@@ -281,7 +257,7 @@ void mount_one(Sys& sys, int rootfd, const Mount& m, bool rootless) {
         const bool copy_up = m.kind == MountKind::Tmpfs && m.copy_up;  // OCI tmpcopyup (oci_copyup.hpp)
         SysFd mnt = new_fs(sys, fstype, opts, copy_up ? attrs_of(m) & ~MOUNT_ATTR_RDONLY : attrs_of(m), what);
         if (copy_up) {
-            copyup::copy_tree(target.get(), mnt.get(), m.destination, m.mode);
+            copyup::copy_tree(sys, target.get(), mnt.get(), m.destination, m.mode);
             if (m.readonly)
                 if (int r = sys.mount_setattr(mnt.get(), "", AT_EMPTY_PATH, MOUNT_ATTR_RDONLY, 0, 0); r < 0)
                     throw_errno("mounts", what, -r, "making it read-only");
@@ -306,10 +282,10 @@ void mount_secrets(Sys& sys, int rootfd, const LaunchPlan& plan) {
     for (const auto& s : plan.secrets) {
         const std::string swhat = "secret " + s.source + " -> /run/secrets/" + s.name;
         // O_NONBLOCK: a FIFO or device as the source must fail, not hang the launch
-        UniqueFd src(::open(s.source.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
-        if (!src) throw_errno("secrets", swhat, errno);
+        SysFd src(sys, sys.openat(AT_FDCWD, s.source.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0));
+        if (!src) throw_errno("secrets", swhat, -src.get());
         struct stat sst {};
-        if (::fstat(src.get(), &sst) != 0) throw_errno("secrets", swhat, errno);
+        if (int r = sys.fstat(src.get(), &sst); r < 0) throw_errno("secrets", swhat, -r);
         if (!S_ISREG(sst.st_mode)) throw Error("secrets", swhat, "not a regular file");
         int dst = sys.openat(mnt.get(), s.name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0400);
         if (dst < 0) throw_errno("secrets", swhat, -dst);
@@ -317,8 +293,8 @@ void mount_secrets(Sys& sys, int rootfd, const LaunchPlan& plan) {
         char buf[8192];
         std::size_t total = 0;
         for (;;) {
-            ssize_t n = ::read(src.get(), buf, sizeof buf);
-            if (n < 0) throw_errno("secrets", swhat, errno);
+            const long n = sys.read(src.get(), buf, sizeof buf);
+            if (n < 0) throw_errno("secrets", swhat, static_cast<int>(-n));
             if (n == 0) break;
             total += static_cast<std::size_t>(n);
             if (total > 512 * 1024) throw Error("secrets", swhat, "larger than 512 KiB");

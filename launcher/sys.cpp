@@ -8,6 +8,8 @@
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
+#include <poll.h>
+#include <signal.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -21,6 +23,7 @@
 #include <cstring>
 
 #include "hardrun/fd.hpp"
+#include "hardrun/fd_passing.hpp"
 
 namespace hardrun {
 
@@ -68,6 +71,16 @@ public:
         return iret(::syscall(SYS_openat2, dfd, path, &how, sizeof how));
     }
     int fstat(int fd, struct ::stat* st) override { return iret(::fstat(fd, st)); }
+    int fstatat(int dfd, const char* path, struct ::stat* st, int flags) override {
+        return iret(::fstatat(dfd, path, st, flags));
+    }
+    long readlinkat(int dfd, const char* path, char* buf, std::size_t len) override {
+        return ret(::readlinkat(dfd, path, buf, len));
+    }
+    int mknodat(int dfd, const char* path, mode_t mode, dev_t dev) override {
+        return iret(::mknodat(dfd, path, mode, dev));
+    }
+    long getdents64(int fd, void* buf, std::size_t len) override { return ret(::syscall(SYS_getdents64, fd, buf, len)); }
     int openat(int dfd, const char* path, int flags, mode_t mode) override {
         return iret(::openat(dfd, path, flags, mode));
     }
@@ -78,9 +91,16 @@ public:
     int fchmod(int fd, mode_t mode) override { return iret(::fchmod(fd, mode)); }
     // fchownat(AT_EMPTY_PATH) also works on O_PATH and mount fds (fsmount), where fchown() gives EBADF
     int fchown(int fd, uid_t uid, gid_t gid) override { return iret(::fchownat(fd, "", uid, gid, AT_EMPTY_PATH)); }
+    int fchownat(int dfd, const char* path, uid_t uid, gid_t gid, int flags) override {
+        return iret(::fchownat(dfd, path, uid, gid, flags));
+    }
+    int utimensat(int dfd, const char* path, const struct ::timespec times[2], int flags) override {
+        return iret(::utimensat(dfd, path, times, flags));
+    }
     int chdir(const char* path) override { return iret(::chdir(path)); }
     int fchdir(int fd) override { return iret(::fchdir(fd)); }
     int close(int fd) override { return iret(::close(fd)); }
+    long read(int fd, void* buf, std::size_t len) override { return ret(::read(fd, buf, len)); }
     long write(int fd, const void* buf, std::size_t len) override { return ret(::write(fd, buf, len)); }
     long pread(int fd, void* buf, std::size_t len, off_t offset) override { return ret(::pread(fd, buf, len, offset)); }
     int fstatfs(int fd, struct ::statfs* st) override { return iret(::fstatfs(fd, st)); }
@@ -88,6 +108,15 @@ public:
         return iret(::syscall(SYS_close_range, first, last, flags));
     }
     int dup2(int from, int to) override { return iret(::dup2(from, to)); }
+    int fcntl_getfl(int fd) override { return iret(::fcntl(fd, F_GETFL)); }
+    int ioctl(int fd, unsigned long request, unsigned long arg) override { return iret(::ioctl(fd, request, arg)); }
+    int poll(struct ::pollfd* fds, unsigned long nfds, int timeout_ms) override {
+        return iret(::poll(fds, static_cast<nfds_t>(nfds), timeout_ms));
+    }
+    int send_fd(int sock, int fd, const std::string& payload, int flags) override {
+        return fdpass::send(sock, fd, payload, flags);  // already 0 or -errno
+    }
+    int sigprocmask(int how, const sigset_t* set, sigset_t* old) override { return iret(::sigprocmask(how, set, old)); }
     int sethostname(const std::string& name) override { return iret(::sethostname(name.data(), name.size())); }
     int setrlimit(int resource, std::uint64_t soft, std::uint64_t hard) override {
         struct rlimit rl {};

@@ -113,7 +113,7 @@ void apply(Sys& sys, const LaunchPlan& plan) {
     int proc = sys.openat2(AT_FDCWD, "/proc/sys", O_PATH | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
     if (proc < 0) throw_errno("sysctl", "/proc/sys", -proc, "the container needs a proc mount at /proc to set sysctls");
     struct statfs sfs {};
-    if (::fstatfs(proc, &sfs) != 0 || sfs.f_type != PROC_SUPER_MAGIC) {
+    if (sys.fstatfs(proc, &sfs) != 0 || sfs.f_type != PROC_SUPER_MAGIC) {
         sys.close(proc);
         throw Error("sysctl", "/proc/sys", "is not on a real procfs; refusing to write sysctls there (CVE-2019-16884)");
     }

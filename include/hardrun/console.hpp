@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "hardrun/fd.hpp"
+#include "hardrun/sys.hpp"
 
 namespace hardrun::console {
 
@@ -20,8 +21,8 @@ namespace hardrun::console {
 UniqueFd connect_socket(const std::string& path);
 // Child, after its /dev/pts is mounted, as root in its namespaces, before the uid switch: opens
 // /dev/pts/ptmx, makes the slave (owned by uid) its controlling terminal and fds 0-2, sends the master
-// over socket_fd with SCM_RIGHTS and closes the socket. Throws Error.
-void attach(int socket_fd, uid_t uid);
+// over socket_fd with SCM_RIGHTS and closes the socket. Every kernel call goes through sys. Throws Error.
+void attach(Sys& sys, int socket_fd, uid_t uid);
 
 // Front end, before anything is set up: a directory (O_DIRECTORY or O_PATH) or any O_PATH fd as fd 0, 1 or 2
 // would give the workload an fd into the host's tree past pivot_root (fchdir, openat, /proc/self/fd/N).

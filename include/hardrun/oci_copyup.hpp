@@ -7,13 +7,16 @@
 #include <optional>
 #include <string>
 
+#include "hardrun/sys.hpp"
+
 namespace hardrun::copyup {
 
 // Copies the tree under src_dir (a directory of the rootfs, any fd usable as a dirfd, e.g. O_PATH) into
 // dst_dir (the root of the new, still detached tmpfs): directories, regular files, symlinks (as symlinks: no
 // path of the image is ever followed) and FIFOs, with their modes, owners and modification times. The tmpfs root
 // takes src_dir's owner, and its mode unless `mode` was given. A device node or socket in the tree is an error
-// (a tmpfs is nodev; hardrun does not create devices). `what` names the mount in errors. Throws Error.
-void copy_tree(int src_dir, int dst_dir, const std::string& what, std::optional<mode_t> mode);
+// (a tmpfs is nodev; hardrun does not create devices). `what` names the mount in errors. Every kernel call goes
+// through sys. Throws Error.
+void copy_tree(Sys& sys, int src_dir, int dst_dir, const std::string& what, std::optional<mode_t> mode);
 
 }  // namespace hardrun::copyup

@@ -5,6 +5,7 @@
 // each call with its arguments so the order and arguments of a launch can be checked without root.
 #pragma once
 #include <linux/mount.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 
@@ -16,6 +17,8 @@ struct open_how;
 struct stat;
 struct statfs;
 struct sock_fprog;
+struct pollfd;
+struct timespec;
 
 namespace hardrun {
 
@@ -42,16 +45,29 @@ public:
     virtual int mkdirat(int dfd, const char* path, mode_t mode) = 0;
     virtual int symlinkat(const char* target, int dfd, const char* path) = 0;
     virtual int fstat(int fd, struct ::stat* st) = 0;
+    virtual int fstatat(int dfd, const char* path, struct ::stat* st, int flags) = 0;
+    virtual long readlinkat(int dfd, const char* path, char* buf, std::size_t len) = 0;
+    virtual int mknodat(int dfd, const char* path, mode_t mode, dev_t dev) = 0;  // mkfifoat is mknodat(S_IFIFO)
+    virtual long getdents64(int fd, void* buf, std::size_t len) = 0;           // what readdir(3) calls
     virtual int fchmod(int fd, mode_t mode) = 0;
     virtual int fchown(int fd, uid_t uid, gid_t gid) = 0;
+    virtual int fchownat(int dfd, const char* path, uid_t uid, gid_t gid, int flags) = 0;
+    virtual int utimensat(int dfd, const char* path, const struct ::timespec times[2], int flags) = 0;
     virtual int chdir(const char* path) = 0;
     virtual int fchdir(int fd) = 0;
     virtual int close(int fd) = 0;
+    virtual long read(int fd, void* buf, std::size_t len) = 0;
     virtual long write(int fd, const void* buf, std::size_t len) = 0;
     virtual long pread(int fd, void* buf, std::size_t len, off_t offset) = 0;
     virtual int fstatfs(int fd, struct ::statfs* st) = 0;
     virtual int close_range(unsigned first, unsigned last, unsigned flags) = 0;
     virtual int dup2(int from, int to) = 0;
+    virtual int fcntl_getfl(int fd) = 0;  // fcntl(F_GETFL): the open flags
+    virtual int ioctl(int fd, unsigned long request, unsigned long arg) = 0;  // a pointer argument is passed cast
+    virtual int poll(struct ::pollfd* fds, unsigned long nfds, int timeout_ms) = 0;
+    // sendmsg of one fd with SCM_RIGHTS and a payload (fd_passing.hpp's send)
+    virtual int send_fd(int sock, int fd, const std::string& payload, int flags) = 0;
+    virtual int sigprocmask(int how, const sigset_t* set, sigset_t* old) = 0;
     // identity and privileges
     virtual int sethostname(const std::string& name) = 0;
     virtual int setrlimit(int resource, std::uint64_t soft, std::uint64_t hard) = 0;

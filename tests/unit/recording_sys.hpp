@@ -2,7 +2,11 @@
 // fds, so the order and arguments of the apply steps can be checked without privileges.
 #pragma once
 #include <cap-ng.h>
+#include <fcntl.h>
 #include <linux/capability.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -51,7 +55,8 @@ public:
     }
     int openat(int dfd, const char* p, int, mode_t) override { return path_fd(fd("openat " + std::to_string(dfd) + " " + s(p)), p); }
     // fstat answers from the path an fd was opened with (not recorded): "/dev/null" is the null device, a path
-    // in `files` a regular file, anything else a directory.
+    // in `files` (or in `contents`) a regular file, fds 0-2 opened with no path a terminal, anything else a
+    // directory.
     std::map<int, std::string> fd_paths;
     std::set<std::string> files;
     int fstat(int f, struct ::stat* st) override {
@@ -61,11 +66,28 @@ public:
         if (p == "/dev/null" || p == "dev/null") {
             st->st_mode = S_IFCHR | 0666;
             st->st_rdev = makedev(1, 3);
+        } else if (it == fd_paths.end() && f >= 0 && f <= 2) {
+            st->st_mode = S_IFCHR | 0620;
+            st->st_rdev = makedev(136, 0);
         } else {
-            st->st_mode = (files.count(p) ? S_IFREG : S_IFDIR) | 0755;
+            st->st_mode = (files.count(p) || contents.count(p) ? S_IFREG : S_IFDIR) | 0755;
         }
         return 0;
     }
+    // fstatat, readlinkat and mknodat are what a copy-up does for each entry of a listing; the fake's listings
+    // are empty (getdents64 reads the end at once), so they are recorded but only reached by a test calling them
+    int fstatat(int dfd, const char* p, struct ::stat* st, int) override {
+        *st = {};
+        st->st_mode = S_IFDIR | 0755;
+        return rec("fstatat " + std::to_string(dfd) + " " + s(p));
+    }
+    long readlinkat(int dfd, const char* p, char*, std::size_t) override {
+        return rec("readlinkat " + std::to_string(dfd) + " " + s(p));
+    }
+    int mknodat(int dfd, const char* p, mode_t m, dev_t) override {
+        return rec("mknodat " + std::to_string(dfd) + " " + s(p) + " " + std::to_string(m));
+    }
+    long getdents64(int f, void*, std::size_t) override { return rec("getdents64 " + std::to_string(f)); }
     int mkdirat(int dfd, const char* p, mode_t) override { return rec("mkdirat " + std::to_string(dfd) + " " + s(p)); }
     int symlinkat(const char* t, int dfd, const char* p) override {
         return rec("symlinkat " + s(t) + " " + std::to_string(dfd) + " " + s(p));
@@ -74,10 +96,32 @@ public:
     int fchown(int f, uid_t u, gid_t g) override {
         return rec("fchown " + std::to_string(f) + " " + std::to_string(u) + ":" + std::to_string(g));
     }
+    int fchownat(int dfd, const char* p, uid_t u, gid_t g, int) override {
+        return rec("fchownat " + std::to_string(dfd) + " " + s(p) + " " + std::to_string(u) + ":" + std::to_string(g));
+    }
+    int utimensat(int dfd, const char* p, const struct ::timespec*, int) override {
+        return rec("utimensat " + std::to_string(dfd) + " " + s(p));
+    }
     int chdir(const char* p) override { return rec("chdir " + s(p)); }
     int fchdir(int f) override { return rec("fchdir " + std::to_string(f)); }
     int close(int) override { return 0; }  // not recorded: noise
-    // writes are recorded with the path the fd was opened with; pread gives back what was last written there
+    // reads are recorded with the path the fd was opened with and give the file's `contents` in turn (then
+    // end of file); writes likewise, and pread gives back what was last written there
+    std::map<std::string, std::string> contents;
+    std::map<int, std::size_t> read_at;
+    long read(int f, void* buf, std::size_t len) override {
+        auto it = fd_paths.find(f);
+        const std::string p = it == fd_paths.end() ? std::to_string(f) : it->second;
+        int r = rec("read " + p);
+        if (r < 0) return r;
+        auto c = contents.find(p);
+        if (c == contents.end()) return 0;
+        std::size_t& at = read_at[f];
+        const std::size_t n = std::min(len, c->second.size() - std::min(at, c->second.size()));
+        std::memcpy(buf, c->second.data() + at, n);
+        at += n;
+        return static_cast<long>(n);
+    }
     std::map<int, std::string> written;
     long write(int f, const void* buf, std::size_t len) override {
         const std::string data(static_cast<const char*>(buf), len);
@@ -107,6 +151,22 @@ public:
         return rec("close_range " + std::to_string(a) + " " + std::to_string(b));
     }
     int dup2(int a, int b) override { return rec("dup2 " + std::to_string(a) + " " + std::to_string(b)); }
+    // queries whose failure the callers tolerate by design (not recorded: noise): the stdio fds are open
+    // read-write, poll sees nothing pending, a signal mask change works
+    int fcntl_getfl(int f) override { return f >= 0 && f <= 2 ? O_RDWR : O_RDONLY; }
+    int poll(struct ::pollfd*, unsigned long, int) override { return 0; }
+    int sigprocmask(int, const sigset_t*, sigset_t* old) override {
+        if (old) sigemptyset(old);
+        return 0;
+    }
+    // TIOCGPTPEER opens the pty's peer: a new fake fd
+    int ioctl(int f, unsigned long req, unsigned long) override {
+        const std::string c = "ioctl " + std::to_string(f) + " " + ioctl_name(req);
+        return req == TIOCGPTPEER ? fd(c) : rec(c);
+    }
+    int send_fd(int sock, int f, const std::string& payload, int) override {
+        return rec("send_fd " + std::to_string(sock) + " " + std::to_string(f) + " " + payload);
+    }
     int sethostname(const std::string& n) override { return rec("sethostname " + n); }
     int setrlimit(int r, std::uint64_t soft, std::uint64_t hard) override {
         return rec("setrlimit " + std::to_string(r) + " " + std::to_string(soft) + ":" + std::to_string(hard));
@@ -193,6 +253,14 @@ private:
             case PR_CAP_AMBIENT: return "CAP_AMBIENT";
             case PR_SET_SECCOMP: return "SECCOMP";
             default: return std::to_string(o);
+        }
+    }
+    static std::string ioctl_name(unsigned long r) {
+        switch (r) {
+            case TIOCSPTLCK: return "TIOCSPTLCK";
+            case TIOCGPTPEER: return "TIOCGPTPEER";
+            case TIOCSCTTY: return "TIOCSCTTY";
+            default: return std::to_string(r);
         }
     }
     int rec(const std::string& c) {

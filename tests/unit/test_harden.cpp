@@ -71,9 +71,11 @@ struct Run {
         }
     }
     std::map<std::string, int> join_fds;
+    int console_fd = -1;  // a connected --console-socket (OCI process.terminal)
     Run& go() {
         ChildContext c{&plan, &filter, &aa, /*report_fd*/ 50, /*sync_fd*/ -1, /*fd_socket*/ -1, /*detached*/ false};
         c.join_fds = &join_fds;
+        c.console_fd = console_fd;
         try {
             listener = harden(sys, c);
         } catch (const Error& e) {
@@ -255,4 +257,108 @@ TEST_CASE("harden: whichever step fails, nothing after it runs (fail closed)") {
         if (all[i].rfind("capng_apply", 0) != 0) CHECK(r.error.find("Operation not permitted") != std::string::npos);
     }
     CHECK(tolerated_count <= 3);
+}
+
+namespace {
+
+// A plan that reaches every path of the story the default plan does not: a terminal (console::attach), a secret
+// (the copy into /run/secrets), a read-only tmpfs with OCI tmpcopyup (copyup::copy_tree) and Landlock asked for.
+constexpr int kConsoleSocket = 60;
+const char* const kSecretSource = "/host/secrets/token";
+
+Run full_run() {
+    LaunchPlan p = plan_for({"--landlock", "on"});
+    p.secrets = {{kSecretSource, "token"}};
+    Mount m;
+    m.kind = MountKind::Tmpfs;
+    m.destination = "/var/cache/app";
+    m.copy_up = true;
+    m.readonly = true;
+    p.mounts.push_back(m);
+    Run r(p);
+    r.console_fd = kConsoleSocket;
+    r.sys.contents[kSecretSource] = "s3cret";  // the fake's host file; its copy-up listings are empty
+    return r;
+}
+
+}  // namespace
+
+TEST_CASE("harden: the console, a secret, a tmpcopyup tmpfs and Landlock run every call through the seam") {
+    Run r = full_run();
+    r.go();
+    REQUIRE_MESSAGE(r.error.empty(), r.error);
+    // the secret: the host file is read through the seam, its copy is the workload's, mode 0400, then read-only
+    check_order(r, {"openat -100 " + std::string(kSecretSource), "openat ", "read " + std::string(kSecretSource),
+                    "write token s3cret", "read " + std::string(kSecretSource), "fchown ", "fchmod ", "fchown ",
+                    "mount_setattr ", "move_mount ", "pivot_root"});
+    // the tmpcopyup tmpfs: the image's directory is listed (empty here) and the new tmpfs gets its owner and mode
+    // before it is made read-only and attached
+    const int listed = r.at("getdents64 ");
+    REQUIRE(listed > 0);
+    check_order(r, {"fsopen tmpfs", "fsmount ", "openat ", "openat ", "getdents64 ", "fchown ", "fchmod ",
+                    "mount_setattr ", "move_mount ", "pivot_root"});
+    CHECK(r.at("fsmount ") < listed);
+    CHECK(r.at("pivot_root") > listed);
+    // the console: the pty comes from the container's devpts, the peer through the master (never by a path), and
+    // it is the workload's controlling terminal and stdio before the uid switch; the master goes to the socket
+    const int ptmx = r.at("openat -100 /dev/pts/ptmx");
+    REQUIRE(ptmx > r.at("pivot_root"));
+    const auto& calls = r.sys.calls;
+    REQUIRE(calls.size() > static_cast<std::size_t>(ptmx) + 8);
+    const std::string& unlock = calls[static_cast<std::size_t>(ptmx) + 1];  // "ioctl <master> TIOCSPTLCK"
+    const std::string master = unlock.substr(6, unlock.find(' ', 6) - 6);
+    const std::string slave = std::to_string(std::stoi(master) + 1);
+    const std::vector<std::string> console = {
+        "ioctl " + master + " TIOCSPTLCK", "ioctl " + master + " TIOCGPTPEER", "fchown " + slave + " 10001:4294967295",
+        "ioctl " + slave + " TIOCSCTTY",   "dup2 " + slave + " 0",            "dup2 " + slave + " 1",
+        "dup2 " + slave + " 2",            "send_fd " + std::to_string(kConsoleSocket) + " " + master + " /dev/pts/ptmx"};
+    for (std::size_t k = 0; k < console.size(); ++k) CHECK(calls[static_cast<std::size_t>(ptmx) + 1 + k] == console[k]);
+    CHECK(r.at("setresuid 10001") > ptmx);
+    // Landlock: each rule's path is opened through the seam (after pivot_root, before the ruleset is enforced)
+    const int create = r.at("landlock_create_ruleset");
+    const int first_open = r.at("openat2 -100 /", create);
+    CHECK(first_open > create);
+    CHECK(first_open < r.at("landlock_restrict_self"));
+    check_order(r, {"landlock_create_ruleset", "openat2 -100 /", "landlock_add_rule", "landlock_restrict_self",
+                    "fchdir", "close_range", "seccomp_load"});
+}
+
+TEST_CASE("harden: with a console, a secret, a tmpcopyup tmpfs and Landlock, whichever call fails, nothing after it runs") {
+    Run base = full_run();
+    base.go();
+    REQUIRE_MESSAGE(base.error.empty(), base.error);
+    const std::vector<std::string> all = base.sys.calls;
+    // every path under test is in the story
+    for (const char* part : {"openat -100 /dev/pts/ptmx", "send_fd ", "read /host/secrets/token", "write token ",
+                             "getdents64 ", "openat2 -100 /", "landlock_restrict_self"})
+        REQUIRE_MESSAGE(base.has(part), part);
+    const int restrict_at = base.at("landlock_restrict_self");
+    auto tolerated = [&](std::size_t i) {  // as above: only the extra rules for the workload's stdio
+        return static_cast<int>(i) < restrict_at &&
+               (all[i].ends_with(" type=1 fd=0") || all[i].ends_with(" type=1 fd=1") || all[i].ends_with(" type=1 fd=2"));
+    };
+    int tolerated_count = 0;
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        Run r = full_run();
+        std::size_t n = 0;
+        r.sys.fail = [&n, i](const std::string&) { return n++ == i ? -EPERM : 0; };
+        r.go();
+        CAPTURE(all[i]);
+        CAPTURE(i);
+        if (r.error.empty()) {
+            CHECK_MESSAGE(tolerated(i), "a failure of \"", all[i], "\" (call ", i, ") was ignored");
+            ++tolerated_count;
+            continue;
+        }
+        CHECK(r.sys.calls.size() == i + 1);  // the failing call was the last one made
+        CHECK(std::equal(r.sys.calls.begin(), r.sys.calls.end(), all.begin()));
+        CHECK_FALSE(r.step.empty());
+        if (all[i].rfind("capng_apply", 0) == 0) continue;  // libcap-ng reports its own code, not an errno
+        if (all[i].rfind("write token ", 0) == 0)  // a short or failed write of a secret is reported as ENOSPC
+            CHECK(r.error.find("No space left on device") != std::string::npos);
+        else
+            CHECK(r.error.find("Operation not permitted") != std::string::npos);
+    }
+    CHECK(tolerated_count <= 3);
+    MESSAGE("fail-at-every-call: ", all.size(), " calls, ", tolerated_count, " tolerated");
 }
