@@ -26,6 +26,7 @@
 #include "hardrun/cgroups.hpp"
 #include "hardrun/error.hpp"
 #include "hardrun/log.hpp"
+#include "hardrun/procfs.hpp"
 
 namespace hardrun::cgroups {
 
@@ -100,15 +101,9 @@ bool populated_at(int dirfd) {
 
 // Start time (clock ticks since boot) of a process, from /proc/PID/stat field 22.
 std::optional<std::uint64_t> start_time(const std::string& pid) {
-    Read r = read_path("/proc/" + pid + "/stat");
-    if (r.err) return std::nullopt;
-    auto paren = r.text.rfind(')');
-    if (paren == std::string::npos) return std::nullopt;
-    std::istringstream in(r.text.substr(paren + 2));
-    std::string field;
-    for (int i = 3; i <= 22 && in >> field; ++i)
-        if (i == 22) return std::strtoull(field.c_str(), nullptr, 10);
-    return std::nullopt;
+    auto st = procfs::read_stat(pid);
+    if (!st) return std::nullopt;
+    return st->start_time;
 }
 
 std::string pidns_id() {

@@ -23,6 +23,7 @@
 #include "hardrun/error.hpp"
 #include "hardrun/interrupt.hpp"
 #include "hardrun/log.hpp"
+#include "hardrun/procfs.hpp"
 
 namespace hardrun::oci {
 
@@ -215,15 +216,8 @@ pid_t innermost_pid(pid_t pid) {
 }
 
 pid_t parent_of(pid_t pid) {
-    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    const auto close = text.rfind(')');  // the name may hold spaces and parentheses
-    if (close == std::string::npos) return 0;
-    std::istringstream in(text.substr(close + 1));
-    std::string state;
-    pid_t ppid = 0;
-    in >> state >> ppid;
-    return ppid;
+    auto st = procfs::read_stat(pid);
+    return st ? st->ppid : 0;
 }
 
 }  // namespace
