@@ -26,6 +26,7 @@
 #include "hardrun/cgroups.hpp"
 #include "hardrun/error.hpp"
 #include "hardrun/log.hpp"
+#include "hardrun/parse.hpp"
 #include "hardrun/procfs.hpp"
 
 namespace hardrun::cgroups {
@@ -251,7 +252,8 @@ bool remove_dir(const std::string& path, std::chrono::milliseconds limit) {
 }
 
 bool pid_alive(const std::string& pid) {
-    return ::kill(static_cast<pid_t>(std::stol(pid)), 0) == 0 || errno == EPERM;
+    const auto p = parse::number<pid_t>(pid);
+    return p && (::kill(*p, 0) == 0 || errno == EPERM);
 }
 
 // ---- the reaper ----------------------------------------------------------------------------------
@@ -570,8 +572,11 @@ Stats Cgroup::collect() const {
         s.oom_kills = ev.count("oom_kill") ? ev["oom_kill"] : 0;
         s.oom_killed = s.oom_kills > 0;
     }
-    if (Read r = read_at(fd, "memory.peak"); !r.err && !r.text.empty() && std::isdigit(static_cast<unsigned char>(r.text[0])))
-        s.memory_peak = std::strtoull(r.text.c_str(), nullptr, 10);
+    if (Read r = read_at(fd, "memory.peak"); !r.err) {
+        std::string_view t = r.text;
+        while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.remove_suffix(1);
+        if (auto v = parse::number<std::uint64_t>(t)) s.memory_peak = *v;
+    }
     if (Read r = read_at(fd, "cpu.stat"); !r.err) {
         auto st = keyed(r.text);
         if (st.count("usage_usec")) s.cpu_usage_usec = st["usage_usec"];

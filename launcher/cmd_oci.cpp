@@ -30,6 +30,7 @@
 #include "hardrun/json_text.hpp"
 #include "hardrun/launch.hpp"
 #include "hardrun/log.hpp"
+#include "hardrun/parse.hpp"
 #include "hardrun/oci.hpp"
 #include "hardrun/oci_cli.hpp"
 #include "hardrun/oci_runtime.hpp"
@@ -396,10 +397,8 @@ void print_ps_table(const std::vector<pid_t>& pids, std::vector<std::string> ps_
         std::istringstream ls(line);
         std::string field;
         for (std::size_t i = 0; i <= col && ls >> field; ++i) {}
-        pid_t pid = 0;
-        auto [end, ec] = std::from_chars(field.data(), field.data() + field.size(), pid);
-        if (ec == std::errc() && end == field.data() + field.size() && std::find(pids.begin(), pids.end(), pid) != pids.end())
-            std::cout << line << "\n";
+        const auto pid = parse::number<pid_t>(field);
+        if (pid && std::find(pids.begin(), pids.end(), *pid) != pids.end()) std::cout << line << "\n";
     }
 }
 

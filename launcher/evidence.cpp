@@ -42,14 +42,6 @@ std::vector<std::string> split_ws(std::string_view s) {
     return out;
 }
 
-template <typename T>
-std::optional<T> number(std::string_view s, int base = 10) {
-    T v{};
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
-    if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-    return v;
-}
-
 std::optional<std::string> read_text(const std::string& path, std::string* error = nullptr) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -102,11 +94,11 @@ ProcStatus parse_status(std::string_view text) {
         auto fields = split_ws(value);
         auto cap = [&](CapSet& set) {
             if (!fields.empty())
-                if (auto v = number<std::uint64_t>(fields[0], 16)) set.bits = *v;
+                if (auto v = parse::number_base<std::uint64_t>(fields[0], 16)) set.bits = *v;
         };
         auto ids = [&](std::array<long, 4>& out) {
             for (std::size_t i = 0; i < 4 && i < fields.size(); ++i)
-                if (auto v = number<long>(fields[i])) out[i] = *v;
+                if (auto v = parse::number<long>(fields[i])) out[i] = *v;
         };
         if (key == "Name") s.name = fields.empty() ? "" : fields[0];
         else if (key == "State" && !fields.empty()) s.state = fields[0][0];
@@ -114,15 +106,15 @@ ProcStatus parse_status(std::string_view text) {
         else if (key == "Gid") ids(s.gid);
         else if (key == "Groups") {
             for (const auto& f : fields)
-                if (auto v = number<long>(f)) s.groups.push_back(*v);
+                if (auto v = parse::number<long>(f)) s.groups.push_back(*v);
         } else if (key == "CapInh") cap(s.inh);
         else if (key == "CapPrm") cap(s.prm);
         else if (key == "CapEff") cap(s.eff);
         else if (key == "CapBnd") cap(s.bnd);
         else if (key == "CapAmb") cap(s.amb);
-        else if (key == "NoNewPrivs" && !fields.empty()) s.no_new_privs = number<int>(fields[0]);
-        else if (key == "Seccomp" && !fields.empty()) s.seccomp = number<int>(fields[0]);
-        else if (key == "Seccomp_filters" && !fields.empty()) s.seccomp_filters = number<int>(fields[0]);
+        else if (key == "NoNewPrivs" && !fields.empty()) s.no_new_privs = parse::number<int>(fields[0]);
+        else if (key == "Seccomp" && !fields.empty()) s.seccomp = parse::number<int>(fields[0]);
+        else if (key == "Seccomp_filters" && !fields.empty()) s.seccomp_filters = parse::number<int>(fields[0]);
     }
     return s;
 }
@@ -173,7 +165,7 @@ std::vector<IdMap> parse_id_map(std::string_view text) {
     for (auto line : split_lines(text)) {
         auto f = split_ws(line);
         if (f.size() != 3) continue;
-        auto a = number<std::uint32_t>(f[0]), b = number<std::uint32_t>(f[1]), c = number<std::uint32_t>(f[2]);
+        auto a = parse::number<std::uint32_t>(f[0]), b = parse::number<std::uint32_t>(f[1]), c = parse::number<std::uint32_t>(f[2]);
         if (a && b && c) out.push_back(IdMap{*a, *b, *c});
     }
     return out;

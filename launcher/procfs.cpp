@@ -5,7 +5,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
+
+#include "hardrun/parse.hpp"
 
 
 namespace hardrun::procfs {
@@ -41,8 +42,9 @@ bool octal_digit(char c) { return c >= '0' && c <= '7'; }
 
 template <typename T>
 bool number(std::string_view s, T& out) {
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-    return !s.empty() && ec == std::errc() && p == s.data() + s.size();
+    auto v = parse::number<T>(s);
+    if (v) out = *v;
+    return v.has_value();
 }
 
 }  // namespace
