@@ -251,6 +251,15 @@ bool remove_dir(const std::string& path, std::chrono::milliseconds limit) {
     }
 }
 
+// The destructor's cleanup: kill what is left, wait for the cgroup to empty, remove it. 0 or errno.
+int kill_and_remove_at(int dirfd, const std::string& path) {
+    if (populated_at(dirfd)) {
+        kill_at(dirfd);
+        wait_empty(dirfd, std::chrono::milliseconds(5000));
+    }
+    return remove_dir(path, std::chrono::milliseconds(2000)) ? 0 : errno;
+}
+
 bool pid_alive(const std::string& pid) {
     const auto p = parse::number<pid_t>(pid);
     return p && (::kill(*p, 0) == 0 || errno == EPERM);
@@ -554,14 +563,17 @@ Cgroup::Cgroup(std::string path, UniqueFd dir, const Resources& limits)
 
 Cgroup::~Cgroup() {
     if (!dir_ || disowned_) return;
-    if (populated_at(dir_.get())) {
-        kill_all();
-        wait_empty(dir_.get(), std::chrono::milliseconds(5000));
-    }
-    if (!remove_dir(path_, std::chrono::milliseconds(2000)))
-        log::warning("could not remove the cgroup " + path_ + ": " + errno_text(errno) +
+    if (int err = kill_and_remove_at(dir_.get(), path_))
+        log::warning("could not remove the cgroup " + path_ + ": " + errno_text(err) +
                      " (the next launch removes it)");
     reaper_.dismiss();  // only now: a kill -9 during the removal above is still covered
+}
+
+int kill_and_remove(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT ? 0 : errno;
+    UniqueFd dir(fd);
+    return kill_and_remove_at(dir.get(), path);
 }
 
 Stats Cgroup::collect() const {
