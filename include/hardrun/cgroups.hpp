@@ -91,7 +91,6 @@ public:
         disowned_ = true;
         reaper_.dismiss();
     }
-    bool has_reaper() const { return reaper_.running(); }
 
 private:
     Cgroup(std::string path, UniqueFd dir, const Resources& limits);
