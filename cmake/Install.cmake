@@ -79,7 +79,6 @@ install(TARGETS hardrun RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(DIRECTORY profiles/ DESTINATION ${CMAKE_INSTALL_DATADIR}/hardrun)
 install(FILES contrib/bash-completion/hardrun DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
 file(GLOB hardrun_docs CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/docs/*.md)
-list(FILTER hardrun_docs EXCLUDE REGEX "README-draft\\.md$")
 install(FILES README.md ${hardrun_docs} DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
 # The example units name /usr/bin/hardrun; they are rewritten at install time for the real prefix (which

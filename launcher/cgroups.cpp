@@ -26,6 +26,8 @@
 #include "hardrun/cgroups.hpp"
 #include "hardrun/error.hpp"
 #include "hardrun/log.hpp"
+#include "hardrun/parse.hpp"
+#include "hardrun/procfs.hpp"
 
 namespace hardrun::cgroups {
 
@@ -100,15 +102,9 @@ bool populated_at(int dirfd) {
 
 // Start time (clock ticks since boot) of a process, from /proc/PID/stat field 22.
 std::optional<std::uint64_t> start_time(const std::string& pid) {
-    Read r = read_path("/proc/" + pid + "/stat");
-    if (r.err) return std::nullopt;
-    auto paren = r.text.rfind(')');
-    if (paren == std::string::npos) return std::nullopt;
-    std::istringstream in(r.text.substr(paren + 2));
-    std::string field;
-    for (int i = 3; i <= 22 && in >> field; ++i)
-        if (i == 22) return std::strtoull(field.c_str(), nullptr, 10);
-    return std::nullopt;
+    auto st = procfs::read_stat(pid);
+    if (!st) return std::nullopt;
+    return st->start_time;
 }
 
 std::string pidns_id() {
@@ -255,8 +251,18 @@ bool remove_dir(const std::string& path, std::chrono::milliseconds limit) {
     }
 }
 
+// The destructor's cleanup: kill what is left, wait for the cgroup to empty, remove it. 0 or errno.
+int kill_and_remove_at(int dirfd, const std::string& path) {
+    if (populated_at(dirfd)) {
+        kill_at(dirfd);
+        wait_empty(dirfd, std::chrono::milliseconds(5000));
+    }
+    return remove_dir(path, std::chrono::milliseconds(2000)) ? 0 : errno;
+}
+
 bool pid_alive(const std::string& pid) {
-    return ::kill(static_cast<pid_t>(std::stol(pid)), 0) == 0 || errno == EPERM;
+    const auto p = parse::number<pid_t>(pid);
+    return p && (::kill(*p, 0) == 0 || errno == EPERM);
 }
 
 // ---- the reaper ----------------------------------------------------------------------------------
@@ -557,14 +563,17 @@ Cgroup::Cgroup(std::string path, UniqueFd dir, const Resources& limits)
 
 Cgroup::~Cgroup() {
     if (!dir_ || disowned_) return;
-    if (populated_at(dir_.get())) {
-        kill_all();
-        wait_empty(dir_.get(), std::chrono::milliseconds(5000));
-    }
-    if (!remove_dir(path_, std::chrono::milliseconds(2000)))
-        log::warning("could not remove the cgroup " + path_ + ": " + errno_text(errno) +
+    if (int err = kill_and_remove_at(dir_.get(), path_))
+        log::warning("could not remove the cgroup " + path_ + ": " + errno_text(err) +
                      " (the next launch removes it)");
     reaper_.dismiss();  // only now: a kill -9 during the removal above is still covered
+}
+
+int kill_and_remove(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT ? 0 : errno;
+    UniqueFd dir(fd);
+    return kill_and_remove_at(dir.get(), path);
 }
 
 Stats Cgroup::collect() const {
@@ -575,8 +584,11 @@ Stats Cgroup::collect() const {
         s.oom_kills = ev.count("oom_kill") ? ev["oom_kill"] : 0;
         s.oom_killed = s.oom_kills > 0;
     }
-    if (Read r = read_at(fd, "memory.peak"); !r.err && !r.text.empty() && std::isdigit(static_cast<unsigned char>(r.text[0])))
-        s.memory_peak = std::strtoull(r.text.c_str(), nullptr, 10);
+    if (Read r = read_at(fd, "memory.peak"); !r.err) {
+        std::string_view t = r.text;
+        while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.remove_suffix(1);
+        if (auto v = parse::number<std::uint64_t>(t)) s.memory_peak = *v;
+    }
     if (Read r = read_at(fd, "cpu.stat"); !r.err) {
         auto st = keyed(r.text);
         if (st.count("usage_usec")) s.cpu_usage_usec = st["usage_usec"];

@@ -6,6 +6,7 @@
 
 #include "hardrun/cgroups.hpp"
 #include "hardrun/error.hpp"
+#include "hardrun/procfs.hpp"
 
 namespace hardrun::cgroups {
 
@@ -20,20 +21,6 @@ std::vector<std::string> split_ws(std::string_view s) {
         while (j < s.size() && s[j] != ' ' && s[j] != '\t' && s[j] != '\n') ++j;
         if (j > i) out.emplace_back(s.substr(i, j - i));
         i = j;
-    }
-    return out;
-}
-
-// mountinfo escapes blanks and backslashes as \ooo
-std::string unescape(std::string_view s) {
-    std::string out;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '\\' && i + 3 < s.size() && std::isdigit(static_cast<unsigned char>(s[i + 1]))) {
-            out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
-            i += 3;
-        } else {
-            out += s[i];
-        }
     }
     return out;
 }
@@ -77,25 +64,15 @@ std::string flags_for(const std::string& controller) {
 
 MountFacts parse_mountinfo(std::string_view text) {
     MountFacts f;
-    std::istringstream in{std::string(text)};
-    std::string line;
-    while (std::getline(in, line)) {
-        auto fields = split_ws(line);
-        auto dash = std::find(fields.begin(), fields.end(), "-");
-        if (dash == fields.end() || fields.size() < 5 || fields.end() - dash < 4) continue;
-        const std::string& fstype = *(dash + 1);
-        std::string mountpoint = unescape(fields[4]);
-        if (fstype == "cgroup2") {
+    for (const auto& m : procfs::parse_mountinfo(text)) {
+        if (m.fstype == "cgroup2") {
             if (!f.v2_mount) {
-                f.v2_mount = mountpoint;
-                f.v2_root = unescape(fields[3]);
+                f.v2_mount = m.mount_point;
+                f.v2_root = m.root;
             }
-        } else if (fstype == "cgroup") {
-            const std::string& opts = *(dash + 3);
-            std::stringstream os(opts);
-            std::string o;
-            while (std::getline(os, o, ','))
-                if (o != "rw" && o != "ro" && !o.starts_with("name=") && !f.v1.count(o)) f.v1[o] = mountpoint;
+        } else if (m.fstype == "cgroup") {
+            for (const auto& o : m.super_options)
+                if (o != "rw" && o != "ro" && !o.starts_with("name=") && !f.v1.count(o)) f.v1[o] = m.mount_point;
         }
     }
     return f;

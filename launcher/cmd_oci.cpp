@@ -23,6 +23,7 @@
 #include <iostream>
 #include <thread>
 
+#include "hardrun/cgroups.hpp"
 #include "hardrun/commands.hpp"
 #include "hardrun/console.hpp"
 #include "hardrun/error.hpp"
@@ -30,6 +31,7 @@
 #include "hardrun/json_text.hpp"
 #include "hardrun/launch.hpp"
 #include "hardrun/log.hpp"
+#include "hardrun/parse.hpp"
 #include "hardrun/oci.hpp"
 #include "hardrun/oci_cli.hpp"
 #include "hardrun/oci_runtime.hpp"
@@ -128,16 +130,8 @@ std::vector<int> preserved_fds(int count) {
 // Kills what is left in a cgroup hardrun created for the container, and removes it.
 void remove_cgroup(const std::string& path) {
     if (path.empty() || !path.starts_with("/sys/fs/cgroup/")) return;
-    {
-        std::ofstream kill(path + "/cgroup.kill");
-        kill << "1" << std::flush;
-    }
-    for (int i = 0; i < 2000; ++i) {
-        if (::rmdir(path.c_str()) == 0 || errno == ENOENT) return;
-        if (errno != EBUSY) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    log::warning("could not remove the cgroup " + path + ": " + errno_text(errno));
+    if (int err = cgroups::kill_and_remove(path))
+        log::warning("could not remove the cgroup " + path + ": " + errno_text(err));
 }
 
 std::string cgroup_name_for(const oci::Bundle& b, const std::string& id) {
@@ -396,10 +390,8 @@ void print_ps_table(const std::vector<pid_t>& pids, std::vector<std::string> ps_
         std::istringstream ls(line);
         std::string field;
         for (std::size_t i = 0; i <= col && ls >> field; ++i) {}
-        pid_t pid = 0;
-        auto [end, ec] = std::from_chars(field.data(), field.data() + field.size(), pid);
-        if (ec == std::errc() && end == field.data() + field.size() && std::find(pids.begin(), pids.end(), pid) != pids.end())
-            std::cout << line << "\n";
+        const auto pid = parse::number<pid_t>(field);
+        if (pid && std::find(pids.begin(), pids.end(), *pid) != pids.end()) std::cout << line << "\n";
     }
 }
 

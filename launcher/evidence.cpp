@@ -12,6 +12,7 @@
 #include "hardrun/error.hpp"
 #include "hardrun/landlock.hpp"
 #include "hardrun/parse.hpp"
+#include "hardrun/procfs.hpp"
 
 namespace hardrun::evidence {
 
@@ -37,43 +38,6 @@ std::vector<std::string> split_ws(std::string_view s) {
         while (j < s.size() && s[j] != ' ' && s[j] != '\t') ++j;
         if (j > i) out.emplace_back(s.substr(i, j - i));
         i = j;
-    }
-    return out;
-}
-
-std::vector<std::string> split_char(std::string_view s, char sep) {
-    std::vector<std::string> out;
-    std::size_t start = 0;
-    for (;;) {
-        auto pos = s.find(sep, start);
-        out.emplace_back(s.substr(start, pos == std::string_view::npos ? std::string_view::npos : pos - start));
-        if (pos == std::string_view::npos) break;
-        start = pos + 1;
-    }
-    return out;
-}
-
-template <typename T>
-std::optional<T> number(std::string_view s, int base = 10) {
-    T v{};
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
-    if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-    return v;
-}
-
-// mountinfo escapes space, tab, newline and backslash as \ooo
-std::string unescape(std::string_view s) {
-    std::string out;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '\\' && i + 3 < s.size()) {
-            auto oct = number<int>(s.substr(i + 1, 3), 8);
-            if (oct) {
-                out.push_back(static_cast<char>(*oct));
-                i += 3;
-                continue;
-            }
-        }
-        out.push_back(s[i]);
     }
     return out;
 }
@@ -130,11 +94,11 @@ ProcStatus parse_status(std::string_view text) {
         auto fields = split_ws(value);
         auto cap = [&](CapSet& set) {
             if (!fields.empty())
-                if (auto v = number<std::uint64_t>(fields[0], 16)) set.bits = *v;
+                if (auto v = parse::number_base<std::uint64_t>(fields[0], 16)) set.bits = *v;
         };
         auto ids = [&](std::array<long, 4>& out) {
             for (std::size_t i = 0; i < 4 && i < fields.size(); ++i)
-                if (auto v = number<long>(fields[i])) out[i] = *v;
+                if (auto v = parse::number<long>(fields[i])) out[i] = *v;
         };
         if (key == "Name") s.name = fields.empty() ? "" : fields[0];
         else if (key == "State" && !fields.empty()) s.state = fields[0][0];
@@ -142,15 +106,15 @@ ProcStatus parse_status(std::string_view text) {
         else if (key == "Gid") ids(s.gid);
         else if (key == "Groups") {
             for (const auto& f : fields)
-                if (auto v = number<long>(f)) s.groups.push_back(*v);
+                if (auto v = parse::number<long>(f)) s.groups.push_back(*v);
         } else if (key == "CapInh") cap(s.inh);
         else if (key == "CapPrm") cap(s.prm);
         else if (key == "CapEff") cap(s.eff);
         else if (key == "CapBnd") cap(s.bnd);
         else if (key == "CapAmb") cap(s.amb);
-        else if (key == "NoNewPrivs" && !fields.empty()) s.no_new_privs = number<int>(fields[0]);
-        else if (key == "Seccomp" && !fields.empty()) s.seccomp = number<int>(fields[0]);
-        else if (key == "Seccomp_filters" && !fields.empty()) s.seccomp_filters = number<int>(fields[0]);
+        else if (key == "NoNewPrivs" && !fields.empty()) s.no_new_privs = parse::number<int>(fields[0]);
+        else if (key == "Seccomp" && !fields.empty()) s.seccomp = parse::number<int>(fields[0]);
+        else if (key == "Seccomp_filters" && !fields.empty()) s.seccomp_filters = parse::number<int>(fields[0]);
     }
     return s;
 }
@@ -161,26 +125,19 @@ bool MountEntry::has(std::string_view option) const {
 
 std::vector<MountEntry> parse_mountinfo(std::string_view text) {
     std::vector<MountEntry> out;
-    for (auto line : split_lines(text)) {
-        auto f = split_ws(line);
-        // id parent maj:min root mount-point options [optional...] - fstype source super-options
-        auto dash = std::find(f.begin(), f.end(), "-");
-        if (f.size() < 9 || dash == f.end() || std::distance(dash, f.end()) < 3) continue;
+    for (auto& info : procfs::parse_mountinfo(text)) {
         MountEntry m;
-        m.root = unescape(f[3]);
-        m.mount_point = unescape(f[4]);
-        m.options = split_char(f[5], ',');
-        m.fstype = *(dash + 1);
-        m.source = unescape(*(dash + 2));
-        if (dash + 3 < f.end())
-            for (auto& o : split_char(*(dash + 3), ',')) m.options.push_back(o);
+        m.root = std::move(info.root);
+        m.mount_point = std::move(info.mount_point);
+        m.fstype = std::move(info.fstype);
+        m.source = std::move(info.source);
         // the per-mount flags decide: superblock "rw" does not undo a read-only mount
-        auto first = split_char(f[5], ',');
-        auto in_first = [&](const char* o) { return std::find(first.begin(), first.end(), o) != first.end(); };
-        m.readonly = in_first("ro");
-        m.nosuid = in_first("nosuid");
-        m.nodev = in_first("nodev");
-        m.noexec = in_first("noexec");
+        m.readonly = info.has_option("ro");
+        m.nosuid = info.has_option("nosuid");
+        m.nodev = info.has_option("nodev");
+        m.noexec = info.has_option("noexec");
+        m.options = std::move(info.options);
+        m.options.insert(m.options.end(), info.super_options.begin(), info.super_options.end());
         out.push_back(std::move(m));
     }
     return out;
@@ -208,7 +165,7 @@ std::vector<IdMap> parse_id_map(std::string_view text) {
     for (auto line : split_lines(text)) {
         auto f = split_ws(line);
         if (f.size() != 3) continue;
-        auto a = number<std::uint32_t>(f[0]), b = number<std::uint32_t>(f[1]), c = number<std::uint32_t>(f[2]);
+        auto a = parse::number<std::uint32_t>(f[0]), b = parse::number<std::uint32_t>(f[1]), c = parse::number<std::uint32_t>(f[2]);
         if (a && b && c) out.push_back(IdMap{*a, *b, *c});
     }
     return out;

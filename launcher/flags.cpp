@@ -207,17 +207,6 @@ void parse_security_opt(LaunchPlan& plan, const std::string& opt) {
     }
 }
 
-// A plain decimal number (digits only: no sign, blanks or base prefix) in [min, max]. Never throws: the
-// caller names the flag and the range in its UsageError (std::stoul would escape as a bare "stoul").
-std::optional<std::uint64_t> decimal_in(const std::string& s, std::uint64_t min, std::uint64_t max) {
-    std::uint64_t v = 0;
-    const char* end = s.data() + s.size();
-    if (s.empty() || s.front() < '0' || s.front() > '9') return std::nullopt;
-    auto [ptr, ec] = std::from_chars(s.data(), end, v);
-    if (ec != std::errc() || ptr != end || v < min || v > max) return std::nullopt;
-    return v;
-}
-
 std::optional<std::int64_t> parse_limit_or_unlimited(const std::string& option, const std::string& v) {
     if (v.empty()) return std::nullopt;
     if (v == "-1" || v == "max" || v == "unlimited") return -1;
@@ -348,7 +337,7 @@ LaunchPlan build_plan(const RunFlags& f, uid_t invoker_uid) {
     if (!f.memory_reservation.empty()) p.resources.memory_low = parse::size("--memory-reservation", f.memory_reservation);
     if (!f.cpus.empty()) p.resources.cpu_max = parse::cpus("--cpus", f.cpus);
     if (!f.cpu_shares.empty()) {
-        const auto parsed = decimal_in(f.cpu_shares, 2, 262144);
+        const auto parsed = parse::number<std::uint64_t>(f.cpu_shares, 2, 262144);
         if (!parsed) throw UsageError("--cpu-shares", "'" + f.cpu_shares + "' is not a number in 2..262144");
         const std::uint64_t shares = *parsed;
         // the conversion runc and crun use
@@ -358,7 +347,7 @@ LaunchPlan build_plan(const RunFlags& f, uid_t invoker_uid) {
         // like docker: -1 and 0 mean unlimited, i.e. no pids limit at all (and no cgroup needed for it)
         const bool unlimited = f.pids_limit == "-1" || f.pids_limit == "0" || f.pids_limit == "max";
         if (!unlimited) {
-            const auto n = decimal_in(f.pids_limit, 1, 4194304);  // the kernel's PID_MAX_LIMIT
+            const auto n = parse::number<std::uint64_t>(f.pids_limit, 1, 4194304);  // the kernel's PID_MAX_LIMIT
             if (!n)
                 throw UsageError("--pids-limit", "'" + f.pids_limit +
                                                      "' is not a number of processes (1..4194304; -1 or 0: unlimited)");
@@ -374,7 +363,7 @@ LaunchPlan build_plan(const RunFlags& f, uid_t invoker_uid) {
          {std::tuple{&f.allow_bind, &p.landlock.allow_bind, "--allow-bind"},
           std::tuple{&f.allow_connect, &p.landlock.allow_connect, "--allow-connect"}}) {
         for (const auto& port : *list) {
-            const auto n = decimal_in(port, 1, 65535);
+            const auto n = parse::number<std::uint64_t>(port, 1, 65535);
             if (!n) throw UsageError(name, "'" + port + "' is not a TCP port (1..65535)");
             out->push_back(static_cast<std::uint16_t>(*n));
         }

@@ -87,10 +87,8 @@ std::string group_list(const std::vector<gid_t>& groups) {
         auto a = line.find(':'), b = a == std::string::npos ? a : line.find(':', a + 1);
         auto c = b == std::string::npos ? b : line.find(':', b + 1);
         if (c == std::string::npos) continue;
-        gid_t gid = 0;
-        const char* first = line.data() + b + 1;
-        auto [ptr, ec] = std::from_chars(first, line.data() + c, gid);
-        if (ec == std::errc() && ptr == line.data() + c && c > b + 1) names.emplace(gid, line.substr(0, a));
+        if (auto gid = parse::number<gid_t>(std::string_view(line).substr(b + 1, c - b - 1)))
+            names.emplace(*gid, line.substr(0, a));
     }
     std::string out;
     for (gid_t g : groups) {

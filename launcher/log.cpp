@@ -1,5 +1,7 @@
 #include "hardrun/log.hpp"
 
+#include "hardrun/parse.hpp"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,15 +21,15 @@ bool stderr_is_journal() {
     static const bool is = [] {
         const char* js = std::getenv("JOURNAL_STREAM");
         if (!js) return false;
-        unsigned long long dev = 0, ino = 0;
-        const char* end = js + std::strlen(js);
-        auto [colon, e1] = std::from_chars(js, end, dev);
-        if (e1 != std::errc() || colon == end || *colon != ':') return false;
-        auto [rest, e2] = std::from_chars(colon + 1, end, ino);
-        if (e2 != std::errc() || rest != end) return false;
+        const std::string_view text(js);
+        const auto colon = text.find(':');
+        if (colon == std::string_view::npos) return false;
+        const auto dev = parse::number<unsigned long long>(text.substr(0, colon));
+        const auto ino = parse::number<unsigned long long>(text.substr(colon + 1));
+        if (!dev || !ino) return false;
         struct stat st {};
         if (fstat(STDERR_FILENO, &st) != 0) return false;
-        return st.st_dev == dev && st.st_ino == ino;
+        return st.st_dev == *dev && st.st_ino == *ino;
     }();
     return is;
 }

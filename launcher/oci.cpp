@@ -922,10 +922,9 @@ Mount to_mount(const MountSpec& ms, std::size_t i, const std::string& bundle, co
             }
         } else if ((m.kind == MountKind::Tmpfs || m.kind == MountKind::Dev) && opt.starts_with("mode=")) {
             std::string v = opt.substr(5);
-            char* end = nullptr;
-            unsigned long mode = std::strtoul(v.c_str(), &end, 8);
-            if (v.empty() || *end || mode > 07777) fail(O, qt(o) + " is not an octal mode");
-            m.mode = static_cast<mode_t>(mode);
+            const auto mode = parse::number<mode_t>(v, 0, 07777, 8);
+            if (!mode) fail(O, qt(o) + " is not an octal mode");
+            m.mode = *mode;
         } else if (opt.find('=') != std::string::npos && m.kind != MountKind::Dev) {
             m.extra.push_back(opt);  // a filesystem option (devpts gid=5, tmpfs uid=..., proc hidepid=...): the kernel checks it
         } else if (opt == "newinstance" && m.kind == MountKind::Devpts) {

@@ -4,12 +4,14 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "hardrun/apparmor.hpp"
 #include "hardrun/flags.hpp"
 #include "hardrun/oci.hpp"
 #include "hardrun/parse.hpp"
+#include "hardrun/procfs.hpp"
 #include "hardrun/seccomp_profile.hpp"
 
 namespace hardrun::oci {
@@ -20,9 +22,9 @@ namespace {
 
 bool cgroup2_mounted() {
     std::ifstream mi("/proc/self/mountinfo");
-    std::string line;
-    while (std::getline(mi, line))
-        if (line.find(" - cgroup2 ") != std::string::npos) return true;
+    const std::string text((std::istreambuf_iterator<char>(mi)), std::istreambuf_iterator<char>());
+    for (const auto& m : procfs::parse_mountinfo(text))
+        if (m.fstype == "cgroup2") return true;
     return false;
 }
 

@@ -23,6 +23,8 @@
 #include "hardrun/error.hpp"
 #include "hardrun/interrupt.hpp"
 #include "hardrun/log.hpp"
+#include "hardrun/parse.hpp"
+#include "hardrun/procfs.hpp"
 
 namespace hardrun::oci {
 
@@ -174,7 +176,7 @@ void run_hooks_warn(const std::vector<Hook>& hooks, const std::string& kind, con
 int parse_signal(const std::string& name) {
     if (name.empty()) throw UsageError("signal", "is empty");
     if (std::all_of(name.begin(), name.end(), [](unsigned char c) { return std::isdigit(c); })) {
-        int n = name.size() > 3 ? 0 : std::stoi(name);
+        int n = name.size() > 3 ? 0 : parse::number<int>(name).value_or(0);
         if (n < 1 || n > SIGRTMAX) throw UsageError("signal", "'" + name + "' is not a signal number (1.." + std::to_string(SIGRTMAX) + ")");
         return n;
     }
@@ -187,8 +189,9 @@ int parse_signal(const std::string& name) {
         int off = 0;
         bool ok = u.size() == 5;
         if (u.size() > 6 && u[5] == '+') {
-            auto [end, ec] = std::from_chars(u.data() + 6, u.data() + u.size(), off);
-            ok = ec == std::errc() && end == u.data() + u.size() && off >= 0;
+            const auto n = parse::number<int>(std::string_view(u).substr(6), 0);
+            ok = n.has_value();
+            off = n.value_or(0);
         }
         if (ok && SIGRTMIN + off <= SIGRTMAX) return SIGRTMIN + off;
     }
@@ -202,10 +205,7 @@ std::vector<pid_t> all_pids() {
     DIR* d = ::opendir("/proc");
     if (!d) return out;
     while (dirent* e = ::readdir(d)) {
-        pid_t p = 0;
-        const char* name_end = e->d_name + std::strlen(e->d_name);
-        if (auto [end, ec] = std::from_chars(e->d_name, name_end, p); ec == std::errc() && end == name_end && p > 0)
-            out.push_back(p);
+        if (auto p = parse::number<pid_t>(e->d_name, 1)) out.push_back(*p);
     }
     ::closedir(d);
     return out;
@@ -218,22 +218,15 @@ pid_t innermost_pid(pid_t pid) {
         if (line.starts_with("NSpid:")) {
             std::istringstream in(line.substr(6));
             pid_t last = 0;
-            for (pid_t v; in >> v;) last = v;
+            for (std::string w; in >> w;) last = parse::number<pid_t>(w).value_or(0);
             return last;
         }
     return 0;
 }
 
 pid_t parent_of(pid_t pid) {
-    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    const auto close = text.rfind(')');  // the name may hold spaces and parentheses
-    if (close == std::string::npos) return 0;
-    std::istringstream in(text.substr(close + 1));
-    std::string state;
-    pid_t ppid = 0;
-    in >> state >> ppid;
-    return ppid;
+    auto st = procfs::read_stat(pid);
+    return st ? st->ppid : 0;
 }
 
 }  // namespace
@@ -245,8 +238,8 @@ std::vector<pid_t> container_pids(pid_t init, const std::string& cgroup_path) {
     out.push_back(init);
     if (!cgroup_path.empty()) {  // the container's own cgroup lists exactly its processes
         std::ifstream procs(cgroup_path + "/cgroup.procs");
-        for (pid_t p; procs >> p;)
-            if (p != init) out.push_back(p);
+        for (std::string w; procs >> w;)
+            if (auto p = parse::number<pid_t>(w); p && *p != init) out.push_back(*p);
     } else if (innermost_pid(init) == 1) {  // init made the pid namespace: everything in it is the container's
         for (pid_t p : all_pids()) {
             struct stat st {};

@@ -38,15 +38,15 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
 }
 
 bool parse_u64(std::string_view s, std::uint64_t& out) {
-    if (s.empty()) return false;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-    return ec == std::errc() && p == s.data() + s.size();
+    auto v = number<std::uint64_t>(s);
+    if (v) out = *v;
+    return v.has_value();
 }
 
 bool parse_u32(std::string_view s, std::uint32_t& out) {
-    if (s.empty()) return false;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-    return ec == std::errc() && p == s.data() + s.size();
+    auto v = number<std::uint32_t>(s);
+    if (v) out = *v;
+    return v.has_value();
 }
 
 std::string lower(std::string_view s) {
@@ -158,11 +158,9 @@ Mount tmpfs(std::string_view option, std::string_view value) {
             if (opt.starts_with("size=")) m.size = size(std::string(option) + " size", opt.substr(5));
             else if (opt.starts_with("mode=")) {
                 auto v = opt.substr(5);
-                unsigned mode = 0;
-                auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), mode, 8);
-                if (ec != std::errc() || p != v.data() + v.size() || mode > 07777 || v.empty())
-                    bad(option, quoted(v) + " is not an octal mode; use e.g. mode=1777");
-                m.mode = mode;
+                auto mode = number<unsigned>(v, 0, 07777, 8);
+                if (!mode) bad(option, quoted(v) + " is not an octal mode; use e.g. mode=1777");
+                m.mode = *mode;
             } else if (opt == "noexec") m.noexec = true;
             else if (opt == "exec") m.noexec = false;
             else if (opt == "nosuid") m.nosuid = true;

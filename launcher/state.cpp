@@ -20,6 +20,7 @@
 #include "hardrun/error.hpp"
 #include "hardrun/files.hpp"
 #include "hardrun/json_text.hpp"
+#include "hardrun/procfs.hpp"
 
 namespace hardrun::state {
 
@@ -114,19 +115,9 @@ void validate_id(const std::string& id) {
 }
 
 std::optional<unsigned long long> start_time(pid_t pid) {
-    if (pid <= 0) return std::nullopt;
-    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-    std::string line;
-    if (!std::getline(f, line)) return std::nullopt;
-    auto close = line.rfind(')');
-    if (close == std::string::npos) return std::nullopt;
-    std::istringstream rest(line.substr(close + 2));
-    std::string field;
-    std::vector<std::string> fields;  // from field 3 (state)
-    while (rest >> field) fields.push_back(field);
-    if (fields.size() < 20) return std::nullopt;
-    if (fields[0] == "Z" || fields[0] == "X" || fields[0] == "x") return std::nullopt;
-    return std::stoull(fields[19]);  // field 22
+    auto st = procfs::read_stat(pid);
+    if (!st || st->state == 'Z' || st->state == 'X' || st->state == 'x') return std::nullopt;
+    return st->start_time;
 }
 
 bool alive(const ProcessId& p) {

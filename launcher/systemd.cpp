@@ -24,6 +24,7 @@
 #include "hardrun/fd.hpp"
 #include "hardrun/flags.hpp"
 #include "hardrun/log.hpp"
+#include "hardrun/parse.hpp"
 
 extern char** environ;
 
@@ -65,15 +66,6 @@ std::optional<std::string> get(const Environment& env, const std::string& key) {
 
 bool all_digits(const std::string& s) {
     return !s.empty() && s.size() <= 9 && s.find_first_not_of("0123456789") == std::string::npos;
-}
-
-// A decimal number (digits only, no sign or blanks) that fits the type; never throws.
-template <typename T>
-std::optional<T> decimal(const std::string& s) {
-    T v{};
-    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (s.empty() || s.front() == '-' || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
-    return v;
 }
 
 void add_notify_mount(LaunchPlan& plan, const std::string& source) {
@@ -149,10 +141,10 @@ std::optional<Activation> listen_fds(const Environment& env, pid_t self) {
     auto pid = get(env, "LISTEN_PID");
     auto fds = get(env, "LISTEN_FDS");
     if (!pid || !fds) return std::nullopt;
-    const auto pid_value = all_digits(*pid) ? decimal<pid_t>(*pid) : std::nullopt;
+    const auto pid_value = all_digits(*pid) ? parse::number<pid_t>(*pid) : std::nullopt;
     if (!pid_value) throw UsageError("LISTEN_PID", "'" + *pid + "' is not a pid");
     if (*pid_value != self) return std::nullopt;  // meant for another process (sd_listen_fds(3))
-    const auto count_value = all_digits(*fds) ? decimal<int>(*fds) : std::nullopt;
+    const auto count_value = all_digits(*fds) ? parse::number<int>(*fds) : std::nullopt;
     if (!count_value) throw UsageError("LISTEN_FDS", "'" + *fds + "' is not a number of fds");
     int count = *count_value;
     if (count == 0) return std::nullopt;
@@ -177,7 +169,7 @@ Adapted adapt_plan(LaunchPlan& plan, NotifyMode mode, const Environment& env,
         // WatchdogSec=: systemd sets WATCHDOG_USEC (and WATCHDOG_PID, checked by the caller) for hardrun
         std::optional<std::uint64_t> watchdog;
         if (auto usec = get(env, "WATCHDOG_USEC"); usec && !usec->empty()) {
-            watchdog = decimal<std::uint64_t>(*usec);
+            watchdog = parse::number<std::uint64_t>(*usec);
             if (!watchdog || *watchdog == 0)
                 throw UsageError("WATCHDOG_USEC", "'" + *usec + "' is not a number of microseconds (1.." +
                                                       std::to_string(UINT64_MAX) + ")");
@@ -424,7 +416,7 @@ std::unique_ptr<Integration> Integration::prepare(LaunchPlan& plan, NotifyMode m
     auto activation = listen_fds(given_env, self);
     // WATCHDOG_PID names the process systemd expects pings from: not hardrun, then not ours to pass on
     Environment env = given_env;
-    if (auto wpid = get(env, "WATCHDOG_PID"); wpid && decimal<pid_t>(*wpid) != std::optional<pid_t>(self)) {
+    if (auto wpid = get(env, "WATCHDOG_PID"); wpid && parse::number<pid_t>(*wpid) != std::optional<pid_t>(self)) {
         env.erase("WATCHDOG_USEC");
         env.erase("WATCHDOG_PID");
     }

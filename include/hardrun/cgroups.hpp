@@ -91,7 +91,6 @@ public:
         disowned_ = true;
         reaper_.dismiss();
     }
-    bool has_reaper() const { return reaper_.running(); }
 
 private:
     Cgroup(std::string path, UniqueFd dir, const Resources& limits);
@@ -111,6 +110,11 @@ std::string summary(const Stats& stats);
 // Populated ones stay (a detached container's creator exits on purpose). Returns the paths removed.
 // Never throws.
 std::vector<std::string> gc(const std::string& parent);
+
+// What ~Cgroup does, for a cgroup this process does not own (an OCI container's, at `delete`): kills what
+// is left in it (cgroup.kill; SIGKILL to each process on kernels before 5.14), waits for it to empty and
+// removes it. 0 (also when it is already gone) or the errno of the failure. Never throws.
+int kill_and_remove(const std::string& path);
 
 // ------------------------------------------------------------------------------------------------
 // Pure pieces (unit-tested)

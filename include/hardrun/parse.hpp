@@ -1,12 +1,34 @@
 // Pure value parsers for flag values. Each throws UsageError naming the option and the fix.
 #pragma once
+#include <charconv>
+#include <concepts>
 #include <cstdint>
+#include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "hardrun/plan.hpp"
 
 namespace hardrun::parse {
+
+// The one checked number parser: the whole of `s` is digits in `base` (no sign, blanks or "0x" prefix)
+// and the value fits T and [min, max]. Never throws: nullopt, and the caller names the field and the
+// range in its own error (std::stoul would escape as a bare "stoul").
+template <std::integral T>
+std::optional<T> number(std::string_view s, T min = std::numeric_limits<T>::min(),
+                        T max = std::numeric_limits<T>::max(), int base = 10) {
+    if (s.empty() || s.front() == '-' || s.front() == '+') return std::nullopt;
+    T v{};
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
+    if (ec != std::errc() || end != s.data() + s.size() || v < min || v > max) return std::nullopt;
+    return v;
+}
+// The same in another base ("1777" octal, "a80425fb" hex), over T's whole range.
+template <std::integral T>
+std::optional<T> number_base(std::string_view s, int base) {
+    return number<T>(s, std::numeric_limits<T>::min(), std::numeric_limits<T>::max(), base);
+}
 
 // "512m", "1g", "64k", "100" (bytes), "1.5g". Binary units (k = 1024). Throws on junk or overflow.
 std::uint64_t size(std::string_view option, std::string_view value);

@@ -111,3 +111,20 @@ TEST_CASE("env, hostname, paths") {
     CHECK_THROWS_AS(parse::sandbox_path("--workdir", "/a/../b"), UsageError);
     CHECK(parse::human_size(64ULL << 20) == "64 MiB");
 }
+
+TEST_CASE("parse::number: the whole string, digits only, in range") {
+    CHECK(parse::number<std::uint64_t>("18446744073709551615") == UINT64_MAX);
+    CHECK_FALSE(parse::number<std::uint64_t>("18446744073709551616"));
+    CHECK_FALSE(parse::number<int>(""));
+    CHECK_FALSE(parse::number<int>("-1"));
+    CHECK_FALSE(parse::number<int>("+1"));
+    CHECK_FALSE(parse::number<int>(" 1"));
+    CHECK_FALSE(parse::number<int>("1 "));
+    CHECK_FALSE(parse::number<int>("0x10"));
+    CHECK(parse::number<int>("42", 2, 42) == 42);
+    CHECK_FALSE(parse::number<int>("43", 2, 42));
+    CHECK_FALSE(parse::number<int>("1", 2, 42));
+    CHECK(parse::number<unsigned>("1777", 0, 07777, 8) == 01777u);
+    CHECK_FALSE(parse::number<unsigned>("8", 0, 07777, 8));
+    CHECK(parse::number_base<std::uint64_t>("a80425fb", 16) == 0xa80425fbULL);
+}
