@@ -31,14 +31,7 @@ std::vector<std::string_view> split_lines(std::string_view text) {
 
 std::vector<std::string> split_ws(std::string_view s) {
     std::vector<std::string> out;
-    std::size_t i = 0;
-    while (i < s.size()) {
-        while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
-        std::size_t j = i;
-        while (j < s.size() && s[j] != ' ' && s[j] != '\t') ++j;
-        if (j > i) out.emplace_back(s.substr(i, j - i));
-        i = j;
-    }
+    for (auto f : procfs::fields(s)) out.emplace_back(f);
     return out;
 }
 

@@ -11,20 +11,21 @@
 
 namespace hardrun::procfs {
 
-namespace {
-
-std::vector<std::string_view> fields_of(std::string_view line) {
+std::vector<std::string_view> fields(std::string_view text) {
+    auto sep = [](char c) { return c == ' ' || c == '\t' || c == '\n'; };
     std::vector<std::string_view> out;
     std::size_t i = 0;
-    while (i < line.size()) {
-        while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+    while (i < text.size()) {
+        while (i < text.size() && sep(text[i])) ++i;
         std::size_t j = i;
-        while (j < line.size() && line[j] != ' ' && line[j] != '\t') ++j;
-        if (j > i) out.push_back(line.substr(i, j - i));
+        while (j < text.size() && !sep(text[j])) ++j;
+        if (j > i) out.push_back(text.substr(i, j - i));
         i = j;
     }
     return out;
 }
+
+namespace {
 
 std::vector<std::string> split_commas(std::string_view s) {
     std::vector<std::string> out;
@@ -72,7 +73,7 @@ std::vector<MountInfo> parse_mountinfo(std::string_view text) {
         auto nl = text.find('\n');
         std::string_view line = text.substr(0, nl);
         text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
-        auto f = fields_of(line);
+        auto f = fields(line);
         // id parent maj:min root mount-point options [optional...] - fstype source [super-options]
         if (f.size() < 9) continue;
         auto dash = std::find(f.begin() + 6, f.end(), "-");
@@ -98,7 +99,7 @@ std::optional<Stat> parse_stat(std::string_view text) {
     // "PID (NAME) STATE PPID ...": the name may hold blanks and parentheses, so the last ")" ends it
     auto close = text.rfind(')');
     if (close == std::string_view::npos) return std::nullopt;
-    auto f = fields_of(text.substr(close + 1));  // from field 3 on
+    auto f = fields(text.substr(close + 1));  // from field 3 on
     if (!f.empty() && f.back().ends_with('\n')) f.back().remove_suffix(1);
     if (f.size() < 20 || f[0].size() != 1) return std::nullopt;
     Stat s;

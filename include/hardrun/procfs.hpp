@@ -29,6 +29,9 @@ std::vector<MountInfo> parse_mountinfo(std::string_view text);
 // Decodes mountinfo's \ooo escapes ("/my\040dir" -> "/my dir").
 std::string unescape(std::string_view s);
 
+// The whitespace-separated fields of /proc text (space, tab and newline separate; empty fields dropped).
+std::vector<std::string_view> fields(std::string_view text);
+
 // /proc/PID/stat, the fields hardrun uses.
 struct Stat {
     char state = '?';            // field 3: R, S, D, Z, X, ...
