@@ -83,8 +83,9 @@ bool setgroups_denied(Sys& sys) {
     SysFd f(sys, fd);
     char buf[16] = {};
     const long n = sys.read(f.get(), buf, sizeof buf - 1);
-    return n > 0 && std::string_view(buf, static_cast<std::size_t>(n)).starts_with("deny") &&
-           (n == 4 || buf[4] == '\n' || buf[4] == ' ');
+    std::string_view v(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
+    if (v.ends_with('\n')) v.remove_suffix(1);
+    return v == "deny";
 }
 
 void tie_to_parent(Sys& sys, const ChildContext& c) {
@@ -210,8 +211,10 @@ void run_start_hooks(const LaunchPlan& plan, const std::string& state) {
             ::sigaction(SIGPIPE, &old, nullptr);
             wr.reset();
         }
+        // no pidfd here (the filter may refuse pidfd_open): a timeout polls waitpid every 10 ms
         int status = 0;
         const long limit_ms = h.timeout ? *h.timeout * 1000L : -1;
+        bool timed_out = false;
         for (long waited = 0;; waited += 10) {
             const pid_t r = ::waitpid(pid, &status, limit_ms < 0 ? 0 : WNOHANG);
             if (r == pid) break;
@@ -219,16 +222,13 @@ void run_start_hooks(const LaunchPlan& plan, const std::string& state) {
             if (limit_ms >= 0 && waited >= limit_ms) {
                 ::kill(pid, SIGKILL);
                 while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-                throw Error("hooks", what, "timed out after " + std::to_string(*h.timeout) + " s and was killed");
+                timed_out = true;
+                break;
             }
-            if (limit_ms >= 0) {
-                const struct timespec ten_ms {0, 10'000'000};
-                ::nanosleep(&ten_ms, nullptr);
-            }
+            const struct timespec ten_ms {0, 10'000'000};
+            if (limit_ms >= 0) ::nanosleep(&ten_ms, nullptr);
         }
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) continue;
-        if (WIFEXITED(status)) throw Error("hooks", what, "exited with status " + std::to_string(WEXITSTATUS(status)));
-        throw Error("hooks", what, std::string("killed by signal ") + (sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?"));
+        oci::check_hook_end(what, status, timed_out, h.timeout.value_or(0));
     }
 }
 
@@ -504,16 +504,21 @@ Started start_child(const LaunchPlan& plan, const LaunchOptions& options, const 
     return s;
 }
 
-// Reads the child's report: nullopt when the pipe closed without one (the workload was exec'ed). A
-// terminating signal before that kills and reaps the child (its pid namespace and hooks go with it) and
-// throws interrupt::interrupted: the caller's RAII removes the cgroup, its callers the state.
-std::optional<ChildMessage> read_report(Started& s) {
-    if (int sig = interrupt::wait_fd(s.report.get()); sig > 0) {
+// Until the workload runs: waits for fd; a terminating signal first kills and reaps the child (its pid
+// namespace and hooks go with it) and throws interrupt::interrupted: the caller's RAII removes the cgroup,
+// its callers the state.
+void wait_during_setup(Started& s, int fd) {
+    if (int sig = interrupt::wait_fd(fd); sig > 0) {
         ::kill(s.pid, SIGKILL);
         while (::waitpid(s.pid, nullptr, 0) < 0 && errno == EINTR) {}
         sigprocmask(SIG_SETMASK, &s.old_mask, nullptr);
         throw interrupt::interrupted(sig, "setting up the container");
     }
+}
+
+// Reads the child's report: nullopt when the pipe closed without one (the workload was exec'ed).
+std::optional<ChildMessage> read_report(Started& s) {
+    wait_during_setup(s, s.report.get());
     ChildMessage m;
     ssize_t n;
     do n = ::read(s.report.get(), &m, sizeof m);
@@ -534,12 +539,7 @@ Outcome launch(const LaunchPlan& plan, const LaunchOptions& options) {
 
     Outcome out;
     if (s.fd_socket) {
-        if (int sig = interrupt::wait_fd(s.fd_socket.get()); sig > 0) {
-            ::kill(s.pid, SIGKILL);
-            while (::waitpid(s.pid, nullptr, 0) < 0 && errno == EINTR) {}
-            sigprocmask(SIG_SETMASK, &s.old_mask, nullptr);
-            throw interrupt::interrupted(sig, "setting up the container");
-        }
+        wait_during_setup(s, s.fd_socket.get());
         UniqueFd listener = fdpass::receive(s.fd_socket.get());
         if (listener && options.hooks.on_listener) options.hooks.on_listener(std::move(listener), s.pid);
     }

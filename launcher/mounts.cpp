@@ -50,11 +50,6 @@ std::string describe(const Mount& m) {
     return s;
 }
 
-// A bind of a host path is always nosuid and nodev: a device node or a setuid binary in a volume (which the
-// workload, another container or the image may have put there) never works. Only a bind whose source is
-// itself a device node (OCI linux.devices, checked at plan time) keeps the device usable.
-unsigned bind_attrs(const Mount& m, const struct stat& source);
-
 unsigned attrs_of(const Mount& m) {
     unsigned a = 0;
     if (m.readonly) a |= MOUNT_ATTR_RDONLY;
@@ -77,14 +72,18 @@ std::vector<std::string> components(const std::string& path) {
     return out;
 }
 
-// Opens (O_PATH) the target inside root, creating missing components (directories, or an empty file for
-// the last one when want_file). Symlinks anywhere in the path are refused.
+// A bind of a host path is always nosuid and nodev: a device node or a setuid binary in a volume (which the
+// workload, another container or the image may have put there) never works. Only a bind whose source is
+// itself a device node the plan wants usable (OCI linux.devices, checked at plan time) keeps dev.
 unsigned bind_attrs(const Mount& m, const struct stat& source) {
     unsigned a = attrs_of(m) | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
-    if (S_ISCHR(source.st_mode) || S_ISBLK(source.st_mode)) a &= ~(m.nodev ? 0U : MOUNT_ATTR_NODEV);
+    const bool device = S_ISCHR(source.st_mode) || S_ISBLK(source.st_mode);
+    if (device && !m.nodev) a &= ~MOUNT_ATTR_NODEV;
     return a;
 }
 
+// Opens (O_PATH) the target inside root, creating missing components (directories, or an empty file for
+// the last one when want_file). Symlinks anywhere in the path are refused.
 SysFd resolve_target(Sys& sys, int rootfd, const std::string& dest, bool want_file, const std::string& what) {
     SysFd cur(sys, sys.openat2(rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC, 0, kResolve));
     if (cur.get() < 0) throw_errno("mounts", what, -cur.get(), "cannot open the rootfs");

@@ -123,19 +123,25 @@ void run_one(const Hook& h, const std::string& label, const std::string& state, 
             ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
             while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {}
             if (r > 0) throw interrupt::interrupted(r, "running hook " + label);
-            throw Error("hooks", label, "timed out after " + std::to_string(*h.timeout) + " s and was killed");
+            check_hook_end(label, 0, true, *h.timeout);
         }
     }
     int st = 0;
     while (::waitpid(pid, &st, 0) < 0) {
         if (errno != EINTR) throw_errno("hooks", label, errno, "waitpid");
     }
-    if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return;
-    if (WIFEXITED(st)) throw Error("hooks", label, "exited with status " + std::to_string(WEXITSTATUS(st)));
-    throw Error("hooks", label, std::string("killed by signal ") + (sigabbrev_np(WTERMSIG(st)) ? sigabbrev_np(WTERMSIG(st)) : "?"));
+    check_hook_end(label, st);
 }
 
 }  // namespace
+
+void check_hook_end(const std::string& label, int st, bool timed_out, int timeout) {
+    if (timed_out) throw Error("hooks", label, "timed out after " + std::to_string(timeout) + " s and was killed");
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return;
+    if (WIFEXITED(st)) throw Error("hooks", label, "exited with status " + std::to_string(WEXITSTATUS(st)));
+    const char* name = sigabbrev_np(WTERMSIG(st));
+    throw Error("hooks", label, std::string("killed by signal ") + (name ? name : "?"));
+}
 
 void exec_hook(const Hook& h, int stdin_fd, const std::string& what) {
     if (::dup2(stdin_fd, STDIN_FILENO) < 0 || ::dup2(STDERR_FILENO, STDOUT_FILENO) < 0) child_fail(what, errno);

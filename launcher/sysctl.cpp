@@ -72,29 +72,20 @@ void validate(const std::string& name, const std::string& value, const LaunchPla
     }
     if (value.find('\0') != std::string::npos || value.find('\n') != std::string::npos)
         throw Error("", "", "the value may not contain a newline or NUL");
-    const std::string dotted = dotted_name(name);
-    const Namespaces& n = plan.namespaces;
-    auto needs = [&](bool ok, const char* ns, const char* type, const char* proc_name) {
-        if (!ok)
-            throw Error("", "", std::string("the container shares the host's ") + ns +
-                                    " namespace, so this would change the host; refusing (add {\"type\": \"" + type +
-                                    "\"} to linux.namespaces)");
-        auto joined = n.join.find(type);
-        if (joined != n.join.end() && joins_own(joined->second, proc_name))
-            throw Error("", "", "the container joins " + joined->second + ", which is hardrun's own (the host's) " + ns +
-                                    " namespace, so this would change the host; refusing");
-    };
-    const char* type = namespace_of(dotted);
-    if (type && std::string(type) == "network") {
-        needs(n.net, "network", "network", "net");
-    } else if (type && std::string(type) == "ipc") {
-        needs(n.ipc, "ipc", "ipc", "ipc");
-    } else if (type) {
-        needs(n.uts, "uts", "uts", "uts");
-    } else {
+    const char* type = namespace_of(dotted_name(name));
+    if (!type)
         throw Error("", "", "'" + name + "' is not a namespaced sysctl; setting it would change the whole host "
                             "(allowed: net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*, kernel.hostname, kernel.domainname)");
-    }
+    const Namespaces& n = plan.namespaces;
+    const std::string t = type;
+    const bool own = t == "network" ? n.net : t == "ipc" ? n.ipc : n.uts;
+    if (!own)
+        throw Error("", "", "the container shares the host's " + t + " namespace, so this would change the host; refusing "
+                            "(add {\"type\": \"" + t + "\"} to linux.namespaces)");
+    auto joined = n.join.find(t);
+    if (joined != n.join.end() && joins_own(joined->second, namespaces::proc_name(t)))
+        throw Error("", "", "the container joins " + joined->second + ", which is hardrun's own (the host's) " + t +
+                                " namespace, so this would change the host; refusing");
 }
 
 void refuse_host_namespaces(const LaunchPlan& plan, const namespaces::Joined& joined) {

@@ -23,6 +23,10 @@ void run_hooks_warn(const std::vector<Hook>& hooks, const std::string& kind, con
 // (or the path alone) and hook.env. On failure it says so on stderr (one line, as `what`) and exits 127.
 [[noreturn]] void exec_hook(const Hook& hook, int stdin_fd, const std::string& what);
 
+// A hook's end: returns for exit status 0, else throws Error("hooks", label, "exited with status N" or
+// "killed by signal NAME"). timed_out (after `timeout` seconds): "timed out after N s and was killed".
+void check_hook_end(const std::string& label, int wait_status, bool timed_out = false, int timeout = 0);
+
 // "TERM", "SIGTERM", "term", "15" -> 15. Throws UsageError.
 int parse_signal(const std::string& name);
 
