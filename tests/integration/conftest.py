@@ -4,11 +4,13 @@ Environment (set by scripts/test): HARDRUN (the binary), HARDRUN_ROOTFS (the dem
 HARDRUN_HELPERS (static helper programs, also copied into the rootfs at /usr/local/bin),
 HARDRUN_SOURCE (the source tree). Tests that need root skip themselves otherwise.
 """
+import fcntl
 import json
 import os
 import shutil
 import subprocess
 import tempfile
+import termios
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -30,12 +32,26 @@ def env_without_leak_check():
     return env
 
 
-def run(args, *, rootfs=None, user=None, timeout=30, input=None, env=None, check=None):
-    """Runs `hardrun run [args]`; args is the list after 'run' and must include '--' and the command.
-    user: None = as the invoking user (root in CI); an int = as that unprivileged uid (rootless mode)."""
+def run_command(args, *, rootfs=None, user=None):
+    """The argv of `hardrun run --rootfs ROOTFS [args]`, through setpriv when user is an unprivileged uid."""
     cmd = [HARDRUN, "run", "--rootfs", rootfs or ROOTFS] + list(args)
     if user is not None:
         cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"] + cmd
+    return cmd
+
+
+def pty_session(slave_fd):
+    """A preexec_fn that makes the pty slave the child's controlling terminal in a new session."""
+    def controlling_tty():
+        os.setsid()
+        fcntl.ioctl(slave_fd, termios.TIOCSCTTY, 0)
+    return controlling_tty
+
+
+def run(args, *, rootfs=None, user=None, timeout=30, input=None, env=None, check=None):
+    """Runs `hardrun run [args]`; args is the list after 'run' and must include '--' and the command.
+    user: None = as the invoking user (root in CI); an int = as that unprivileged uid (rootless mode)."""
+    cmd = run_command(args, rootfs=rootfs, user=user)
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, input=input, env=env)
     if check is not None:
         assert p.returncode == check, f"exit {p.returncode}, stderr: {p.stderr}\nstdout: {p.stdout}"

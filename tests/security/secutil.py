@@ -37,6 +37,8 @@ run_files = _ic.run_files
 runtime = _ic.runtime
 one_line_error = _ic.one_line_error
 vsock_available = _ic.vsock_available
+run_command = _ic.run_command
+pty_session = _ic.pty_session
 mountinfo = _ic.mountinfo
 SECPROBE = os.path.join(HELPERS, "secprobe")
 IS_ROOT = os.geteuid() == 0

@@ -10,7 +10,6 @@ TerminalGuard, used by cmd_run.cpp).
 
 The check is the terminal's own settings, read with tcgetattr on the pty, before and after.
 """
-import fcntl
 import os
 import signal
 import subprocess
@@ -19,21 +18,15 @@ import time
 
 import pytest
 
-from secutil import HARDRUN, ROOTFS, read_pty
+from secutil import pty_session, read_pty, run_command
 
 
 def on_pty(args, user=None, kill_after=None, stdin_pipe=False):
     """Runs hardrun with a fresh pty as its controlling terminal; returns (rc, output, termios before, after)."""
     master, slave = os.openpty()
     os.set_blocking(master, False)
-    cmd = [HARDRUN, "run", "--rootfs", ROOTFS] + args
-    if user is not None:
-        cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"] + cmd
-
-    def controlling_tty():
-        os.setsid()
-        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
-
+    cmd = run_command(args, user=user)
+    controlling_tty = pty_session(slave)
     try:
         before = termios.tcgetattr(slave)
         p = subprocess.Popen(cmd, stdin=subprocess.PIPE if stdin_pipe else slave, stdout=slave, stderr=slave,

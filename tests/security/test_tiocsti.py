@@ -5,14 +5,13 @@ consoles, firejail).
 hardrun's defence: the child calls setsid() before anything else, so the terminal is no longer its
 controlling terminal and TIOCSTI needs CAP_SYS_ADMIN, which it does not have.
 """
-import fcntl
 import os
 import subprocess
 import termios
 
 import pytest
 
-from secutil import HARDRUN, ROOTFS, UNPRIV_UID, read_pty
+from secutil import UNPRIV_UID, pty_session, read_pty, run_command
 
 
 def legacy_tiocsti():
@@ -27,14 +26,8 @@ def launch_on_pty(args, user=None):
     (returncode, output, injected bytes waiting in the terminal's input queue)."""
     master, slave = os.openpty()
     os.set_blocking(master, False)
-    cmd = [HARDRUN, "run", "--rootfs", ROOTFS] + args
-    if user is not None:
-        cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"] + cmd
-
-    def controlling_tty():
-        os.setsid()
-        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
+    cmd = run_command(args, user=user)
+    controlling_tty = pty_session(0)  # fd 0 of the child is the slave
     try:
         p = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, preexec_fn=controlling_tty)
         rc = p.wait(timeout=60)
@@ -72,10 +65,7 @@ def test_the_same_ioctl_works_without_the_sandbox():
         if not os.path.exists(secprobe):
             pytest.skip("no secprobe helper on the host")
 
-        def controlling_tty():
-            os.setsid()
-            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
+        controlling_tty = pty_session(0)
         attr = termios.tcgetattr(slave)
         attr[3] &= ~termios.ICANON
         termios.tcsetattr(slave, termios.TCSANOW, attr)
