@@ -5,8 +5,8 @@
 #include <map>
 
 #include "fuzz_common.hpp"
-#include "hardrun/flags.hpp"
-#include "hardrun/landlock.hpp"
+#include "hardrun/config/flags.hpp"
+#include "hardrun/layers/landlock.hpp"
 
 using namespace hardrun;
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "hardrun/error.hpp"
+#include "hardrun/support/error.hpp"
 
 namespace fuzz {
 

@@ -3,7 +3,7 @@
 #include <cstring>
 
 #include "fuzz_common.hpp"
-#include "hardrun/parse.hpp"
+#include "hardrun/plan/parse.hpp"
 
 using namespace hardrun;
 

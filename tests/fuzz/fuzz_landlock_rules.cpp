@@ -9,7 +9,7 @@
 #include <set>
 
 #include "fuzz_common.hpp"
-#include "hardrun/landlock.hpp"
+#include "hardrun/layers/landlock.hpp"
 #include "../unit/landlock_view.hpp"
 
 using namespace hardrun;

@@ -4,8 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include "fuzz_common.hpp"
-#include "hardrun/json_text.hpp"
-#include "hardrun/oci.hpp"
+#include "hardrun/support/json_text.hpp"
+#include "hardrun/config/oci.hpp"
 
 using namespace hardrun;
 

@@ -1,7 +1,7 @@
 // Seccomp profiles in every format hardrun reads (Docker's current and old formats, OCI linux.seccomp):
 // parse, resolve for a fixed target, and compile with libseccomp. Errors must be hardrun::Error.
 #include "fuzz_common.hpp"
-#include "hardrun/seccomp_profile.hpp"
+#include "hardrun/layers/seccomp/seccomp_profile.hpp"
 
 using namespace hardrun;
 

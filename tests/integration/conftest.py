@@ -102,6 +102,17 @@ def status_fields(text):
     return out
 
 
+def cgroup2_mount():
+    """Where this mount namespace has the cgroup v2 hierarchy, or None."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            sep = fields.index("-")
+            if fields[sep + 1] == "cgroup2":
+                return fields[4]
+    return None
+
+
 def mountinfo():
     with open("/proc/self/mountinfo") as f:
         return f.read()

@@ -8,17 +8,8 @@ import os
 
 import pytest
 
-from conftest import HARDRUN, hardrun, run
+from conftest import HARDRUN, cgroup2_mount, hardrun, run
 
-
-def cgroup2_mount():
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            dash = fields.index("-")
-            if fields[dash + 1] == "cgroup2":
-                return fields[4]
-    return None
 
 
 def v2_controllers():

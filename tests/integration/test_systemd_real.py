@@ -18,7 +18,7 @@ import uuid
 
 import pytest
 
-from conftest import HARDRUN, ROOTFS
+from conftest import HARDRUN, ROOTFS, cgroup2_mount
 
 SYSTEMD = "/lib/systemd/systemd"
 
@@ -37,15 +37,6 @@ exec unshare --pid --fork --mount --cgroup --propagation private --mount-proc sh
 '
 '''
 
-
-def cgroup2_mount():
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            sep = fields.index("-")
-            if fields[sep + 1] == "cgroup2":
-                return fields[4]
-    return None
 
 
 def own_cgroup():

@@ -1,6 +1,6 @@
 """Seccomp filter cache poisoning (issue 12, class 2).
 
-The filter cache (include/hardrun/filter_cache.hpp) keeps compiled programs keyed by, among other things, every
+The filter cache (include/hardrun/layers/seccomp/filter_cache.hpp) keeps compiled programs keyed by, among other things, every
 byte of the profile. The key was computed from one read of the profile file and the program compiled from a
 second read: a file swapped between the two stored the permissive profile's program under the strict profile's
 key, and every later launch with the strict profile loaded the permissive program. hardrun now reads the profile

@@ -3,7 +3,7 @@
 A JSON number beyond a 64-bit float (1e400) made nlohmann's parser throw out_of_range.406, which hardrun's
 parsers did not catch (they caught parse_error only): the user got "hardrun: [json.exception.out_of_range.406]
 number overflow parsing '1e400'", naming neither the file nor the place, from every command that reads JSON.
-Every JSON input now goes through one parser (include/hardrun/json_text.hpp) that turns any library error into
+Every JSON input now goes through one parser (include/hardrun/support/json_text.hpp) that turns any library error into
 hardrun's one line: the step, the file, the JSON path of the value and the problem, exit 125.
 """
 import json

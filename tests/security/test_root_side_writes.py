@@ -5,7 +5,7 @@ planted `P.hardrun-tmp -> /root-owned/file` had root overwrite that file with a 
 through a dangling symlink (creating the file it named), and `--log` appended to whatever the path pointed at
 (and blocked forever on a FIFO).
 
-hardrun's defence: one writer (launcher/files.cpp). A whole file is written to a temporary file created with
+hardrun's defence: one writer (launcher/support/files.cpp). A whole file is written to a temporary file created with
 O_CREAT|O_EXCL|O_NOFOLLOW under a random name in the target's directory (opened O_DIRECTORY|O_NOFOLLOW), fsynced
 and renamed onto the name relative to that directory; a symlink at the name, or as the directory, is refused
 with one line. An append log is opened with O_NOFOLLOW|O_NONBLOCK and must be a regular file.

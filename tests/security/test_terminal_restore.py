@@ -5,7 +5,7 @@ The workload shares the invoker's terminal (fds 0-2 on the tty) and can change i
 no echo, or no line editing, after the sandbox is gone.
 
 hardrun's defence: when stdin, stdout or stderr is a terminal, `hardrun run` saves its termios before the launch
-and restores them after the workload exited, was killed or the launch failed (launcher/console.cpp
+and restores them after the workload exited, was killed or the launch failed (launcher/layers/console.cpp
 TerminalGuard, used by cmd_run.cpp).
 
 The check is the terminal's own settings, read with tcgetattr on the pty, before and after.

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "hardrun/landlock.hpp"
+#include "hardrun/layers/landlock.hpp"
 
 namespace hardrun::test {
 

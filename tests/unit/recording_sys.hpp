@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "hardrun/sys.hpp"
+#include "hardrun/support/sys.hpp"
 
 namespace hardrun::test {
 

@@ -2,9 +2,9 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 
-#include "hardrun/apparmor.hpp"
-#include "hardrun/error.hpp"
-#include "hardrun/fd.hpp"
+#include "hardrun/layers/apparmor.hpp"
+#include "hardrun/support/error.hpp"
+#include "hardrun/support/fd.hpp"
 #include "recording_sys.hpp"
 
 using namespace hardrun;

@@ -13,8 +13,8 @@
 #include <string>
 #include <thread>
 
-#include "hardrun/cgroups.hpp"
-#include "hardrun/error.hpp"
+#include "hardrun/layers/cgroups/cgroups.hpp"
+#include "hardrun/support/error.hpp"
 
 using namespace hardrun;
 using namespace hardrun::cgroups;

@@ -12,12 +12,12 @@
 #include <set>
 #include <string>
 
-#include "hardrun/check.hpp"
-#include "hardrun/check_trace.hpp"
-#include "hardrun/evidence.hpp"
-#include "hardrun/flags.hpp"
-#include "hardrun/parse.hpp"
-#include "hardrun/seccomp.hpp"
+#include "hardrun/cli/check/check.hpp"
+#include "hardrun/cli/check/check_trace.hpp"
+#include "hardrun/cli/check/evidence.hpp"
+#include "hardrun/config/flags.hpp"
+#include "hardrun/plan/parse.hpp"
+#include "hardrun/layers/seccomp/seccomp.hpp"
 
 using namespace hardrun;
 

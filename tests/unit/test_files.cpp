@@ -10,22 +10,17 @@
 #include <set>
 #include <sstream>
 
-#include "hardrun/error.hpp"
-#include "hardrun/files.hpp"
+#include "hardrun/support/error.hpp"
+#include "hardrun/support/files.hpp"
+
+#include "scratch_dir.hpp"
 
 using namespace hardrun;
 
 namespace {
 
-// A scratch directory, removed with everything in it.
-struct Scratch {
-    std::string dir;
-    Scratch() {
-        char tmpl[] = "/tmp/hardrun-files-unit-XXXXXX";
-        dir = ::mkdtemp(tmpl);
-    }
-    ~Scratch() { std::filesystem::remove_all(dir); }
-    std::string at(const std::string& name) const { return dir + "/" + name; }
+struct Scratch : ScratchDir {
+    Scratch() : ScratchDir("hardrun-files-unit") {}
 };
 
 std::string slurp(const std::string& path) {

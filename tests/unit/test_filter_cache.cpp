@@ -12,29 +12,24 @@
 #include <string>
 #include <vector>
 
-#include "hardrun/error.hpp"
-#include "hardrun/filter_cache.hpp"
-#include "hardrun/seccomp.hpp"
-#include "hardrun/seccomp_profile.hpp"
+#include "hardrun/support/error.hpp"
+#include "hardrun/layers/seccomp/filter_cache.hpp"
+#include "hardrun/layers/seccomp/seccomp.hpp"
+#include "hardrun/layers/seccomp/seccomp_profile.hpp"
+
+#include "scratch_dir.hpp"
 
 using namespace hardrun;
 namespace fs = std::filesystem;
 
 namespace {
 // A private cache directory for one test case, removed afterwards; HARDRUN_CACHE_DIR points at it.
-struct TempCache {
-    std::string dir;
-    TempCache() {
-        char tmpl[] = "/tmp/hardrun-cache-test-XXXXXX";
-        dir = ::mkdtemp(tmpl);
+struct TempCache : ScratchDir {
+    TempCache() : ScratchDir("hardrun-cache-test") {
         ::setenv("HARDRUN_CACHE_DIR", (dir + "/cache").c_str(), 1);
         ::unsetenv("HARDRUN_CACHE");
     }
-    ~TempCache() {
-        ::unsetenv("HARDRUN_CACHE_DIR");
-        std::error_code ec;
-        fs::remove_all(dir, ec);
-    }
+    ~TempCache() { ::unsetenv("HARDRUN_CACHE_DIR"); }
     std::string cache() const { return dir + "/cache"; }
     std::string only_entry() const {
         for (const auto& e : fs::directory_iterator(cache())) return e.path();

@@ -13,13 +13,13 @@
 #include <string>
 #include <vector>
 
-#include "hardrun/error.hpp"
-#include "hardrun/flags.hpp"
-#include "hardrun/landlock.hpp"
-#include "hardrun/lint.hpp"
-#include "hardrun/oci.hpp"
-#include "hardrun/parse.hpp"
-#include "hardrun/seccomp_profile.hpp"
+#include "hardrun/support/error.hpp"
+#include "hardrun/config/flags.hpp"
+#include "hardrun/layers/landlock.hpp"
+#include "hardrun/cli/lint/lint.hpp"
+#include "hardrun/config/oci.hpp"
+#include "hardrun/plan/parse.hpp"
+#include "hardrun/layers/seccomp/seccomp_profile.hpp"
 #include "landlock_view.hpp"
 
 using namespace hardrun;

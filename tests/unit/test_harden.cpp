@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "hardrun/error.hpp"
-#include "hardrun/flags.hpp"
-#include "hardrun/harden.hpp"
+#include "hardrun/support/error.hpp"
+#include "hardrun/config/flags.hpp"
+#include "hardrun/layers/harden.hpp"
 #include "recording_sys.hpp"
 
 using namespace hardrun;

@@ -4,9 +4,9 @@
 #include <map>
 #include <set>
 
-#include "hardrun/flags.hpp"
-#include "hardrun/landlock.hpp"
-#include "hardrun/parse.hpp"
+#include "hardrun/config/flags.hpp"
+#include "hardrun/layers/landlock.hpp"
+#include "hardrun/plan/parse.hpp"
 #include "landlock_view.hpp"
 
 using namespace hardrun;

@@ -9,8 +9,8 @@
 #include <sstream>
 #include <string>
 
-#include "hardrun/error.hpp"
-#include "hardrun/lint.hpp"
+#include "hardrun/support/error.hpp"
+#include "hardrun/cli/lint/lint.hpp"
 
 using namespace hardrun;
 

@@ -2,9 +2,9 @@
 #include <linux/mount.h>
 #include <linux/openat2.h>
 
-#include "hardrun/error.hpp"
-#include "hardrun/flags.hpp"
-#include "hardrun/mounts.hpp"
+#include "hardrun/support/error.hpp"
+#include "hardrun/config/flags.hpp"
+#include "hardrun/layers/mounts.hpp"
 #include "recording_sys.hpp"
 
 using namespace hardrun;

@@ -14,11 +14,11 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "hardrun/error.hpp"
-#include "hardrun/oci.hpp"
-#include "hardrun/oci_runtime.hpp"
-#include "hardrun/state.hpp"
-#include "hardrun/sysctl.hpp"
+#include "hardrun/support/error.hpp"
+#include "hardrun/config/oci.hpp"
+#include "hardrun/launch/runtime.hpp"
+#include "hardrun/launch/state.hpp"
+#include "hardrun/layers/sysctl.hpp"
 
 using namespace hardrun;
 using json = nlohmann::json;

@@ -1,8 +1,8 @@
 #include <doctest/doctest.h>
 #include <sys/resource.h>
 
-#include "hardrun/error.hpp"
-#include "hardrun/parse.hpp"
+#include "hardrun/support/error.hpp"
+#include "hardrun/plan/parse.hpp"
 
 using namespace hardrun;
 

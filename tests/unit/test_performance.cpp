@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "hardrun/seccomp_bpf.hpp"
-#include "hardrun/seccomp_profile.hpp"
+#include "hardrun/layers/seccomp/seccomp_bpf.hpp"
+#include "hardrun/layers/seccomp/seccomp_profile.hpp"
 
 using namespace hardrun;
 using namespace hardrun::seccomp;

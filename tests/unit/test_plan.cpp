@@ -7,10 +7,10 @@
 #include <cstdlib>
 #include <string>
 
-#include "hardrun/error.hpp"
-#include "hardrun/flags.hpp"
-#include "hardrun/identity.hpp"
-#include "hardrun/namespaces.hpp"
+#include "hardrun/support/error.hpp"
+#include "hardrun/config/flags.hpp"
+#include "hardrun/layers/identity.hpp"
+#include "hardrun/layers/namespaces.hpp"
 
 using namespace hardrun;
 

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "hardrun/procfs.hpp"
+#include "hardrun/support/procfs.hpp"
 
 using namespace hardrun;
 

@@ -18,10 +18,10 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "hardrun/error.hpp"
-#include "hardrun/seccomp.hpp"
-#include "hardrun/seccomp_bpf.hpp"
-#include "hardrun/seccomp_profile.hpp"
+#include "hardrun/support/error.hpp"
+#include "hardrun/layers/seccomp/seccomp.hpp"
+#include "hardrun/layers/seccomp/seccomp_bpf.hpp"
+#include "hardrun/layers/seccomp/seccomp_profile.hpp"
 #include "recording_sys.hpp"
 
 using namespace hardrun;

@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <string>
 
-#include "hardrun/error.hpp"
-#include "hardrun/systemd.hpp"
+#include "hardrun/support/error.hpp"
+#include "hardrun/launch/systemd.hpp"
 
 using namespace hardrun;
 using namespace hardrun::systemd;

@@ -10,29 +10,27 @@ fail() { echo "FAIL: $*"; exit 1; }
 skip() { echo "SKIP: $*"; exit 77; }
 note() { echo "# $*"; }
 
-# hardrun_cmd ARGS...: runs hardrun ARGS; sets RC, OUT (stdout) and ERR (stderr) and logs them.
-hardrun_cmd() {
-  "$HR" "$@" >/tmp/hr.out 2>/tmp/hr.err </dev/null
+# logged LABEL CMD...: runs CMD; sets RC, OUT (stdout) and ERR (stderr) and logs them under LABEL.
+logged() {
+  local label=$1
+  shift
+  "$@" >/tmp/hr.out 2>/tmp/hr.err </dev/null
   RC=$?
   OUT=$(cat /tmp/hr.out)
   ERR=$(cat /tmp/hr.err)
-  echo "\$ hardrun $* -> exit $RC"
+  echo "\$ $label -> exit $RC"
   sed 's/^/  out: /' /tmp/hr.out
   sed 's/^/  err: /' /tmp/hr.err
 }
+# hardrun_cmd ARGS...: runs hardrun ARGS (RC, OUT, ERR as logged sets them)
+hardrun_cmd() { logged "hardrun $*" "$HR" "$@"; }
 # hr ARGS...: hardrun run --rootfs /rootfs ARGS (put -- before the command)
 hr() { hardrun_cmd run --rootfs "$ROOTFS" "$@"; }
 # hr_as UID ARGS...: the same as an unprivileged user (rootless mode)
 hr_as() {
   uid=$1
   shift
-  $SETPRIV --reuid="$uid" --regid="$uid" --clear-groups "$HR" run --rootfs "$ROOTFS" "$@" >/tmp/hr.out 2>/tmp/hr.err </dev/null
-  RC=$?
-  OUT=$(cat /tmp/hr.out)
-  ERR=$(cat /tmp/hr.err)
-  echo "\$ (uid $uid) hardrun run $* -> exit $RC"
-  sed 's/^/  out: /' /tmp/hr.out
-  sed 's/^/  err: /' /tmp/hr.err
+  logged "(uid $uid) hardrun run $*" $SETPRIV --reuid="$uid" --regid="$uid" --clear-groups "$HR" run --rootfs "$ROOTFS" "$@"
 }
 
 expect_rc() { [ "$RC" = "$1" ] || fail "expected exit $1, got $RC${2:+ ($2)}"; }
@@ -56,7 +54,7 @@ wait_until() {
 # the cgroup a root `hardrun run` with pid PID creates (the default parent)
 cgroup_of() { echo "$CG/hardrun/hardrun-$1"; }
 populated() { grep -q 'populated 1' "$1/cgroup.events" 2>/dev/null; }
-# pids of hardrun's cgroup reapers (see Cgroup in include/hardrun/cgroups.hpp)
+# pids of hardrun's cgroup reapers (see Cgroup in include/hardrun/layers/cgroups/cgroups.hpp)
 # (zombies do not count: they have exited, and only wait for PID 1 to collect them)
 reapers() {
   for p in $(grep -l '^hardrun-reaper$' /proc/[0-9]*/comm 2>/dev/null | cut -d/ -f3); do

@@ -1,0 +1,17 @@
+// The OCI runtime CLI's entry points used outside cmd_oci.cpp.
+#pragma once
+#include <functional>
+
+#include "hardrun/config/flags.hpp"
+#include "hardrun/launch/launch.hpp"
+
+namespace hardrun::commands {
+
+// `hardrun run --bundle DIR [ID]` (runc run): the container runs in the foreground under the OCI lifecycle
+// (state under --root, hooks, --console-socket, --pid-file, -d). Returns hardrun's exit code.
+// `prepare`, when given, adapts the bundle's plan and the launch options right before the foreground launch
+// (cmd_run.cpp: systemd's NOTIFY_SOCKET and LISTEN_FDS, systemd.hpp).
+using PrepareLaunch = std::function<void(LaunchPlan& plan, LaunchOptions& options)>;
+int run_bundle(const RunFlags& flags, bool verbose, bool quiet, const PrepareLaunch& prepare = {});
+
+}  // namespace hardrun::commands

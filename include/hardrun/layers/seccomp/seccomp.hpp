@@ -1,0 +1,73 @@
+// Seccomp: profiles (Docker and OCI formats) compiled with libseccomp in the supervisor before clone,
+// loaded by the child as the very last step before execve.
+//
+// Modes:
+//   Enforce  the profile as written; no supervisor involvement.
+//   Report   (--report, check) every return of ERRNO in the program becomes SECCOMP_RET_USER_NOTIF: the
+//            supervisor (seccomp_notify.hpp) records the syscall and answers with the errno the profile asks
+//            for, found by running the profile's own program in hardrun's BPF interpreter.
+//   Record   (seccomp record) ALLOW/LOG/ERRNO returns notify: the supervisor records every syscall and lets
+//            allowed ones continue (SECCOMP_USER_NOTIF_FLAG_CONTINUE); refusals are answered as in Report.
+// In Report/Record the child hands the listener to the supervisor with one sendmsg(2) right after loading;
+// a short rule in front of the program lets exactly that call through (its socket fd and the unusual flag
+// combination kHandoffSendFlags), so the handoff cannot wait on a supervisor that has no listener yet.
+#pragma once
+#include <linux/filter.h>
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hardrun/plan/plan.hpp"
+#include "hardrun/support/sys.hpp"
+
+namespace hardrun::seccomp {
+
+struct Resolved;
+
+enum class Mode {
+    Enforce,  // the profile as written
+    Report,   // denials go to the supervisor through a user-notification listener (--report)
+    Record,   // everything notifies and continues; the supervisor records (seccomp record)
+};
+
+// The flags the child's listener handoff uses with sendmsg(2); the Report/Record program lets exactly
+// sendmsg(<handoff socket>, msg, kHandoffSendFlags) through.
+inline constexpr int kHandoffSendFlags = MSG_NOSIGNAL | MSG_DONTWAIT | MSG_EOR | MSG_CONFIRM;
+
+struct Prepared {
+    std::vector<sock_filter> program;  // empty: no filter (unconfined)
+    unsigned load_flags = 0;           // SECCOMP_FILTER_FLAG_*; NEW_LISTENER when a supervisor listens
+    std::string description;           // e.g. "profile default.json, 312 rules, x86_64"
+    bool wants_listener() const;
+
+    Mode mode = Mode::Enforce;
+    std::vector<sock_filter> enforce;  // the profile's own program (Report/Record: what the supervisor answers)
+    std::size_t enosys_stub = 0;       // instructions of hardrun's ENOSYS rule at the start of `enforce`
+    int handoff_fd_insn = -1;          // Report/Record: instruction whose k is the child's handoff socket fd
+    int handoff_ret_insn = -1;         // ... and the return for that call (patched in load())
+    int handoff_sendmsg_nr = -1;       // sendmsg's number on the native ABI
+    std::uint32_t native_arch = 0;     // libseccomp token of the native ABI
+    std::string listener_path, listener_metadata;  // OCI listenerPath/listenerMetadata (Enforce with NOTIFY)
+    std::shared_ptr<const Resolved> resolved;      // the profile as resolved (null when unconfined)
+    std::vector<std::string> warnings;             // already printed by prepare()
+};
+
+// Reads a profile file whole (seccomp::read_profile_file by default; the unit tests pass their own).
+using ProfileReader = std::function<std::string(const std::string& path)>;
+
+// Supervisor, before clone: resolve plan.seccomp (default profile, a file, an OCI inline object) for
+// the capability set the workload will really have, and compile it. Throws Error naming the profile.
+// plan.seccomp.inline_json (an OCI linux.seccomp object) wins over the mode/profile_path.
+// The profile file is read exactly once, with `read`: the filter cache key (filter_cache.hpp) and the program
+// come from the same bytes, so a file swapped during the launch cannot store one profile's program under
+// another's key.
+Prepared prepare(const LaunchPlan& plan, Mode mode = Mode::Enforce, const ProfileReader& read = {});
+// Child, last step before execve. Returns the listener fd (or -1). Throws Error.
+// `handoff_socket`: the socket the listener will be sent over (Report/Record; patched into the program).
+int load(Sys& sys, const Prepared& prepared, int handoff_socket = -1);
+
+}  // namespace hardrun::seccomp

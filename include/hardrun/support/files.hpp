@@ -1,0 +1,43 @@
+// Files hardrun creates on the host (often as root, in directories the invoker may not own): --pid-file, the
+// config.json of `spec`, --report, -o/--output, --junit, the OCI state records, the seccomp filter cache and
+// the --log of the OCI runtime. Every one goes through here, so none is ever written through a symlink
+// someone else planted (issue 12, item 10; docs/security.md).
+//
+// The directory of the path is opened once with O_DIRECTORY|O_NOFOLLOW (its own name must not be a symlink)
+// and everything after happens relative to that fd: a whole file is written to a temporary file created with
+// O_CREAT|O_EXCL|O_NOFOLLOW under a random name, fsynced and renamed onto the final name (so a reader never
+// sees half a file, and a link planted at a predictable temporary name is never followed); a symlink or a
+// non-regular file at the final name is refused. An append log is opened with O_NOFOLLOW|O_NONBLOCK and must
+// be a regular file (a FIFO would block, a device be written to).
+#pragma once
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+
+#include "hardrun/support/fd.hpp"
+
+namespace hardrun::files {
+
+enum class Existing {
+    Replace,  // an existing regular file at the name is replaced (atomically)
+    Refuse,   // an existing file is an error ("exists already; remove it first")
+};
+
+// Writes `data` to `path` as described above. mode is the new file's mode (the umask applies). Throws
+// hardrun::Error(what, path, cause): a symlink at the name or as the directory, a non-regular file at the name,
+// or the errno of the failed step.
+void write_atomic(const std::string& path, std::string_view data, const std::string& what, mode_t mode = 0644,
+                  Existing existing = Existing::Replace);
+
+// Opens `path` for appending (O_WRONLY|O_APPEND|O_CLOEXEC), creating it with mode if missing; the same symlink
+// rules, and it must be a regular file. Throws hardrun::Error(what, path, cause).
+UniqueFd open_append(const std::string& path, const std::string& what, mode_t mode = 0644);
+
+// A host path the invoker named (a volume source, an OCI bind source), resolved without following any symlink
+// (openat2 RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS from /; `..` is fine). Returns the canonical absolute path
+// of exactly what was opened. Throws hardrun::Error("", path, cause); for a symlink the cause names the first
+// symlink component and the resolved path to pass instead. Relative paths are taken from the working directory.
+std::string resolve_without_symlinks(const std::string& path);
+
+}  // namespace hardrun::files

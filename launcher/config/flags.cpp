@@ -1,0 +1,360 @@
+// Flags -> LaunchPlan. Pure: every value is validated here, before any side effect.
+#include "hardrun/config/flags.hpp"
+
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <charconv>
+#include <climits>
+#include <cstdlib>
+
+#include "hardrun/support/error.hpp"
+#include "hardrun/support/files.hpp"
+#include "hardrun/layers/identity.hpp"
+#include "hardrun/layers/namespaces.hpp"
+#include "hardrun/plan/parse.hpp"
+
+namespace hardrun {
+
+void add_run_flags(CLI::App& app, RunFlags& f) {
+    app.add_option("--rootfs", f.rootfs, "Root filesystem directory of the workload");
+    app.add_option("--bundle", f.bundle, "OCI bundle directory (config.json + rootfs) instead of --rootfs");
+    app.add_option("-u,--user", f.user, "UID[:GID] the workload runs as (default 10001:10001)");
+    app.add_flag("--read-only", f.read_only_given, "Mount the root filesystem read-only (default)");
+    app.add_flag("--read-write", f.read_write, "Leave the root filesystem writable (insecure)");
+    app.add_option("--tmpfs", f.tmpfs, "PATH[:size=64m,mode=1777,noexec,nosuid,nodev]: a tmpfs mount")
+        ->allow_extra_args(false);
+    app.add_option("-v,--volume", f.volumes, "SRC:DST[:ro|rw]: bind a host directory")->allow_extra_args(false);
+    app.add_option("--cap-add", f.cap_add, "Add a capability back (all are dropped by default)")
+        ->allow_extra_args(false);
+    app.add_option("--cap-drop", f.cap_drop, "Drop a capability (ALL is the default)")->allow_extra_args(false);
+    app.add_option("--security-opt", f.security_opt,
+                   "no-new-privileges[=false], seccomp=PROFILE|unconfined, apparmor=PROFILE|unconfined")
+        ->allow_extra_args(false);
+    app.add_flag("--strict-profile", f.strict_profile, "Unknown syscall names in a seccomp profile are errors");
+    app.add_option("-e,--env", f.env, "NAME=VALUE (or NAME to pass hardrun's own value)")->allow_extra_args(false);
+    app.add_option("--ulimit", f.ulimits, "NAME=SOFT[:HARD], e.g. nofile=1024:2048 (core=0 by default)")
+        ->allow_extra_args(false);
+    app.add_option("-m,--memory", f.memory, "Memory limit (cgroup v2 memory.max), e.g. 512m");
+    app.add_option("--memory-swap", f.memory_swap,
+                   "Memory+swap limit like docker (default: equal to --memory, i.e. no swap); -1 = unlimited");
+    app.add_option("--memory-reservation", f.memory_reservation, "Memory soft guarantee (memory.low)");
+    app.add_option("--cpus", f.cpus, "CPU limit (cpu.max), e.g. 0.5");
+    app.add_option("--cpu-shares", f.cpu_shares, "Relative CPU weight like docker (2..262144, default 1024)");
+    app.add_option("--pids-limit", f.pids_limit, "Maximum number of processes (pids.max); -1 = unlimited");
+    app.add_option("--cgroup-parent", f.cgroup_parent, "cgroup v2 directory to create the workload's cgroup in");
+    app.add_option("--hostname", f.hostname, "Host name inside the sandbox (default: hardrun)");
+    app.add_option("--network", f.network, "none (default: only loopback) or host")
+        ->check(CLI::IsMember({"none", "host"}));
+    app.add_option("-w,--workdir", f.workdir, "Working directory inside the sandbox (default /)");
+    app.add_flag("--init", f.init, "Run a minimal init as PID 1 that forwards signals and reaps zombies");
+    app.add_option("--landlock", f.landlock, "on or off (default: on where the kernel supports it)")
+        ->check(CLI::IsMember({"on", "off", "auto"}));
+    app.add_option("--allow-bind", f.allow_bind, "Landlock: TCP port the workload may bind")->allow_extra_args(false);
+    app.add_option("--allow-connect", f.allow_connect, "Landlock: TCP port the workload may connect to")
+        ->allow_extra_args(false);
+    app.add_option("--secret", f.secrets, "SRC[:NAME]: a file copied to /run/secrets/NAME (mode 0400)")
+        ->allow_extra_args(false);
+    // Like docker run: options end at the first positional word; the rest is the workload's argv
+    // (with or without a "--" before it).
+    app.positionals_at_end();
+    app.add_option("command", f.command, "The workload and its arguments, after the options (optionally after --)");
+}
+
+std::vector<Mount> default_mounts(bool sysfs) {
+    // every default mount is noexec; tmpfs-like ones get a size and a mode
+    auto mount = [](MountKind kind, const char* destination, std::optional<std::uint64_t> size = {},
+                    std::optional<mode_t> mode = {}) {
+        Mount x;
+        x.kind = kind;
+        x.destination = destination;
+        x.noexec = true;
+        x.size = size;
+        x.mode = mode;
+        return x;
+    };
+    std::vector<Mount> m;
+    m.push_back(mount(MountKind::Proc, "/proc"));
+    // nodev: the device nodes are bind mounts of the host's null, zero, ... (mounts of their own)
+    m.push_back(mount(MountKind::Dev, "/dev", 64ULL << 10, 0755));
+    Mount pts = mount(MountKind::Devpts, "/dev/pts");
+    pts.nodev = false;  // the pty nodes are devices: nodev would make every pty unopenable (EACCES)
+    pts.extra = {"newinstance", "ptmxmode=0666", "mode=0620"};
+    m.push_back(pts);
+    m.push_back(mount(MountKind::Tmpfs, "/dev/shm", 64ULL << 20, 01777));
+    m.push_back(mount(MountKind::Mqueue, "/dev/mqueue"));
+    if (sysfs) {
+        Mount sys = mount(MountKind::Sysfs, "/sys");
+        sys.readonly = true;
+        m.push_back(sys);
+    }
+    return m;
+}
+
+std::vector<std::string> default_masked_paths() {
+    return {"/proc/acpi",          "/proc/asound",      "/proc/interrupts",
+            "/proc/kcore",         "/proc/keys",        "/proc/latency_stats",
+            "/proc/timer_list",    "/proc/timer_stats", "/proc/sched_debug",
+            "/proc/scsi",          "/proc/sysrq-trigger", "/sys/firmware",
+            "/sys/devices/virtual/powercap", "/sys/kernel/security", "/sys/kernel/debug"};
+}
+
+std::vector<std::string> default_readonly_paths() { return {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys"}; }
+
+void order_mounts(std::vector<Mount>& mounts) {
+    auto depth = [](const std::string& p) { return std::count(p.begin(), p.end(), '/') - (p == "/" ? 1 : 0); };
+    std::stable_sort(mounts.begin(), mounts.end(),
+                     [&](const Mount& a, const Mount& b) { return depth(a.destination) < depth(b.destination); });
+}
+
+void compute_warnings(LaunchPlan& p) {
+    auto& w = p.warnings;
+    w.clear();
+    if (p.uid == 0) w.push_back("user: the workload runs as uid 0 (root); use a fixed non-root uid such as 10001");
+    if (auto kept = identity::kept_groups_warning(identity::kept_supplementary_groups(p))) w.push_back(*kept);
+    if (p.uid == 65534)
+        w.push_back("user: uid 65534 'nobody' is shared by many daemons and may own files on the host; use a "
+                    "purpose-built uid such as 10001");
+    if (!p.readonly_root) w.push_back("filesystem: the root filesystem is writable (--read-write)");
+    CapSet all = p.caps.bounding;
+    all.bits |= p.caps.permitted.bits | p.caps.effective.bits | p.caps.ambient.bits | p.caps.inheritable.bits;
+    for (int c = 0; c <= parse::last_capability(); ++c)
+        if (all.has(c)) w.push_back("capabilities: " + parse::capability_name(c) + " is added back");
+    if (!p.no_new_privs) w.push_back("no_new_privs: turned off; setuid binaries can raise privileges");
+    if (p.seccomp.mode == SeccompChoice::Mode::Unconfined) w.push_back("seccomp: unconfined; every syscall is allowed");
+    if (p.apparmor.mode == AppArmorChoice::Mode::Unconfined) w.push_back("apparmor: unconfined");
+    if (p.landlock.mode == LandlockChoice::Mode::Off) w.push_back("landlock: turned off");
+    else if (p.landlock.mode == LandlockChoice::Mode::Auto && !p.no_new_privs && !p.caps.effective.has(21 /* SYS_ADMIN */))
+        w.push_back("landlock: skipped, it needs no_new_privs (use --landlock=on to make that an error)");
+    if (p.network == NetworkMode::Host || !p.namespaces.net) w.push_back("network: shares the host's network namespace");
+    if (!p.namespaces.pid) w.push_back("namespaces: shares the host's pid namespace");
+    if (!p.namespaces.ipc) w.push_back("namespaces: shares the host's ipc namespace");
+    for (const auto& m : p.mounts)
+        if (m.kind == MountKind::Tmpfs && !m.readonly && !m.noexec && m.destination != "/dev")
+            w.push_back("filesystem: tmpfs " + m.destination + " allows exec (add noexec)");
+}
+
+namespace {
+
+std::string canonical_dir(const std::string& option, const std::string& path, bool want_dir) {
+    if (path.empty()) throw UsageError(option, "is required");
+    char buf[PATH_MAX];
+    if (!::realpath(path.c_str(), buf))
+        throw UsageError(option, "'" + path + "': " + errno_text(errno));
+    struct stat st {};
+    if (::stat(buf, &st) != 0) throw UsageError(option, "'" + path + "': " + errno_text(errno));
+    if (want_dir && !S_ISDIR(st.st_mode)) throw UsageError(option, "'" + path + "' is not a directory");
+    return buf;
+}
+
+void parse_security_opt(LaunchPlan& plan, const std::string& opt) {
+    const std::string option = "--security-opt";
+    auto split_kv = [&](char sep) -> std::pair<std::string, std::string> {
+        auto pos = opt.find(sep);
+        if (pos == std::string::npos) return {opt, ""};
+        return {opt.substr(0, pos), opt.substr(pos + 1)};
+    };
+    auto [key, value] = split_kv(opt.find('=') != std::string::npos ? '=' : ':');
+    if (key == "no-new-privileges") {
+        if (value.empty() || value == "true") plan.no_new_privs = true;
+        else if (value == "false") plan.no_new_privs = false;
+        else throw UsageError(option, "no-new-privileges takes true or false, not '" + value + "'");
+    } else if (key == "seccomp") {
+        if (value.empty()) throw UsageError(option, "seccomp= needs a profile path, 'default' or 'unconfined'");
+        if (value == "unconfined") plan.seccomp.mode = SeccompChoice::Mode::Unconfined;
+        else if (value == "default") plan.seccomp.mode = SeccompChoice::Mode::Default;
+        else {
+            plan.seccomp.mode = SeccompChoice::Mode::Profile;
+            plan.seccomp.profile_path = value;
+            if (::access(value.c_str(), R_OK) != 0)
+                throw UsageError(option, "seccomp profile '" + value + "': " + errno_text(errno));
+        }
+    } else if (key == "apparmor") {
+        if (value.empty()) throw UsageError(option, "apparmor= needs a profile name or 'unconfined'");
+        if (value == "unconfined") plan.apparmor.mode = AppArmorChoice::Mode::Unconfined;
+        else {
+            plan.apparmor.mode = AppArmorChoice::Mode::Named;
+            plan.apparmor.profile = value;
+        }
+    } else if (key == "label") {
+        throw UsageError(option, "label= (SELinux) is not supported by hardrun");
+    } else {
+        throw UsageError(option, "'" + opt +
+                                     "' is not a security option (no-new-privileges, seccomp=, apparmor=)");
+    }
+}
+
+std::optional<std::int64_t> parse_limit_or_unlimited(const std::string& option, const std::string& v) {
+    if (v.empty()) return std::nullopt;
+    if (v == "-1" || v == "max" || v == "unlimited") return -1;
+    return static_cast<std::int64_t>(parse::size(option, v));
+}
+
+}  // namespace
+
+LaunchPlan build_plan(const RunFlags& f, uid_t invoker_uid) {
+    LaunchPlan p;
+    if (f.command.empty()) throw UsageError("command", "no command given; use hardrun run --rootfs DIR -- CMD [ARGS...]");
+    p.args = f.command;
+    p.rootfs = canonical_dir("--rootfs", f.rootfs, true);
+    if (p.rootfs == "/") throw UsageError("--rootfs", "'/' is the host's own root; give a separate rootfs directory");
+
+    if (f.read_write && f.read_only_given)
+        throw UsageError("--read-write", "cannot be combined with --read-only");
+    p.readonly_root = !f.read_write;
+
+    // identity
+    bool explicit_user = !f.user.empty();
+    if (explicit_user) std::tie(p.uid, p.gid) = parse::user("--user", f.user);
+
+    // capabilities: drop ALL by default, then add back
+    CapSet caps;
+    for (const auto& c : f.cap_add) {
+        int cap = parse::capability("--cap-add", c);
+        if (cap < 0)
+            for (int i = 0; i <= parse::last_capability(); ++i) caps.add(i);
+        else caps.add(cap);
+    }
+    for (const auto& c : f.cap_drop) {
+        int cap = parse::capability("--cap-drop", c);
+        if (cap < 0) continue;  // ALL is the default
+        caps.remove(cap);
+    }
+    p.caps = Capabilities{caps, caps, caps, caps, caps};
+
+    for (const auto& opt : f.security_opt) parse_security_opt(p, opt);
+    p.seccomp.strict_profile = f.strict_profile;
+
+    // namespaces and network
+    p.network = f.network == "host" ? NetworkMode::Host : NetworkMode::None;
+    p.namespaces.net = p.network == NetworkMode::None;
+    if (invoker_uid != 0) {
+        p.namespaces.user = true;
+        namespaces::default_rootless_maps(p, invoker_uid, ::getegid());
+    }
+    if (!f.hostname.empty()) p.hostname = parse::hostname("--hostname", f.hostname);
+
+    // mounts: defaults, then the user's tmpfs and volumes
+    p.mounts = default_mounts(true);
+    bool user_tmp = false;
+    for (const auto& t : f.tmpfs) {
+        Mount m = parse::tmpfs("--tmpfs", t);
+        user_tmp |= m.destination == "/tmp";
+        p.mounts.push_back(m);
+    }
+    for (const auto& v : f.volumes) {
+        Mount m = parse::volume("--volume", v);
+        // never realpath: a symlink in the source may have been planted by another sandbox (files.hpp)
+        try {
+            m.source = files::resolve_without_symlinks(m.source);
+        } catch (const Error& e) {
+            throw UsageError("--volume", "'" + m.source + "': " + e.cause());
+        }
+        user_tmp |= m.destination == "/tmp";
+        p.mounts.push_back(m);
+    }
+    if (!user_tmp) p.mounts.push_back(parse::tmpfs("--tmpfs", "/tmp"));
+    // duplicates
+    for (std::size_t i = 0; i < p.mounts.size(); ++i)
+        for (std::size_t j = i + 1; j < p.mounts.size(); ++j)
+            if (p.mounts[i].destination == p.mounts[j].destination)
+                throw UsageError("--tmpfs/--volume", "two mounts at " + p.mounts[i].destination);
+    order_mounts(p.mounts);
+    p.masked_paths = default_masked_paths();
+    p.readonly_paths = default_readonly_paths();
+
+    for (const auto& s : f.secrets) {
+        auto colon = s.find(':');
+        Secret sec;
+        sec.source = s.substr(0, colon);
+        if (sec.source.empty() || sec.source.front() != '/')
+            throw UsageError("--secret", "'" + sec.source + "' is not an absolute host path");
+        sec.name = colon == std::string::npos ? sec.source.substr(sec.source.rfind('/') + 1) : s.substr(colon + 1);
+        if (sec.name.empty() || sec.name.find('/') != std::string::npos || sec.name == "." || sec.name == "..")
+            throw UsageError("--secret", "'" + sec.name + "' is not a plain file name");
+        if (::access(sec.source.c_str(), R_OK) != 0)
+            throw UsageError("--secret", "'" + sec.source + "': " + errno_text(errno));
+        p.secrets.push_back(sec);
+    }
+
+    // process
+    p.env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/",
+             "HOSTNAME=" + p.hostname};
+    for (const auto& e : f.env) {
+        std::string kv = parse::env("--env", e);
+        auto key = kv.substr(0, kv.find('=') + 1);
+        std::erase_if(p.env, [&](const std::string& x) { return x.starts_with(key); });
+        p.env.push_back(kv);
+    }
+    if (!f.workdir.empty()) p.workdir = parse::sandbox_path("--workdir", f.workdir);
+    if (p.workdir.starts_with("/proc")) throw UsageError("--workdir", "'" + p.workdir + "' is inside /proc; refusing (CVE-2024-21626)");
+
+    p.rlimits.push_back(Rlimit{RLIMIT_CORE, 0, 0});
+    for (const auto& u : f.ulimits) {
+        Rlimit r = parse::ulimit("--ulimit", u);
+        std::erase_if(p.rlimits, [&](const Rlimit& x) { return x.resource == r.resource; });
+        p.rlimits.push_back(r);
+    }
+
+    // resources
+    if (!f.memory.empty()) {
+        p.resources.memory_max = parse::size("--memory", f.memory);
+        if (*p.resources.memory_max < (6ULL << 20))
+            throw UsageError("--memory", "'" + f.memory + "' is below the 6m minimum a process needs");
+    }
+    if (auto swap = parse_limit_or_unlimited("--memory-swap", f.memory_swap)) {
+        if (!p.resources.memory_max) throw UsageError("--memory-swap", "needs --memory too");
+        if (*swap == -1) p.resources.memory_swap_max = -1;
+        else if (static_cast<std::uint64_t>(*swap) < *p.resources.memory_max)
+            throw UsageError("--memory-swap", "must be at least --memory (it is memory plus swap, like docker)");
+        else p.resources.memory_swap_max = *swap - static_cast<std::int64_t>(*p.resources.memory_max);
+    } else if (p.resources.memory_max) {
+        p.resources.memory_swap_max = 0;  // no swap beyond the memory limit
+    }
+    if (!f.memory_reservation.empty()) p.resources.memory_low = parse::size("--memory-reservation", f.memory_reservation);
+    if (!f.cpus.empty()) p.resources.cpu_max = parse::cpus("--cpus", f.cpus);
+    if (!f.cpu_shares.empty()) {
+        const auto parsed = parse::number<std::uint64_t>(f.cpu_shares, 2, 262144);
+        if (!parsed) throw UsageError("--cpu-shares", "'" + f.cpu_shares + "' is not a number in 2..262144");
+        const std::uint64_t shares = *parsed;
+        // the conversion runc and crun use
+        p.resources.cpu_weight = 1 + ((shares - 2) * 9999) / 262142;
+    }
+    if (!f.pids_limit.empty()) {
+        // like docker: -1 and 0 mean unlimited, i.e. no pids limit at all (and no cgroup needed for it)
+        const bool unlimited = f.pids_limit == "-1" || f.pids_limit == "0" || f.pids_limit == "max";
+        if (!unlimited) {
+            const auto n = parse::number<std::uint64_t>(f.pids_limit, 1, 4194304);  // the kernel's PID_MAX_LIMIT
+            if (!n)
+                throw UsageError("--pids-limit", "'" + f.pids_limit +
+                                                     "' is not a number of processes (1..4194304; -1 or 0: unlimited)");
+            p.resources.pids_max = static_cast<std::int64_t>(*n);
+        }
+    }
+    p.cgroup_parent = f.cgroup_parent;
+
+    // Landlock
+    if (f.landlock == "off") p.landlock.mode = LandlockChoice::Mode::Off;
+    else if (f.landlock == "on") p.landlock.mode = LandlockChoice::Mode::On;
+    for (const auto& [list, out, name] :
+         {std::tuple{&f.allow_bind, &p.landlock.allow_bind, "--allow-bind"},
+          std::tuple{&f.allow_connect, &p.landlock.allow_connect, "--allow-connect"}}) {
+        for (const auto& port : *list) {
+            const auto n = parse::number<std::uint64_t>(port, 1, 65535);
+            if (!n) throw UsageError(name, "'" + port + "' is not a TCP port (1..65535)");
+            out->push_back(static_cast<std::uint16_t>(*n));
+        }
+    }
+    if ((!p.landlock.allow_bind.empty() || !p.landlock.allow_connect.empty()) &&
+        p.landlock.mode == LandlockChoice::Mode::Off)
+        throw UsageError("--allow-bind/--allow-connect", "need Landlock; they cannot be combined with --landlock=off");
+
+    p.init = f.init;
+    compute_warnings(p);
+    return p;
+}
+
+}  // namespace hardrun

@@ -1,0 +1,307 @@
+// The seccomp supervisor: user notifications for --report and seccomp record (see seccomp_notify.hpp).
+#include "hardrun/launch/seccomp_notify.hpp"
+
+#include <fcntl.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "hardrun/support/error.hpp"
+#include "hardrun/support/files.hpp"
+#include "hardrun/support/log.hpp"
+#include "hardrun/layers/seccomp/seccomp_bpf.hpp"
+#include "hardrun/layers/seccomp/seccomp_profile.hpp"
+
+namespace hardrun::seccomp {
+
+using json = nlohmann::ordered_json;
+
+Supervisor::Supervisor(const LaunchPlan& plan, Mode mode)
+    : Supervisor(std::make_shared<const Prepared>(prepare(plan, mode))) {}
+
+Supervisor::Supervisor(std::shared_ptr<const Prepared> prepared) : prepared_(std::move(prepared)) {
+    stop_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!stop_fd_) throw_errno("seccomp", "supervisor", errno, "eventfd");
+}
+
+Supervisor::~Supervisor() { stop(); }
+
+void Supervisor::attach(LaunchOptions& options) {
+    options.seccomp_mode = prepared_->mode;
+    options.seccomp_prepared = prepared_;
+    options.hooks.on_listener = [this](UniqueFd listener, pid_t) { start(std::move(listener)); };
+}
+
+void Supervisor::start(UniqueFd listener) {
+    if (thread_.joinable()) return;
+    listener_ = std::move(listener);
+    const int fd = listener_.get();
+    thread_ = std::thread([this, fd] { loop(fd); });
+}
+
+void Supervisor::stop() {
+    if (!thread_.joinable()) return;
+    const std::uint64_t one = 1;
+    (void)!::write(stop_fd_.get(), &one, sizeof one);
+    thread_.join();
+    listener_.reset();
+    if (!loop_error_.empty()) log::warning("seccomp: supervisor: " + loop_error_);
+}
+
+std::uint64_t Supervisor::notifications() const {
+    std::lock_guard lock(mu_);
+    return notifications_;
+}
+
+void Supervisor::loop(int listener) {
+    seccomp_notif_sizes sizes{};
+    if (::syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0) {
+        sizes.seccomp_notif = sizeof(seccomp_notif);
+        sizes.seccomp_notif_resp = sizeof(seccomp_notif_resp);
+    }
+    // the kernel's structures may be larger than our headers'; allocate what it says
+    std::vector<unsigned char> req_buf(std::max<std::size_t>(sizes.seccomp_notif, sizeof(seccomp_notif)));
+    std::vector<unsigned char> resp_buf(std::max<std::size_t>(sizes.seccomp_notif_resp, sizeof(seccomp_notif_resp)));
+    auto* req = reinterpret_cast<seccomp_notif*>(req_buf.data());
+    auto* resp = reinterpret_cast<seccomp_notif_resp*>(resp_buf.data());
+    const bool record = prepared_->mode == Mode::Record;
+
+    for (;;) {
+        struct pollfd fds[2] = {{listener, POLLIN, 0}, {stop_fd_.get(), POLLIN, 0}};
+        int n = ::poll(fds, 2, -1);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            loop_error_ = "poll: " + errno_text(errno);
+            return;
+        }
+        if (fds[0].revents & POLLIN) {
+            std::memset(req_buf.data(), 0, req_buf.size());
+            if (::ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, req) != 0) {
+                if (errno == EINTR || errno == ENOENT) continue;  // the task died before we read it
+                loop_error_ = "receiving a notification: " + errno_text(errno);
+                return;
+            }
+            const SimResult sim = simulate(prepared_->enforce, req->data);
+            const Action verdict = from_ret(sim.ret);
+            std::memset(resp_buf.data(), 0, resp_buf.size());
+            resp->id = req->id;
+            bool allowed = false;
+            int err = 0;
+            if (is_allowing(verdict.kind) && record) {
+                resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;  // the workload's own call, unchanged
+                allowed = true;
+            } else if (verdict.kind == ActionKind::Errno) {
+                err = static_cast<int>(std::min<std::uint32_t>(verdict.value, 4095));
+                resp->error = -err;  // errno 0: the call "succeeds" with 0, as SCMP_ACT_ERRNO(0) does
+            } else {
+                err = ENOSYS;  // cannot happen: only ERRNO (and in Record ALLOW/LOG) returns notify
+                resp->error = -ENOSYS;
+            }
+            {
+                std::lock_guard lock(mu_);
+                ++notifications_;
+                Entry& e = entries_[Key{req->data.arch, static_cast<std::uint32_t>(req->data.nr), allowed, err}];
+                if (e.count++ == 0) {
+                    for (int i = 0; i < 6; ++i) e.first_args[static_cast<std::size_t>(i)] = req->data.args[i];
+                    e.first_pid = static_cast<pid_t>(req->pid);
+                }
+            }
+            if (::ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, resp) != 0 && errno != ENOENT && errno != EINTR) {
+                loop_error_ = "answering a notification: " + errno_text(errno);
+                return;
+            }
+            continue;
+        }
+        if (fds[0].revents & (POLLHUP | POLLERR | POLLNVAL)) return;  // every filtered task is gone
+        if (fds[1].revents & POLLIN) return;
+    }
+}
+
+namespace {
+std::string arch_name_of(std::uint32_t audit_arch, std::uint32_t nr) {
+    const ArchInfo* a = arch_of(audit_arch, nr);
+    return a ? a->name : "audit-arch-" + std::to_string(audit_arch);
+}
+
+// What a Denial and a Call share, from one aggregated entry.
+template <class T, class E>
+T described(std::uint32_t audit, std::uint32_t nr, int err, const E& e) {
+    T t;
+    t.name = syscall_name(audit, nr);
+    t.nr = nr;
+    t.arch = arch_name_of(audit, nr);
+    t.count = e.count;
+    t.error = err;
+    t.first_args = e.first_args;
+    return t;
+}
+}  // namespace
+
+std::vector<Denial> Supervisor::denials() const {
+    std::vector<Denial> out;
+    std::lock_guard lock(mu_);
+    for (const auto& [key, e] : entries_) {
+        const auto& [audit, nr, allowed, err] = key;
+        if (allowed) continue;
+        auto d = described<Denial>(audit, nr, err, e);
+        d.first_pid = e.first_pid;
+        out.push_back(std::move(d));
+    }
+    std::sort(out.begin(), out.end(), [](const Denial& a, const Denial& b) {
+        return std::tie(a.name, a.arch, a.nr, a.error) < std::tie(b.name, b.arch, b.nr, b.error);
+    });
+    return out;
+}
+
+std::vector<Call> Supervisor::calls() const {
+    std::vector<Call> out;
+    std::lock_guard lock(mu_);
+    for (const auto& [key, e] : entries_) {
+        const auto& [audit, nr, allowed, err] = key;
+        auto c = described<Call>(audit, nr, err, e);
+        c.allowed = allowed;
+        out.push_back(std::move(c));
+    }
+    std::sort(out.begin(), out.end(), [](const Call& a, const Call& b) {
+        return std::tie(a.name, a.arch, a.nr, a.allowed) < std::tie(b.name, b.arch, b.nr, b.allowed);
+    });
+    return out;
+}
+
+json Supervisor::report_json(const Outcome& outcome) const {
+    json denied = json::array();
+    for (const Denial& d : denials()) {
+        const char* ename = strerrorname_np(d.error);
+        denied.push_back({{"syscall", d.name.empty() ? json(nullptr) : json(d.name)},
+                          {"nr", d.nr},
+                          {"arch", d.arch},
+                          {"count", d.count},
+                          {"errno", d.error},
+                          {"errno_name", ename ? ename : std::to_string(d.error)},
+                          {"first_args", d.first_args}});
+    }
+    json notes = json::array();
+    if (outcome.signal && *outcome.signal == SIGSYS)
+        notes.push_back("the workload was killed by SIGSYS: a syscall the profile kills (or one from an ABI the filter "
+                        "does not cover, e.g. i386 int 0x80); kills are not notifications and are not listed");
+    if (prepared_->program.empty()) notes.push_back("seccomp is unconfined: nothing can be refused");
+    json workload = {{"exit_code", outcome.exit_code}};
+    workload["status"] = outcome.status ? json(*outcome.status) : json(nullptr);
+    workload["signal"] = outcome.signal ? json(*outcome.signal) : json(nullptr);
+    if (outcome.error) workload["error"] = *outcome.error;
+    return {{"hardrun", HARDRUN_VERSION},
+            {"profile", prepared_->description},
+            {"arch", native_arch().name},
+            {"denied", denied},
+            {"workload", workload},
+            {"notes", notes}};
+}
+
+void Supervisor::write_report(const std::string& path, const Outcome& outcome) const {
+    files::write_atomic(path, report_json(outcome).dump(2) + "\n", "--report");
+}
+
+// ---- record ---------------------------------------------------------------------------------------------
+
+namespace {
+json rule_json(const std::vector<std::string>& names, const Action& action, const std::vector<ArgCmp>& args,
+               const std::string& comment) {
+    json r = {{"names", names}, {"action", action_json_name(action.kind)}};
+    if (action.kind == ActionKind::Errno || action.kind == ActionKind::Trace) r["errnoRet"] = action.value;
+    if (!args.empty()) {
+        json a = json::array();
+        for (const ArgCmp& c : args)
+            a.push_back({{"index", c.index}, {"value", c.value}, {"valueTwo", c.value_two}, {"op", op_json_name(c.op)}});
+        r["args"] = a;
+    }
+    if (!comment.empty()) r["comment"] = comment;
+    return r;
+}
+}  // namespace
+
+json Supervisor::recorded_profile(const std::string& command, std::vector<std::string>* skipped) const {
+    const Resolved* base = prepared_->resolved.get();
+    const ArchInfo* native = find_arch(prepared_->native_arch);
+    if (!native) native = &native_arch();
+    std::set<std::string> allowed, denied;
+    std::set<std::string> sub_arches;
+    for (const Call& c : calls()) {
+        if (c.name.empty()) {
+            if (skipped) skipped->push_back(c.arch + " syscall " + std::to_string(c.nr));
+            continue;
+        }
+        if (c.arch != native->name) {
+            if (const ArchInfo* a = find_arch(c.arch)) sub_arches.insert(a->scmp_name);
+        }
+        (c.allowed ? allowed : denied).insert(c.name);
+    }
+    auto base_rules = [&](const std::string& name) {
+        std::vector<const ResolvedRule*> out;
+        if (base)
+            for (const auto& r : base->rules)
+                if (r.name == name) out.push_back(&r);
+        return out;
+    };
+    const std::string base_name = base ? base->source : "no base profile (unconfined)";
+    std::vector<std::string> plain;
+    json restricted = json::array();
+    std::set<std::string> copied;
+    auto copy_rules = [&](const std::string& name, const std::string& why) {
+        if (!copied.insert(name).second) return;
+        for (const ResolvedRule* r : base_rules(name))
+            restricted.push_back(rule_json({name}, r->action, r->args, why + " (kept from " + base_name + ", " + r->path + ")"));
+    };
+    for (const auto& name : allowed) {
+        auto rules = base_rules(name);
+        bool conditional = std::any_of(rules.begin(), rules.end(), [](const ResolvedRule* r) { return !r->args.empty(); });
+        if (conditional) copy_rules(name, "argument restriction");
+        else plain.push_back(name);
+    }
+    for (const auto& name : denied) {
+        if (allowed.count(name)) continue;
+        auto rules = base_rules(name);
+        // a refusal with a specific errno (e.g. clone3 -> ENOSYS so glibc falls back to clone) stays as it was
+        bool specific = std::any_of(rules.begin(), rules.end(), [](const ResolvedRule* r) {
+            return r->action.kind == ActionKind::Errno && r->action.value != EPERM;
+        });
+        if (specific) copy_rules(name, "refused while recording");
+    }
+    // The ENOSYS rule starts above the highest syscall a profile names: name the base profile's newest one
+    // (refused with EPERM, the default), so what the base profile knows and the workload never made (io_uring,
+    // openat2, landlock_*...) stays EPERM, and only syscalls newer than the base profile get ENOSYS.
+    std::string newest;
+    int newest_nr = -1;
+    if (base)
+        for (const auto& name : base->names_known) {
+            const int nr = syscall_number(*native, name);
+            if (nr > newest_nr) newest_nr = nr, newest = name;
+        }
+    json syscalls = json::array();
+    if (!plain.empty()) syscalls.push_back(rule_json(plain, Action{ActionKind::Allow, 0}, {}, "recorded"));
+    for (auto& r : restricted) syscalls.push_back(r);
+    if (!newest.empty() && !allowed.count(newest) && !copied.count(newest))
+        syscalls.push_back(rule_json({newest}, Action{ActionKind::Errno, EPERM}, {},
+                                     "the newest syscall " + base_name + " knows: syscalls up to it are refused with EPERM, "
+                                     "newer ones get ENOSYS"));
+    json profile;
+    profile["comment"] = "Recorded by hardrun " + std::string(HARDRUN_VERSION) + " seccomp record from: " + command +
+                         ". The syscalls the workload made; argument restrictions kept from " + base_name + ".";
+    profile["defaultAction"] = "SCMP_ACT_ERRNO";
+    profile["defaultErrnoRet"] = EPERM;
+    profile["archMap"] = json::array({{{"architecture", native->scmp_name},
+                                       {"subArchitectures", std::vector<std::string>(sub_arches.begin(), sub_arches.end())}}});
+    profile["syscalls"] = syscalls;
+    return profile;
+}
+
+}  // namespace hardrun::seccomp

@@ -1,0 +1,216 @@
+// The one writer of host files (files.hpp): never through a symlink, never half a file.
+#include "hardrun/support/files.hpp"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+
+#include "hardrun/support/error.hpp"
+
+namespace hardrun::files {
+
+namespace {
+
+struct Target {
+    std::string dir, name;
+};
+
+Target split(const std::string& path, const std::string& what) {
+    if (path.empty()) throw Error(what, "''", "the path is empty");
+    if (path.back() == '/') throw Error(what, path, "names a directory, not a file");
+    const auto slash = path.rfind('/');
+    Target t;
+    t.name = slash == std::string::npos ? path : path.substr(slash + 1);
+    t.dir = slash == std::string::npos ? "." : path.substr(0, slash);
+    // a trailing slash would make the kernel follow a symlink despite O_NOFOLLOW
+    while (t.dir.size() > 1 && t.dir.back() == '/') t.dir.pop_back();
+    if (t.dir.empty()) t.dir = "/";
+    if (t.name == "." || t.name == "..") throw Error(what, path, "names a directory, not a file");
+    return t;
+}
+
+std::string resolved_hint(const std::string& p) {
+    char buf[PATH_MAX];
+    if (!::realpath(p.c_str(), buf)) return "give the real path";
+    return std::string("give the real path, ") + buf;
+}
+
+[[noreturn]] void refuse_symlink(const std::string& what, const std::string& path, const std::string& link, bool is_dir) {
+    throw Error(what, path,
+                std::string(is_dir ? "its directory " + link + " is a symlink" : "is a symlink") +
+                    "; hardrun does not write through symlinks (" + resolved_hint(link) + ")");
+}
+
+// The directory of the target, as an O_PATH fd; its last component must not be a symlink.
+UniqueFd open_dir(const Target& t, const std::string& path, const std::string& what) {
+    UniqueFd fd(::open(t.dir.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (fd) return fd;
+    const int err = errno;
+    struct stat st {};
+    // O_PATH|O_NOFOLLOW opens a symlink itself, which O_DIRECTORY then refuses with ENOTDIR
+    if ((err == ENOTDIR || err == ELOOP) && ::lstat(t.dir.c_str(), &st) == 0 && S_ISLNK(st.st_mode))
+        refuse_symlink(what, path, t.dir, true);
+    throw_errno(what, path, err, "opening its directory " + t.dir);
+}
+
+std::string random_suffix() {
+    unsigned char b[8];
+    if (::getrandom(b, sizeof b, 0) != static_cast<ssize_t>(sizeof b)) throw_errno("random", "getrandom", errno);
+    std::string s;
+    for (unsigned char c : b) {
+        char hex[3];
+        std::snprintf(hex, sizeof hex, "%02x", c);
+        s += hex;
+    }
+    return s;
+}
+
+// The temporary file, removed again unless it was renamed onto the target.
+class TempFile {
+public:
+    TempFile(int dirfd, mode_t mode, const std::string& path, const std::string& what) : dirfd_(dirfd) {
+        for (int attempt = 0; attempt < 8; ++attempt) {
+            name_ = ".hardrun-" + random_suffix() + ".tmp";
+            fd_.reset(::openat(dirfd, name_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode));
+            if (fd_) return;
+            if (errno != EEXIST) throw_errno(what, path, errno, "creating a temporary file beside it");
+        }
+        throw_errno(what, path, EEXIST, "creating a temporary file beside it");
+    }
+    TempFile(const TempFile&) = delete;
+    TempFile& operator=(const TempFile&) = delete;
+    ~TempFile() {
+        fd_.reset();
+        if (!name_.empty()) ::unlinkat(dirfd_, name_.c_str(), 0);
+    }
+    int fd() const { return fd_.get(); }
+    const std::string& name() const { return name_; }
+    void close() { fd_.reset(); }
+    void renamed() { name_.clear(); }
+
+private:
+    int dirfd_;
+    std::string name_;
+    UniqueFd fd_;
+};
+
+}  // namespace
+
+void write_atomic(const std::string& path, std::string_view data, const std::string& what, mode_t mode, Existing existing) {
+    const Target t = split(path, what);
+    UniqueFd dir = open_dir(t, path, what);
+    struct stat st {};
+    if (::fstatat(dir.get(), t.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (S_ISLNK(st.st_mode)) refuse_symlink(what, path, path, false);
+        if (!S_ISREG(st.st_mode)) throw Error(what, path, "is not a regular file; refusing to replace it");
+        if (existing == Existing::Refuse) throw Error(what, path, "exists already; remove it first");
+    } else if (errno != ENOENT) {
+        throw_errno(what, path, errno);
+    }
+    TempFile tmp(dir.get(), mode, path, what);
+    for (std::size_t off = 0; off < data.size();) {
+        const ssize_t n = ::write(tmp.fd(), data.data() + off, data.size() - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) throw_errno(what, path, n < 0 ? errno : EIO, "writing it");
+        off += static_cast<std::size_t>(n);
+    }
+    if (::fsync(tmp.fd()) != 0) throw_errno(what, path, errno, "fsync");
+    tmp.close();
+    if (existing == Existing::Replace) {
+        // relative to the directory fd: a symlink that appeared at the name since is replaced, never followed
+        if (::renameat(dir.get(), tmp.name().c_str(), dir.get(), t.name.c_str()) != 0) throw_errno(what, path, errno);
+    } else {
+        int r = ::renameat2(dir.get(), tmp.name().c_str(), dir.get(), t.name.c_str(), RENAME_NOREPLACE);
+        if (r != 0 && errno == EINVAL)  // a filesystem without RENAME_NOREPLACE: link(2) never replaces either
+            r = ::linkat(dir.get(), tmp.name().c_str(), dir.get(), t.name.c_str(), 0);
+        else if (r == 0)
+            tmp.renamed();
+        if (r != 0) throw_errno(what, path, errno, errno == EEXIST ? "it exists already; remove it first" : "");
+    }
+    if (existing == Existing::Replace) tmp.renamed();
+}
+
+UniqueFd open_append(const std::string& path, const std::string& what, mode_t mode) {
+    const Target t = split(path, what);
+    UniqueFd dir = open_dir(t, path, what);
+    // O_NONBLOCK: a FIFO without a reader fails (ENXIO) instead of blocking; cleared below for a regular file
+    UniqueFd fd(::openat(dir.get(), t.name.c_str(),
+                         O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, mode));
+    if (!fd) {
+        const int err = errno;
+        if (err == ELOOP) refuse_symlink(what, path, path, false);
+        if (err == ENXIO || err == EISDIR) throw Error(what, path, "is not a regular file; refusing to append to it");
+        throw_errno(what, path, err);
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) throw_errno(what, path, errno);
+    if (!S_ISREG(st.st_mode)) throw Error(what, path, "is not a regular file; refusing to append to it");
+    if (::fcntl(fd.get(), F_SETFL, O_APPEND) != 0) throw_errno(what, path, errno);
+    return fd;
+}
+
+std::string resolve_without_symlinks(const std::string& path) {
+    if (path.empty()) throw Error("", "''", "the path is empty");
+    std::string abs = path;
+    if (abs.front() != '/') {
+        char cwd[PATH_MAX];
+        if (!::getcwd(cwd, sizeof cwd)) throw_errno("", path, errno, "the working directory");
+        abs = std::string(cwd) + "/" + path;
+    }
+    struct open_how how {};
+    how.flags = O_PATH | O_CLOEXEC;
+    how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    const long r = ::syscall(SYS_openat2, AT_FDCWD, abs.c_str(), &how, sizeof how);
+    if (r < 0) {
+        const int err = errno;
+        if (err != ELOOP) throw_errno("", path, err);
+        // name the first symlink along the path (lexically: no symlink precedes it, so `..` is the real parent)
+        std::string prefix;
+        for (std::size_t i = 0; i < abs.size();) {
+            while (i < abs.size() && abs[i] == '/') ++i;
+            std::size_t j = abs.find('/', i);
+            if (j == std::string::npos) j = abs.size();
+            const std::string comp = abs.substr(i, j - i);
+            i = j;
+            if (comp.empty() || comp == ".") continue;
+            if (comp == "..") {
+                prefix = prefix.substr(0, prefix.rfind('/'));
+                continue;
+            }
+            prefix += "/" + comp;
+            struct stat st {};
+            if (::lstat(prefix.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+                char target[PATH_MAX];
+                const ssize_t n = ::readlink(prefix.c_str(), target, sizeof target - 1);
+                const std::string to = n > 0 ? " -> " + std::string(target, static_cast<std::size_t>(n)) : "";
+                // what the whole path resolves to, or (if it does not exist) the link's target plus the rest
+                char real[PATH_MAX];
+                std::string resolved;
+                if (::realpath(abs.c_str(), real)) resolved = real;
+                else if (::realpath(prefix.c_str(), real)) resolved = std::string(real) + abs.substr(i);
+                const std::string fix = "pass the resolved path" + (resolved.empty() ? "" : " " + resolved);
+                throw Error("", path,
+                            "runs through the symlink " + prefix + to +
+                                "; hardrun follows no symlink in a volume source (another sandbox may have planted it): " + fix);
+            }
+        }
+        throw_errno("", path, err);
+    }
+    UniqueFd fd(static_cast<int>(r));
+    // the canonical name of what was opened
+    char buf[PATH_MAX];
+    const std::string self = "/proc/self/fd/" + std::to_string(fd.get());
+    const ssize_t n = ::readlink(self.c_str(), buf, sizeof buf - 1);
+    if (n <= 0 || buf[0] != '/') throw_errno("", path, n < 0 ? errno : EIO, "reading back its canonical path");
+    return std::string(buf, static_cast<std::size_t>(n));
+}
+
+}  // namespace hardrun::files
