@@ -25,7 +25,7 @@ if [ ! -f "$BUILD_DIR/compile_commands.json" ]; then
   cmake -S "$HARDRUN_ROOT" -B "$BUILD_DIR" -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null || exit 1
 fi
 cd "$HARDRUN_ROOT" || exit 1
-[ ${#files[@]} -eq 0 ] && mapfile -t files < <(ls launcher/*.cpp)
+[ ${#files[@]} -eq 0 ] && mapfile -t files < <(find launcher -name "*.cpp" | sort)
 
 echo "== clang-tidy: ${#files[@]} files, $jobs at a time"
 t0=$(date +%s)
