@@ -75,10 +75,10 @@ def test_control_fields(deb):
     assert fields["Architecture"] == "amd64"
     assert fields["Section"] == "admin" and fields["Priority"] == "optional"
     assert "localhost" not in fields["Maintainer"] and "placeholder" not in fields["Maintainer"]
-    # the maintainer is the author of the git history
-    log = subprocess.run(["git", "-C", ROOT, "log", "-1", "--format=%an <%ae>"], capture_output=True, text=True)
+    # the maintainer is an author of the git history (when there is one: a source tarball has none)
+    log = subprocess.run(["git", "-C", ROOT, "log", "--format=%an <%ae>"], capture_output=True, text=True)
     if log.returncode == 0 and log.stdout.strip():
-        assert fields["Maintainer"] == log.stdout.strip()
+        assert fields["Maintainer"] in set(log.stdout.splitlines()), fields["Maintainer"]
     assert fields["Description"].startswith("setuid-free hardened launcher")
     # the control archive: the conffile and both maintainer scripts
     for member in ("conffiles", "postinst", "postrm", "md5sums", "control"):
