@@ -8,12 +8,25 @@
 #   PREFIX/lib/systemd/system/hardrun@.service           the template unit (an OCI bundle per instance)
 #   PREFIX/share/doc/hardrun/examples/systemd/*          every example unit, ExecStart pointing at PREFIX/bin
 #   PREFIX/share/doc/hardrun/*.md                        the documentation
+#   PREFIX/share/doc/hardrun/copyright                   machine-readable copyright (packaging/deb/copyright)
+# and, when the install prefix is /usr (a package, or a Debian-style install by hand):
+#   /etc/apparmor.d/hardrun-default                      the AppArmor profile where apparmor.service loads it
+#   /usr/share/doc/hardrun/changelog.Debian.gz           packaging/deb/changelog
+#   /usr/share/lintian/overrides/hardrun                 packaging/deb/lintian-overrides
 
 option(HARDRUN_STATIC "Link hardrun statically (for initramfs or minimal hosts)" OFF)
 option(HARDRUN_MAN "Build the man pages (needs scdoc)" ON)
 set(HARDRUN_SYSTEMD_UNITDIR "lib/systemd/system" CACHE STRING
     "Where the hardrun@.service template unit is installed (relative to the prefix, or absolute)")
-set(HARDRUN_PACKAGE_CONTACT "hardrun maintainers <hardrun@localhost>" CACHE STRING "Maintainer field of the .deb")
+set(HARDRUN_PACKAGE_CONTACT "Seed 6102f59f maintainers <maintainers@users.noreply.b-seed-6102f59f.example>"
+    CACHE STRING "Maintainer field of the .deb (the author of the git history)")
+if(HARDRUN_PACKAGE_CONTACT STREQUAL "hardrun maintainers <hardrun@localhost>")  # the old placeholder in a cache
+  set(HARDRUN_PACKAGE_CONTACT "Seed 6102f59f maintainers <maintainers@users.noreply.b-seed-6102f59f.example>"
+      CACHE STRING "Maintainer field of the .deb (the author of the git history)" FORCE)
+endif()
+set(HARDRUN_DEB_RELEASE 1 CACHE STRING "Debian revision of the .deb: Version is PROJECT_VERSION-HARDRUN_DEB_RELEASE")
+set(HARDRUN_APPARMOR_DIR "" CACHE STRING
+    "Where the AppArmor profile is installed for apparmor.service to load (empty: /etc/apparmor.d when the install prefix is /usr, else nowhere)")
 
 # --- static build ----------------------------------------------------------------------------------
 # The pkg-config targets name the shared libraries; a static link needs their archives instead.
@@ -79,7 +92,51 @@ install(TARGETS hardrun RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(DIRECTORY profiles/ DESTINATION ${CMAKE_INSTALL_DATADIR}/hardrun)
 install(FILES contrib/bash-completion/hardrun DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
 file(GLOB hardrun_docs CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/docs/*.md)
-install(FILES README.md ${hardrun_docs} DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(FILES README.md ${hardrun_docs} packaging/deb/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR})
+
+# The Debian changelog, compressed as dpkg expects (gzip -9n: no name or time stamp, reproducible). Its first
+# entry must be this version: the .deb's Version and lintian check it.
+set(deb_version "${PROJECT_VERSION}-${HARDRUN_DEB_RELEASE}")
+file(STRINGS ${PROJECT_SOURCE_DIR}/packaging/deb/changelog changelog_top LIMIT_COUNT 1)
+if(NOT changelog_top MATCHES "^hardrun \\(${deb_version}\\) ")
+  message(WARNING "packaging/deb/changelog starts with '${changelog_top}', not version ${deb_version}: add an entry "
+                  "(the .deb's changelog.Debian.gz would not match its Version)")
+endif()
+find_program(GZIP_EXECUTABLE gzip)
+add_custom_command(
+  OUTPUT ${CMAKE_BINARY_DIR}/deb/changelog.Debian.gz
+  COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/deb
+  COMMAND sh -c "'${GZIP_EXECUTABLE}' -9 -n -c '${PROJECT_SOURCE_DIR}/packaging/deb/changelog' > '${CMAKE_BINARY_DIR}/deb/changelog.Debian.gz'"
+  DEPENDS ${PROJECT_SOURCE_DIR}/packaging/deb/changelog
+  COMMENT "changelog.Debian.gz"
+  VERBATIM)
+add_custom_target(deb-changelog ALL DEPENDS ${CMAKE_BINARY_DIR}/deb/changelog.Debian.gz)
+
+# The files only a Debian-style install has, decided at install time: cpack and `cmake --install --prefix`
+# may change the prefix after configuration. With prefix /usr (the .deb), the AppArmor profile goes to
+# /etc/apparmor.d, where apparmor.service loads it at boot and the package's postinst loads it on install;
+# an install into /usr/local or a home directory leaves /etc alone (`hardrun apparmor load` still works).
+install(CODE "
+  set(aa_dir \"${HARDRUN_APPARMOR_DIR}\")
+  string(REGEX REPLACE \"/+$\" \"\" prefix \"\${CMAKE_INSTALL_PREFIX}\")
+  if(prefix STREQUAL \"/usr\")
+    if(aa_dir STREQUAL \"\")
+      set(aa_dir /etc/apparmor.d)
+    endif()
+    set(docdir \"${CMAKE_INSTALL_DOCDIR}\")
+    if(NOT IS_ABSOLUTE \"\${docdir}\")
+      set(docdir \"\${prefix}/\${docdir}\")
+    endif()
+    file(INSTALL DESTINATION \"\${docdir}\" TYPE FILE
+         FILES \"${CMAKE_BINARY_DIR}/deb/changelog.Debian.gz\")
+    file(INSTALL DESTINATION \"\${prefix}/share/lintian/overrides\" TYPE FILE
+         RENAME hardrun FILES \"${PROJECT_SOURCE_DIR}/packaging/deb/lintian-overrides\")
+  endif()
+  if(NOT aa_dir STREQUAL \"\")
+    file(INSTALL DESTINATION \"\${aa_dir}\" TYPE FILE
+         FILES \"${PROJECT_SOURCE_DIR}/profiles/apparmor/hardrun-default\")
+  endif()
+")
 
 # The example units name /usr/bin/hardrun; they are rewritten at install time for the real prefix (which
 # cpack or `cmake --install --prefix` may change after configuration).
@@ -113,25 +170,39 @@ install(CODE "
 ")
 
 # --- packages ----------------------------------------------------------------------------------------
+# The .deb is built by CPack from this build tree (scripts/package, docs/install.md says why not debhelper):
+# it carries the files above plus packaging/deb's conffiles and maintainer scripts (postinst loads the
+# AppArmor profile where AppArmor is enabled, postrm forgets it on purge). It must install under /usr:
+# cmake/CPackOptions.cmake refuses any other prefix for the DEB generator.
 set(CPACK_PACKAGE_NAME hardrun)
 set(CPACK_PACKAGE_VENDOR "hardrun")
 set(CPACK_PACKAGE_CONTACT "${HARDRUN_PACKAGE_CONTACT}")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "setuid-free hardened launcher for one workload")
-set(CPACK_PACKAGE_DESCRIPTION "hardrun runs one command in new namespaces with a read-only root, a fixed\
- non-root uid, no capabilities, no_new_privs, a seccomp filter, AppArmor, Landlock and cgroup v2 limits,\
- from docker-run style flags or an OCI bundle. It is also a test harness that shows which layer a workload\
- trips over.")
+# Debian's long description: lines of at most 80 columns (CPack indents them, an empty line becomes " .")
+set(CPACK_PACKAGE_DESCRIPTION "hardrun runs one command in new namespaces with a read-only root, a fixed
+non-root uid, no capabilities, no_new_privs, a seccomp filter, AppArmor,
+Landlock and cgroup v2 limits, from docker-run style flags or an OCI bundle.
+Every layer is on by default and fails closed; no setuid bit is needed.
+
+It is also a test harness (hardrun check) that shows which layer a workload
+trips over and runs escape probes inside the sandbox, and an OCI runtime
+with runc's command line.")
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGING_INSTALL_PREFIX "${CMAKE_INSTALL_PREFIX}")
 set(CPACK_STRIP_FILES ON)
 set(CPACK_GENERATOR "DEB;TGZ")
-set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_PROJECT_CONFIG_FILE "${PROJECT_SOURCE_DIR}/cmake/CPackOptions.cmake")
+set(CPACK_DEBIAN_PACKAGE_RELEASE "${HARDRUN_DEB_RELEASE}")
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # hardrun_<version>-<release>_<arch>.deb
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
-set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "")
-# Depends: computed by dpkg-shlibdeps from the binary (libseccomp2, libcap-ng0, libapparmor1, libc6, ...)
+# Depends: computed by dpkg-shlibdeps from the binary (libseccomp2, libcap-ng0, libapparmor1, libc6, ...);
+# the default static PIE (cmake/Performance.cmake) needs none
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "apparmor, busybox-static")
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
+  "${PROJECT_SOURCE_DIR}/packaging/deb/conffiles;${PROJECT_SOURCE_DIR}/packaging/deb/postinst;${PROJECT_SOURCE_DIR}/packaging/deb/postrm")
+set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)  # conffiles 0644, maintainer scripts 0755
 set(CPACK_SOURCE_GENERATOR TGZ)
 set(CPACK_SOURCE_IGNORE_FILES "/\\\\.git/" "/build[^/]*/" "/out/" "/\\\\.cache/" "\\\\.swp$")
 include(CPack)
