@@ -34,24 +34,15 @@
 #include "hardrun/plan/parse.hpp"
 #include "hardrun/config/oci.hpp"
 #include "hardrun/cli/oci/oci_cli.hpp"
+#include "hardrun/cli/oci/oci_verbs.hpp"
 #include "hardrun/launch/runtime.hpp"
 #include "hardrun/cli/run_front.hpp"
 #include "hardrun/launch/state.hpp"
 
 namespace hardrun::commands {
 
-namespace {
-
 using json = nlohmann::json;
 
-struct Globals {
-    std::string root;  // "" = state::default_root()
-    std::string log_file;
-    std::string log_format = "text";
-    bool systemd_cgroup = false;
-    bool debug = false;
-    std::string rootless = "auto";
-};
 Globals& globals() {
     static Globals g;
     return g;
@@ -126,6 +117,8 @@ std::vector<int> preserved_fds(int count) {
     }
     return fds;
 }
+
+namespace {
 
 // Kills what is left in a cgroup hardrun created for the container, and removes it.
 void remove_cgroup(const std::string& path) {

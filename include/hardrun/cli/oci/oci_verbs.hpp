@@ -1,0 +1,43 @@
+// What the OCI runtime verbs share (cli/oci/): the global options engines pass, the state store they name,
+// the wrapper that checks the globals and copies every error to --log, and small helpers. cmd_oci.cpp
+// defines these and registers the lifecycle verbs; each other verb has its own file and register_ function.
+#pragma once
+#include <sys/types.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "hardrun/launch/state.hpp"
+
+namespace CLI {
+class App;
+}
+
+namespace hardrun::commands {
+
+// runc's global options (registered on the top-level app).
+struct Globals {
+    std::string root;  // "" = state::default_root()
+    std::string log_file;
+    std::string log_format = "text";
+    bool systemd_cgroup = false;
+    bool debug = false;
+    std::string rootless = "auto";
+};
+Globals& globals();
+
+// Appends one line to --log in --log-format (runc's protocol: containerd's shim reads errors from it).
+void log_line(const char* level, const std::string& msg);
+// Wraps a verb's body: the global checks first; every error also goes to --log.
+std::function<void()> guarded(const std::function<void()>& body);
+// The state directory (--root, or state::default_root()).
+state::Store store();
+// The OCI state document of a record with the given live status.
+std::string state_text(const state::Record& r, const std::string& status);
+// Writes a pid file atomically (files.hpp); "" = none.
+void write_pid_file(const std::string& path, pid_t pid);
+// --preserve-fds N: fds 3..3+N-1, each of which must be open.
+std::vector<int> preserved_fds(int count);
+
+}  // namespace hardrun::commands
