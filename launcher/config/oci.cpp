@@ -792,7 +792,9 @@ Config load_config(const std::string& bundle_dir) {
     if (in.bad()) throw_errno("bundle", path, errno);
     const json doc = parse_json(text.str(), "config.json", path, "not valid JSON");
     try {
-        return parse_config(doc);
+        Config c = parse_config(doc);
+        c.source = text.str();
+        return c;
     } catch (const json::exception& e) {  // parse_config checks types first; should the library still throw
         throw Error("config.json", path, json_error_text(e));
     }

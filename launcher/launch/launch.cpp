@@ -157,6 +157,7 @@ void wait_for_start(Sys& sys, ChildContext& c) {
     send_message(sys, c.report_fd, 'R', 0, "", "");
     sys.close(c.report_fd);
     c.report_fd = -1;
+    if (c.exec_fifo_fd < 0) return;  // exec --detach: ready is all the supervisor waits for
     struct pollfd p {c.exec_fifo_fd, POLLIN, 0};
     for (;;) {
         if (int r = sys.poll(&p, 1, -1); r < 0) {
@@ -315,13 +316,16 @@ int harden(Sys& sys, ChildContext& c) {
     }                                                //    so what the setup creates belongs to a mapped id
     if (int r = sys.setsid(); r < 0) throw_errno("session", "setsid", -r);  // no TIOCSTI into our parent
     // a session keyring of its own (as runc and crun): the invoker's keys never depend on seccomp denying keyctl
-    if (long r = sys.join_session_keyring(); r < 0 && r != -ENOSYS)
-        throw_errno("session", "a new session keyring", static_cast<int>(-r));
-    mounts::setup(sys, plan);                        // 3. private propagation, rootfs, mounts, pivot_root
-    if (plan.namespaces.net && !plan.namespaces.join.count("network"))
-        if (int r = sys.loopback_up(); r < 0) throw_errno("network", "bringing up lo", -r);
-    sysctl::apply(sys, plan);                        //    namespaced sysctls (OCI), before /proc/sys turns read-only
-    mounts::finalize(sys, plan);                     //    masked + read-only paths, read-only root
+    if (plan.new_session_keyring)
+        if (long r = sys.join_session_keyring(); r < 0 && r != -ENOSYS)
+            throw_errno("session", "a new session keyring", static_cast<int>(-r));
+    if (!plan.enters_container) {                    //    (exec: the container's root is built already)
+        mounts::setup(sys, plan);                    // 3. private propagation, rootfs, mounts, pivot_root
+        if (plan.namespaces.net && !plan.namespaces.join.count("network"))
+            if (int r = sys.loopback_up(); r < 0) throw_errno("network", "bringing up lo", -r);
+        sysctl::apply(sys, plan);                    //    namespaced sysctls (OCI), before /proc/sys turns read-only
+        mounts::finalize(sys, plan);                 //    masked + read-only paths, read-only root
+    }
     if (c.console_fd >= 0) console::attach(sys, c.console_fd, plan.uid);  // OCI terminal: pty slave as stdio
     identity::set_hostname(sys, plan);               // 4. hostname and rlimits
     identity::apply_rlimits(sys, plan);
@@ -429,6 +433,11 @@ Started start_child(const LaunchPlan& plan, const LaunchOptions& options, const 
         sock_parent.reset(sv[0]);
         sock_child.reset(sv[1]);
     }
+    UniqueFd exec_cgroup;  // exec: the container's own cgroup, which the new process is cloned into
+    if (!options.cgroup_dir.empty()) {
+        exec_cgroup.reset(::open(options.cgroup_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!exec_cgroup) throw_errno("cgroups", "the container's cgroup " + options.cgroup_dir, errno);
+    }
     UniqueFd exec_fifo, console_socket;  // host paths the child cannot reach after pivot_root: opened here
     if (detached && !options.exec_fifo.empty()) {
         exec_fifo.reset(::open(options.exec_fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
@@ -444,6 +453,13 @@ Started start_child(const LaunchPlan& plan, const LaunchOptions& options, const 
 
     // namespaces joined by path: opened once, checked on the fds, and those fds are what the child joins
     const namespaces::Joined joined = namespaces::Joined::open(plan);
+    if (options.enter_pidfd >= 0) {  // exec: those are the container process's namespaces only if it still lives
+        struct pollfd alive {options.enter_pidfd, POLLIN, 0};
+        if (::poll(&alive, 1, 0) != 0) {
+            sigprocmask(SIG_SETMASK, &s.old_mask, nullptr);
+            throw Error("exec", "the container's process", "exited while its namespaces were being opened (container not running)");
+        }
+    }
     sysctl::refuse_host_namespaces(plan, joined);
     namespaces::PidNamespaceForChildren in_pid_ns(joined.fd("pid"));  // the child is born in a joined pid ns
 
@@ -453,6 +469,9 @@ Started start_child(const LaunchPlan& plan, const LaunchOptions& options, const 
     if (s.cgroup) {
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = static_cast<std::uint64_t>(s.cgroup->dir_fd());
+    } else if (exec_cgroup) {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = static_cast<std::uint64_t>(exec_cgroup.get());
     }
     long pid = ::syscall(SYS_clone3, &args, sizeof args);
     if (pid != 0) in_pid_ns.restore();  // our own later children (hooks) run in the runtime's pid namespace
@@ -478,7 +497,8 @@ Started start_child(const LaunchPlan& plan, const LaunchOptions& options, const 
     s.sync = std::move(sync.write);
     s.fd_socket = std::move(sock_parent);
     try {
-        if (plan.namespaces.user && !plan.uid_mappings.empty()) namespaces::write_id_maps(s.pid, plan);
+        if (plan.namespaces.user && !plan.uid_mappings.empty() && !plan.namespaces.join.count("user"))
+            namespaces::write_id_maps(s.pid, plan);  // a joined user namespace has its maps
         if (options.hooks.on_clone) options.hooks.on_clone(s.pid);
     } catch (...) {
         ::kill(s.pid, SIGKILL);

@@ -68,6 +68,7 @@ json to_json(const Record& r) {
                 {"cgroup_path", r.cgroup_path},
                 {"annotations", r.annotations},
                 {"foreground", r.foreground},
+                {"config", r.config},
                 {"hooks",
                  {{"startContainer", hooks_to_json(r.hooks.start_container)},
                   {"poststart", hooks_to_json(r.hooks.poststart)},
@@ -87,6 +88,7 @@ Record from_json(const json& j) {
     r.cgroup_path = j.value("cgroup_path", "");
     r.annotations = j.value("annotations", std::map<std::string, std::string>{});
     r.foreground = j.value("foreground", false);
+    r.config = j.value("config", "");
     if (j.contains("hooks")) {
         const json& h = j["hooks"];
         r.hooks.start_container = hooks_from_json(h.value("startContainer", json::array()));

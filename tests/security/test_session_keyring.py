@@ -46,3 +46,21 @@ def test_two_sandboxes_do_not_share_a_keyring():
     a = probe("keysession", flags=flags).stdout.strip()
     b = probe("keysession", flags=flags).stdout.strip()
     assert a.isdigit() and b.isdigit() and a != b, (a, b)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the OCI runtime runs as root here")
+@pytest.mark.parametrize("no_new_keyring", [False, True])
+def test_oci_no_new_keyring_is_honoured_and_logged(session_key, tmp_path, no_new_keyring):
+    """runc's --no-new-keyring is never accepted and ignored: with it the container possesses the invoker's
+    session keyring (and hardrun says so), without it the container has one of its own."""
+    from conftest import Bundle, runtime
+    b = Bundle(str(tmp_path))
+    b.config["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW"}  # a profile that allows keyctl
+    b.args("secprobe", "keysession")
+    flags = ["--no-new-keyring"] if no_new_keyring else []
+    p = runtime(tmp_path / "state", "run", "--bundle", b.dir, *flags, "k1")
+    assert p.returncode == 0, p.stderr
+    mine = libc.syscall(SYS_keyctl, 0, KEY_SPEC_SESSION_KEYRING, 0, 0, 0)
+    assert p.stdout.strip().isdigit(), (p.stdout, p.stderr)
+    assert (int(p.stdout) == mine) == no_new_keyring, (p.stdout, mine)
+    assert ("--no-new-keyring" in p.stderr) == no_new_keyring, p.stderr

@@ -108,6 +108,7 @@ struct Refusal {
 };
 
 struct Config {
+    std::string source;  // the config.json text this was parsed from (load_config): kept in the state for exec
     std::string oci_version;
     std::string root_path;
     bool root_readonly = false;

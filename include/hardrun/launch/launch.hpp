@@ -58,6 +58,11 @@ struct LaunchOptions {
     // OCI process.terminal: a unix socket (connected before clone); the child makes a pty in its own devpts
     // its controlling terminal and stdio and sends the master here (console.hpp).
     std::string console_socket;
+    // OCI exec (plan.enters_container): the container's cgroup directory to clone the process into (no
+    // cgroup is created), and a pidfd of the container's process, checked to be alive after its namespaces
+    // were opened (so they cannot be another process's that reused its pid).
+    std::string cgroup_dir;
+    int enter_pidfd = -1;
     LaunchHooks hooks;
 };
 

@@ -51,6 +51,7 @@ struct Record {
     std::map<std::string, std::string> annotations;
     Hooks hooks;               // startContainer, poststart and poststop run after create
     bool foreground = false;   // `hardrun run` supervises it (no exec FIFO)
+    std::string config;        // the config.json it was created from, as read then (exec plans from it)
 };
 
 class Store {

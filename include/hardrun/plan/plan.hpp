@@ -199,6 +199,14 @@ struct LaunchPlan {
 
     // --- supervision
     bool init = false;  // --init: a minimal reaper is PID 1 in front of the workload
+    // OCI exec: the process enters a running container. Every namespace of it is in namespaces.join; the
+    // container's root, mounts, hostname and sysctls are already in place, so the child skips building them
+    // and runs the rest of the sequence (identity, capabilities, no_new_privs, AppArmor, Landlock, fds,
+    // seccomp) exactly as for the container's own process.
+    bool enters_container = false;
+    // A session keyring of its own (runc's default). Off only with the OCI runtime's --no-new-keyring (logged):
+    // then the workload possesses the invoker's session keyring.
+    bool new_session_keyring = true;
     std::vector<int> preserve_fds;  // extra fds passed (renumbered from 3), e.g. LISTEN_FDS
     Hooks hooks;
 

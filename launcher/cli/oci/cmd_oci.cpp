@@ -200,6 +200,11 @@ oci::Bundle load_for(const CreateOptions& o) {
     if (!o.console_socket.empty() && !b.config.process->terminal)
         throw UsageError("--console-socket", "is for process.terminal: true, and config.json does not ask for a terminal");
     b.plan.preserve_fds = preserved_fds(o.preserve_fds);
+    if (o.no_new_keyring) {
+        b.plan.new_session_keyring = false;
+        log::warning("--no-new-keyring: the container possesses hardrun's session keyring (the invoker's keys), "
+                     "as with runc; keyctl is still refused by hardrun's default seccomp profile");
+    }
     return b;
 }
 
@@ -215,6 +220,7 @@ state::Record creating_record(const std::string& id, const oci::Bundle& b) {
     rec.owner = ::geteuid();
     rec.annotations = b.config.annotations;
     rec.hooks = b.plan.hooks;
+    rec.config = b.config.source;
     return rec;
 }
 
@@ -521,7 +527,7 @@ void register_oci(CLI::App& app) {
         sub->add_option("--console-socket", o->console_socket, "Unix socket to send the pty master to (process.terminal)");
         sub->add_option("--pid-file", o->pid_file, "Write the container process's pid here");
         sub->add_flag("--no-pivot", o->no_pivot, "Refused: hardrun always uses pivot_root");
-        sub->add_flag("--no-new-keyring", o->no_new_keyring, "Accepted: hardrun never creates a session keyring");
+        sub->add_flag("--no-new-keyring", o->no_new_keyring, "Share the invoker's session keyring instead of a new one (logged)");
         sub->add_option("--preserve-fds", o->preserve_fds, "Pass fds 3..3+N-1 to the container");
         sub->add_option("id", *id, "Container id")->required();
         sub->callback(guarded([o, id] { create_container(*id, *o); }));
@@ -656,9 +662,9 @@ void register_oci(CLI::App& app) {
             print_ps_table(pids, *args);
         }));
     }
+    register_exec(app);
     // engine verbs hardrun does not implement: refused with the reason, never half done
     for (const auto& [verb, why] : std::vector<std::pair<std::string, std::string>>{
-             {"exec", "entering a running hardened container would bypass its setup order; start a new container instead"},
              {"pause", "the cgroup freezer is not implemented by hardrun"},
              {"resume", "the cgroup freezer is not implemented by hardrun"},
              {"update", "changing the limits of a running container is not implemented by hardrun"},
@@ -684,7 +690,7 @@ void register_oci(CLI::App& app) {
         run->add_flag("--no-pivot", x.create.no_pivot, "Refused: hardrun always uses pivot_root");
         run->add_flag("--keep", x.keep, "With --bundle: keep the container's state after it exits");
         run->add_flag("--no-subreaper", x.no_subreaper, "Accepted: hardrun itself waits for the container");
-        run->add_flag("--no-new-keyring", x.create.no_new_keyring, "Accepted: hardrun never creates a session keyring");
+        run->add_flag("--no-new-keyring", x.create.no_new_keyring, "Share the invoker's session keyring instead of a new one (logged)");
     }
 }
 

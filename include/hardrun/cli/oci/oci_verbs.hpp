@@ -40,4 +40,7 @@ void write_pid_file(const std::string& path, pid_t pid);
 // --preserve-fds N: fds 3..3+N-1, each of which must be open.
 std::vector<int> preserved_fds(int count);
 
+// The verbs with a file of their own.
+void register_exec(CLI::App& app);  // cmd_exec.cpp
+
 }  // namespace hardrun::commands
