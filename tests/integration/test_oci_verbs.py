@@ -276,6 +276,9 @@ def test_update_refuses_what_it_cannot_honour_by_name(env):
                         ({"devices": [{"allow": True, "access": "rwm"}]}, "device rules")]:
         one_line_error(rt("update", "--resources", "-", "u2", stdin=json.dumps(res)), "update", needle)
     one_line_error(rt("update", "--resources", "-", "u2", stdin="{"), "update", "--resources (stdin)")
+    # an option no verb knows is a usage error, written to --log too (an engine reads only that)
+    line = one_line_error(rt("update", "--no-such-flag", "1", "u2"), "--no-such-flag")
+    assert last_log(rt)["msg"] == line.removeprefix("hardrun: ")
     # the device rules it was created with are accepted (CRI sends them back with every update)
     rt.ok("update", "--resources", "-", "u2", stdin=json.dumps({"devices": b.config["linux"]["resources"]["devices"]}))
 
