@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "hardrun/cli/commands.hpp"
+#include "hardrun/cli/oci/oci_verbs.hpp"
 #include "hardrun/support/error.hpp"
 #include "hardrun/support/log.hpp"
 
@@ -28,7 +29,9 @@ int main(int argc, char** argv) {
     } catch (const CLI::CallForVersion& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
-        hardrun::log::error(std::string("usage: ") + e.what() + " (see hardrun --help)");
+        const std::string msg = std::string("usage: ") + e.what() + " (see hardrun --help)";
+        hardrun::log::error(msg);
+        hardrun::commands::log_line("error", msg);  // an engine reads only --log (runc's protocol)
         return hardrun::kExitHardrunError;
     } catch (const hardrun::Error& e) {
         hardrun::log::error(e.what());

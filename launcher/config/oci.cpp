@@ -799,4 +799,8 @@ Config load_config(const std::string& bundle_dir) {
         throw Error("config.json", path, json_error_text(e));
     }
 }
+namespace detail {
+void parse_resources_object(Config& c, const json& resources) { parse_resources(c, resources); }
+}  // namespace detail
+
 }  // namespace hardrun::oci

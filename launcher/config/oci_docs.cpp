@@ -94,7 +94,9 @@ json features() {
     const unsigned maj = seccomp_version()->major, min = seccomp_version()->minor, mic = seccomp_version()->micro;
     f["annotations"] = {{"io.github.seccomp.libseccomp.version",
                          std::to_string(maj) + "." + std::to_string(min) + "." + std::to_string(mic)},
-                        {"org.hardrun.version", HARDRUN_VERSION}};
+                        {"org.hardrun.version", HARDRUN_VERSION},
+                        // the runc verbs this build implements (docs/oci.md); the others are refused by name
+                        {"org.hardrun.verbs", "create,delete,events,exec,features,kill,list,pause,ps,resume,run,spec,start,state,update"}};
     // annotations that can weaken a container: an engine should not let untrusted users set them
     f["potentiallyUnsafeConfigAnnotations"] = {kAnnotationSeccomp, kAnnotationLandlock, kAnnotationNoNewPrivs};
     return f;

@@ -26,4 +26,9 @@ inline bool matches_enum(const std::string& v, std::initializer_list<const char*
     return std::any_of(values.begin(), values.end(), [&](const char* x) { return v == x; });
 }
 
+// config.json's linux.resources, for `update --resources` too: the parser (oci.cpp; refused fields go to
+// c.refused) and the mapping onto plan Resources with its value rules (oci_plan.cpp; throws via fail()).
+void parse_resources_object(Config& c, const json& resources);
+void map_resources_of(const Config& c, LaunchPlan& p);
+
 }  // namespace hardrun::oci::detail

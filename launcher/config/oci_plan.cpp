@@ -596,5 +596,9 @@ Bundle load_bundle(const std::string& dir, const PlanContext& context) {
 
 std::vector<std::string> namespace_types() { return {"cgroup", "ipc", "mount", "network", "pid", "user", "uts"}; }
 
+namespace detail {
+void map_resources_of(const Config& c, LaunchPlan& p) { map_resources(c, p); }
+}  // namespace detail
+
 }  // namespace hardrun::oci
 

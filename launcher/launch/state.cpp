@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "hardrun/layers/cgroups/live.hpp"
 #include "hardrun/support/error.hpp"
 #include "hardrun/support/files.hpp"
 #include "hardrun/support/json_text.hpp"
@@ -299,6 +300,8 @@ std::vector<std::string> Store::list() const {
 std::string Store::live_status(const Record& r) const {
     if (r.status == "creating") return alive(r.creator) ? "creating" : (alive(r.process) ? "created" : "stopped");
     if (!alive(r.process)) return "stopped";
+    // a frozen cgroup (hardrun pause) is "paused", whether the container was created or running
+    if (!r.cgroup_path.empty() && cgroups::frozen(r.cgroup_path).value_or(false)) return "paused";
     if (r.foreground) return "running";
     struct stat st {};
     return ::lstat(fifo_path(r.id).c_str(), &st) == 0 ? "created" : "running";

@@ -86,7 +86,8 @@ public:
     void remove(const std::string& id) const;  // the whole directory
     std::vector<std::string> list() const;
 
-    // creating | created | running | stopped, from the record and the live process (pid reuse safe).
+    // creating | created | running | paused | stopped, from the record, the live process (pid reuse safe) and
+    // the container's cgroup (paused: cgroup.events says frozen 1).
     std::string live_status(const Record& record) const;
 
 private:

@@ -330,8 +330,8 @@ void delete_container(const std::string& id, bool force) {
     if (status == "creating" && !force)
         throw Error("delete", "container '" + id + "'", "is being created (by hardrun pid " + std::to_string(rec.creator.pid) +
                                                            "); use --force to remove it");
-    if (status == "running" && !force)
-        throw Error("delete", "container '" + id + "'", "is running; stop it first (hardrun kill " + id + ") or use --force");
+    if ((status == "running" || status == "paused") && !force)
+        throw Error("delete", "container '" + id + "'", "is " + status + "; stop it first (hardrun kill " + id + ") or use --force");
     if (status != "stopped") {
         // created (never started) or --force: kill every process of the container
         if (rec.process.pid > 0 && state::alive(rec.process)) {
@@ -572,7 +572,7 @@ void register_oci(CLI::App& app) {
             state::Record r = st.read(*id);
             const std::string status = st.live_status(r);
             // runc's words: containerd's shim recognises an exited container only by "container not running"
-            if (status != "created" && status != "running")
+            if (status != "created" && status != "running" && status != "paused")
                 throw Error("kill", "container '" + *id + "'", "container not running (it is " + status + ")");
             if (*all)
                 for (pid_t p : oci::container_pids(r.process.pid, r.cgroup_path))
@@ -654,7 +654,7 @@ void register_oci(CLI::App& app) {
             state::Record r = st.read(*id);
             const std::string status = st.live_status(r);
             std::vector<pid_t> pids;
-            if (status == "created" || status == "running") pids = oci::container_pids(r.process.pid, r.cgroup_path);
+            if (status == "created" || status == "running" || status == "paused") pids = oci::container_pids(r.process.pid, r.cgroup_path);
             if (*format == "json") {
                 std::cout << json(pids).dump() << "\n";
                 return;
@@ -663,14 +663,13 @@ void register_oci(CLI::App& app) {
         }));
     }
     register_exec(app);
+    register_pause(app);
+    register_update(app);
+    register_events(app);
     // engine verbs hardrun does not implement: refused with the reason, never half done
     for (const auto& [verb, why] : std::vector<std::pair<std::string, std::string>>{
-             {"pause", "the cgroup freezer is not implemented by hardrun"},
-             {"resume", "the cgroup freezer is not implemented by hardrun"},
-             {"update", "changing the limits of a running container is not implemented by hardrun"},
              {"checkpoint", "checkpoint/restore (CRIU) is not implemented by hardrun"},
-             {"restore", "checkpoint/restore (CRIU) is not implemented by hardrun"},
-             {"events", "container events and stats are not implemented by hardrun"}}) {
+             {"restore", "checkpoint/restore (CRIU) is not implemented by hardrun"}}) {
         CLI::App* sub = app.add_subcommand(verb, "Refused: " + why);
         auto rest = std::make_shared<std::vector<std::string>>();
         sub->add_option("args", *rest, "ignored");

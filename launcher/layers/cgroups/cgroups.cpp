@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "hardrun/layers/cgroups/cgroups.hpp"
+#include "hardrun/layers/cgroups/live.hpp"
 #include "hardrun/support/error.hpp"
 #include "hardrun/support/log.hpp"
 #include "hardrun/plan/parse.hpp"
@@ -194,7 +195,7 @@ bool swap_exists() {
     return true;
 }
 
-void write_limit(int dirfd, const std::string& path, const LimitWrite& w) {
+void write_limit_at(int dirfd, const std::string& path, const LimitWrite& w) {
     int err = write_at(dirfd, w.file, w.value);
     if (err == ENOENT && w.file == "memory.swap.max" && w.value == "0" && !swap_exists())
         return;  // no swap accounting and no swap at all: "no swap" holds anyway
@@ -552,7 +553,7 @@ std::unique_ptr<Cgroup> Cgroup::create(const LaunchPlan& plan, const std::string
 
     const long page = ::sysconf(_SC_PAGESIZE);
     for (const auto& w : limit_writes(res, page > 0 ? static_cast<std::uint64_t>(page) : 4096))
-        write_limit(fd, path, w);
+        write_limit_at(fd, path, w);
     // a default-deny device policy wherever a cgroup exists (cgroup v2 device programs need no controller)
     if (const auto rules = enforced_device_rules(res, euid == 0); !rules.empty()) attach_device_program(fd, path, rules);
     return cg;
@@ -603,6 +604,31 @@ Stats Cgroup::collect() const {
 }
 
 void Cgroup::kill_all() const { kill_at(dir_.get()); }
+
+void write_limit(int dirfd, const std::string& path, const LimitWrite& w) { write_limit_at(dirfd, path, w); }
+
+FileRead read_file(int dirfd, const std::string& rel) {
+    Read r = read_at(dirfd, rel);
+    return {r.err, std::move(r.text)};
+}
+
+int write_file(int dirfd, const std::string& rel, const std::string& value) { return write_at(dirfd, rel, value); }
+
+void enable_controllers_above(const std::string& path, const std::set<std::string>& needed) {
+    if (needed.empty()) return;
+    const auto have = words(read_path(path + "/cgroup.controllers").text);
+    if (std::all_of(needed.begin(), needed.end(), [&](const std::string& c) { return have.count(c) != 0; })) return;
+    Read mi = read_path("/proc/self/mountinfo");
+    if (mi.err) throw_errno("cgroups", "/proc/self/mountinfo", mi.err);
+    const MountFacts facts = parse_mountinfo(mi.text);
+    if (!facts.v2_mount || !path.starts_with(*facts.v2_mount + "/"))
+        throw Error("cgroups", path, "is not under the cgroup v2 hierarchy this process sees");
+    Placement pl;  // as create() does for root: from the cgroup2 root down to the cgroup's parent
+    pl.anchor = *facts.v2_mount;
+    pl.parent = path.substr(0, path.rfind('/'));
+    pl.source = "the container's";
+    for (const auto& dir : chain(pl.anchor, pl.parent)) enable_controllers(dir, needed, facts, pl);
+}
 
 std::string summary(const Stats& s) {
     auto ms = [](std::uint64_t us) { return std::to_string(us / 1000) + " ms"; };

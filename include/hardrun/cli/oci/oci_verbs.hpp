@@ -40,7 +40,14 @@ void write_pid_file(const std::string& path, pid_t pid);
 // --preserve-fds N: fds 3..3+N-1, each of which must be open.
 std::vector<int> preserved_fds(int count);
 
-// The verbs with a file of their own.
-void register_exec(CLI::App& app);  // cmd_exec.cpp
+// The cgroup a verb acts on (pause, resume, update, events): the one hardrun created for the container, or
+// a one-line refusal naming the verb when it has none (cmd_pause.cpp).
+std::string container_cgroup(const state::Record& r, const std::string& verb);
+
+// The verbs with a file of their own; register_oci() calls them.
+void register_exec(CLI::App& app);   // cmd_exec.cpp
+void register_pause(CLI::App& app);   // pause and resume (cmd_pause.cpp)
+void register_update(CLI::App& app);  // cmd_update.cpp
+void register_events(CLI::App& app);  // cmd_events.cpp
 
 }  // namespace hardrun::commands
