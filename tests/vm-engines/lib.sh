@@ -46,9 +46,11 @@ expect_line() {
   echo "$1" | tr -s ' \t' ' ' | grep -qxF -- "$2" || fail "expected the line '$2' in: $(echo "$1" | tr -s ' \t' ' ' | paste -sd'|')"
 }
 # expect_probe TEXT LABEL MEMORY_MAX CPU_MAX: the output of $PROBE shows the hardened process
+# (WANT_ID: the uid and gid it must run as, default 10001)
 expect_probe() {
-  expect_line "$1" "Uid: 10001 10001 10001 10001"
-  expect_line "$1" "Gid: 10001 10001 10001 10001"
+  local id=${WANT_ID:-10001}
+  expect_line "$1" "Uid: $id $id $id $id"
+  expect_line "$1" "Gid: $id $id $id $id"
   expect_line "$1" "CapEff: 0000000000000000"
   expect_line "$1" "NoNewPrivs: 1"
   expect_line "$1" "Seccomp: 2"
