@@ -11,6 +11,7 @@ HARDENED=(--read-only --tmpfs /tmp --cap-drop=ALL --security-opt no-new-privileg
 PROBE='grep -E "^(Uid|Gid|CapEff|CapBnd|NoNewPrivs|Seccomp):" /proc/self/status
 echo "label: $(cat /proc/self/attr/current)"
 cg=$(sed -n "s/^0:://p" /proc/self/cgroup); cg=${cg%/}
+echo "cgroup: $cg, /sys/fs/cgroup: $(grep " /sys/fs/cgroup " /proc/self/mountinfo | cut -d" " -f4-)"
 echo "memory.max: $(cat /sys/fs/cgroup$cg/memory.max)"
 echo "cpu.max: $(cat /sys/fs/cgroup$cg/cpu.max)"
 if touch /etc/probe 2>/dev/null; then echo "root: writable"; else echo "root: read-only"; fi
@@ -90,6 +91,8 @@ setup_guest() {
   must docker version --format '{{.Server.Version}}'
   must docker info --format 'cgroup driver {{.CgroupDriver}}, cgroup v{{.CgroupVersion}}, runtimes {{.Runtimes}}, default {{.DefaultRuntime}}'
   must containerd --version
+  run sh -c 'containerd config dump | grep -A3 "runtimes\.\(runc\|hardrun\)\]"'
+  journalctl -u containerd --no-pager | grep -i "error\|failed" | tail -n 5
   must runc --version
   must "$HARDRUN" --version
   # the test image: the per-run disk's busybox rootfs; the CRI sandbox image is the same rootfs running /pause,
