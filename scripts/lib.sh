@@ -22,3 +22,19 @@ need_packages() {
 BUILD_PACKAGES=(build-essential cmake pkg-config file scdoc libseccomp-dev libcap-ng-dev libapparmor-dev
   nlohmann-json3-dev libcli11-dev doctest-dev libyaml-cpp-dev busybox-static)
 TEST_PACKAGES=(python3 python3-pytest util-linux iproute2 mandoc systemd dpkg-dev python3-jsonschema podman lintian)
+
+# vm_vmlinux /boot/vmlinuz-VERSION DIR: prints DIR/vmlinux-VERSION, the uncompressed kernel cut out of Debian's
+# bzImage (find the XZ magic, then xz -dc), extracted once and cached. Booting it through PVH saves the XZ
+# decompression, which costs seconds under TCG (scripts/vm-test, scripts/vm-engines).
+vm_vmlinux() {
+  local kernel=$1 dir=$2 out offset
+  out=$dir/vmlinux-${kernel##*/vmlinuz-}
+  if [ ! -s "$out" ]; then
+    offset=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$kernel" | head -n 1 | cut -d: -f1)
+    [ -n "$offset" ] || { echo "$kernel has no XZ payload" >&2; return 1; }
+    tail -c +$((offset + 1)) "$kernel" | xz -dc --single-stream >"$out.tmp" 2>/dev/null
+    [ "$(head -c 4 "$out.tmp" | od -An -c | tr -d ' ')" = '177ELF' ] || { rm -f "$out.tmp"; return 1; }
+    mv "$out.tmp" "$out"
+  fi
+  echo "$out"
+}

@@ -7,7 +7,7 @@ The guest writes (tests/vm/run-tests):
   HRVM OUT <line>                      (the test's output, for failures)
   HRVM END <suite> <name> <pass|fail|skip> <milliseconds> [message]
   HRVM DONE <passed> <failed> <skipped>
-A run without DONE (boot failure, panic, timeout) is reported as a failed test "vm.boot".
+A run without DONE (boot failure, panic, timeout) is reported as a failed test "vm.boot" (--name sets the "vm").
 Exit status: 0 only when the guest finished and nothing failed.
 """
 import argparse
@@ -54,6 +54,7 @@ def main():
     ap.add_argument("--junit")
     ap.add_argument("--qemu-rc", type=int, default=0)
     ap.add_argument("--timeout", type=int, default=0)
+    ap.add_argument("--name", default="vm", help="the test suite's name and the testcases' prefix")
     a = ap.parse_args()
     try:
         status_text = open(a.status, errors="replace").read()
@@ -80,18 +81,18 @@ def main():
     failed = sum(c["status"] == "fail" for c in cases)
     skipped = sum(c["status"] == "skip" for c in cases)
     for c in cases:
-        print(f"[{c['status']}] vm.{c['suite']}.{c['name']} ({c['ms'] / 1000:.1f}s)"
+        print(f"[{c['status']}] {a.name}.{c['suite']}.{c['name']} ({c['ms'] / 1000:.1f}s)"
               + (f" {c['message']}" if c["message"] else ""))
         if c["status"] == "fail":
             for line in c["output"].splitlines()[-40:]:
                 print("    " + line)
-    print(f"vm: {passed} passed, {failed} failed, {skipped} skipped" + (f" (guest kernel {kernel})" if kernel else ""))
+    print(f"{a.name}: {passed} passed, {failed} failed, {skipped} skipped" + (f" (guest kernel {kernel})" if kernel else ""))
 
     if a.junit:
-        suite = ET.Element("testsuite", name="vm", tests=str(len(cases)), failures=str(failed),
+        suite = ET.Element("testsuite", name=a.name, tests=str(len(cases)), failures=str(failed),
                            skipped=str(skipped), time=f"{sum(c['ms'] for c in cases) / 1000:.3f}")
         for c in cases:
-            tc = ET.SubElement(suite, "testcase", classname=f"vm.{c['suite']}", name=c["name"],
+            tc = ET.SubElement(suite, "testcase", classname=f"{a.name}.{c['suite']}", name=c["name"],
                                time=f"{c['ms'] / 1000:.3f}")
             if c["status"] == "fail":
                 f = ET.SubElement(tc, "failure", message=c["message"] or "failed")
