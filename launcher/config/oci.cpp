@@ -24,6 +24,7 @@
 #include "hardrun/support/files.hpp"
 #include "hardrun/config/flags.hpp"
 #include "hardrun/support/json_text.hpp"
+#include "hardrun/support/log.hpp"
 #include "hardrun/plan/parse.hpp"
 #include "hardrun/layers/sysctl.hpp"
 #include "oci_json.hpp"
@@ -131,11 +132,19 @@ std::map<std::string, std::string> get_string_map(const json& j, const std::stri
 
 // Refuses keys the spec (1.3) does not define: a field hardrun does not know could be a security setting
 // that would otherwise be silently skipped.
-void check_keys(const json& obj, const std::string& path, std::initializer_list<const char*> known) {
+// A key the spec does not name: refused where ignoring it could weaken a layer (the default: process, user,
+// capabilities, rlimits, linux, namespaces, devices, resources, seccomp, mounts, root); elsewhere ignored, as
+// the spec requires (MUST NOT error), and recorded in `ignore_into` for a warning.
+void check_keys(const json& obj, const std::string& path, std::initializer_list<const char*> known,
+                Config* ignore_into = nullptr) {
     for (const auto& [k, v] : obj.items()) {
         bool ok = false;
         for (const char* n : known)
             if (k == n) ok = true;
+        if (!ok && ignore_into) {
+            ignore_into->ignored.push_back(key_path(path, k));
+            continue;
+        }
         if (!ok)
             fail(key_path(path, k), "not a field of the OCI runtime spec (up to " + std::string(kOciVersionMax) +
                                         ") that hardrun knows; refusing rather than ignoring it");
@@ -229,7 +238,7 @@ void parse_process(Config& c, const json& j) {
     if (const json* t = find(j, "terminal")) p.terminal = get_bool(*t, key_path(P, "terminal"));
     if (const json* cs = find(j, "consoleSize")) {
         want_object(*cs, key_path(P, "consoleSize"));
-        check_keys(*cs, key_path(P, "consoleSize"), {"height", "width"});
+        check_keys(*cs, key_path(P, "consoleSize"), {"height", "width"}, &c);
         for (const char* k : {"height", "width"}) {
             const json* v = find(*cs, k);
             if (!v) fail(key_path(key_path(P, "consoleSize"), k), "is required");
@@ -298,7 +307,7 @@ void parse_process(Config& c, const json& j) {
     if (const json* io = find(j, "ioPriority")) {
         const std::string I = key_path(P, "ioPriority");
         want_object(*io, I);
-        check_keys(*io, I, {"class", "priority"});
+        check_keys(*io, I, {"class", "priority"}, &c);
         if (!find(*io, "class")) fail(key_path(I, "class"), "is required");
         get_enum((*io)["class"], key_path(I, "class"), {"IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE", "IOPRIO_CLASS_IDLE"});
         if (const json* pr = find(*io, "priority")) get_i64(*pr, key_path(I, "priority"), INT32_MIN, INT32_MAX);
@@ -308,7 +317,7 @@ void parse_process(Config& c, const json& j) {
     if (const json* s = find(j, "scheduler")) {
         const std::string S = key_path(P, "scheduler");
         want_object(*s, S);
-        check_keys(*s, S, {"policy", "nice", "priority", "flags", "runtime", "deadline", "period"});
+        check_keys(*s, S, {"policy", "nice", "priority", "flags", "runtime", "deadline", "period"}, &c);
         if (!find(*s, "policy")) fail(key_path(S, "policy"), "is required");
         get_enum((*s)["policy"], key_path(S, "policy"),
                  {"SCHED_OTHER", "SCHED_FIFO", "SCHED_RR", "SCHED_BATCH", "SCHED_ISO", "SCHED_IDLE", "SCHED_DEADLINE"});
@@ -644,7 +653,7 @@ void parse_linux(Config& c, const json& j) {
         for (const auto& [name, dev] : n->items()) {
             const std::string I = key_path(N, name);
             want_object(dev, I);
-            check_keys(dev, I, {"name"});
+            check_keys(dev, I, {"name"}, &c);
             if (const json* v = find(dev, "name")) get_string(*v, key_path(I, "name"));
         }
         if (!n->empty()) refuse(c, N, "moving host network devices into the container is not implemented by hardrun");
@@ -687,7 +696,7 @@ void parse_linux(Config& c, const json& j) {
     if (const json* r = find(j, "intelRdt")) {
         const std::string I = key_path(L, "intelRdt");
         want_object(*r, I);
-        check_keys(*r, I, {"closID", "schemata", "l3CacheSchema", "memBwSchema", "enableMonitoring"});
+        check_keys(*r, I, {"closID", "schemata", "l3CacheSchema", "memBwSchema", "enableMonitoring"}, &c);
         for (const char* k : {"closID", "l3CacheSchema", "memBwSchema"})
             if (const json* v = find(*r, k)) get_string(*v, key_path(I, k));
         if (const json* v = find(*r, "schemata")) get_strings(*v, key_path(I, "schemata"));
@@ -697,7 +706,7 @@ void parse_linux(Config& c, const json& j) {
     if (const json* m = find(j, "memoryPolicy")) {
         const std::string M = key_path(L, "memoryPolicy");
         want_object(*m, M);
-        check_keys(*m, M, {"mode", "nodes", "flags"});
+        check_keys(*m, M, {"mode", "nodes", "flags"}, &c);
         if (const json* v = find(*m, "mode"))
             get_enum(*v, key_path(M, "mode"), {"MPOL_DEFAULT", "MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_WEIGHTED_INTERLEAVE",
                                                "MPOL_PREFERRED", "MPOL_PREFERRED_MANY", "MPOL_LOCAL"});
@@ -713,7 +722,7 @@ void parse_linux(Config& c, const json& j) {
     if (const json* p = find(j, "personality")) {
         const std::string P = key_path(L, "personality");
         want_object(*p, P);
-        check_keys(*p, P, {"domain", "flags"});
+        check_keys(*p, P, {"domain", "flags"}, &c);
         if (const json* v = find(*p, "domain")) get_enum(*v, key_path(P, "domain"), {"LINUX", "LINUX32"});
         if (const json* v = find(*p, "flags")) get_strings(*v, key_path(P, "flags"));
         refuse(c, P, "execution domains are not implemented by hardrun");
@@ -721,11 +730,11 @@ void parse_linux(Config& c, const json& j) {
     if (const json* t = find(j, "timeOffsets")) {
         const std::string T = key_path(L, "timeOffsets");
         want_object(*t, T);
-        check_keys(*t, T, {"boottime", "monotonic"});
+        check_keys(*t, T, {"boottime", "monotonic"}, &c);
         for (const auto& [k, v] : t->items()) {
             const std::string K = key_path(T, k);
             want_object(v, K);
-            check_keys(v, K, {"secs", "nanosecs"});
+            check_keys(v, K, {"secs", "nanosecs"}, &c);
             if (const json* s = find(v, "secs")) get_i64(*s, key_path(K, "secs"));
             if (const json* n = find(v, "nanosecs")) get_u32(*n, key_path(K, "nanosecs"));
         }
@@ -733,19 +742,33 @@ void parse_linux(Config& c, const json& j) {
     }
 }
 
+// ociVersion is SemVer 2.0.0 with major 0 or 1 (this runtime implements the spec up to kOciVersionMax).
+void check_oci_version(const std::string& v) {
+    const std::string core = v.substr(0, v.find_first_of("-+"));
+    const auto d1 = core.find('.'), d2 = d1 == std::string::npos ? d1 : core.find('.', d1 + 1);
+    const bool semver = d2 != std::string::npos && parse::number<unsigned>(core.substr(0, d1)) &&
+                        parse::number<unsigned>(core.substr(d1 + 1, d2 - d1 - 1)) && parse::number<unsigned>(core.substr(d2 + 1)) &&
+                        (core.size() == v.size() || v.size() > core.size() + 1);
+    if (!semver) fail("ociVersion", qt(v) + " is not a version (SemVer, e.g. 1.0.2)");
+    if (*parse::number<unsigned>(core.substr(0, d1)) > 1)  // 0.x: the spec's own drafts, which 1.x still reads
+        fail("ociVersion", qt(v) + ": hardrun implements the OCI runtime spec up to " + std::string(kOciVersionMax) +
+                               "; a new major version may change what fields mean");
+}
+
 }  // namespace
 
 Config parse_config(const json& doc) {
     if (!doc.is_object()) fail("", std::string("the document must be a JSON object, not ") + type_of(doc));
-    check_keys(doc, "", {"ociVersion", "hooks", "annotations", "hostname", "domainname", "mounts", "root", "process",
-                         "linux", "solaris", "windows", "vm", "zos", "freebsd"});
     Config c;
+    check_keys(doc, "", {"ociVersion", "hooks", "annotations", "hostname", "domainname", "mounts", "root", "process",
+                         "linux", "solaris", "windows", "vm", "zos", "freebsd"}, &c);
     const json* v = find(doc, "ociVersion");
     if (!v) fail("ociVersion", "is required");
     c.oci_version = get_string(*v, "ociVersion");
+    check_oci_version(c.oci_version);
     if (const json* h = find(doc, "hooks")) {
         want_object(*h, "hooks");
-        check_keys(*h, "hooks", {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"});
+        check_keys(*h, "hooks", {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}, &c);
         if (const json* x = find(*h, "prestart")) c.hooks.prestart = parse_hooks(*x, "hooks.prestart");
         if (const json* x = find(*h, "createRuntime")) c.hooks.create_runtime = parse_hooks(*x, "hooks.createRuntime");
         if (const json* x = find(*h, "createContainer")) c.hooks.create_container = parse_hooks(*x, "hooks.createContainer");
@@ -794,6 +817,9 @@ Config load_config(const std::string& bundle_dir) {
     try {
         Config c = parse_config(doc);
         c.source = text.str();
+        for (const std::string& k : c.ignored)
+            log::warning("config.json: " + k + " is not a field of the OCI runtime spec (up to " + std::string(kOciVersionMax) +
+                         ") that hardrun knows; ignored, as the spec requires");
         return c;
     } catch (const json::exception& e) {  // parse_config checks types first; should the library still throw
         throw Error("config.json", path, json_error_text(e));

@@ -216,6 +216,37 @@ TEST_CASE("oci: a field the spec does not define is refused, not ignored") {
     CHECK(contains(parse_error(j), "linux.resources.memory.swapiness"));
 }
 
+TEST_CASE("oci: an unknown field where ignoring it weakens nothing is ignored, as the spec requires") {
+    json j = base();
+    j["futureTopLevel"] = {{"x", 1}};
+    j["hooks"] = {{"preflight", json::array()}};
+    j["process"]["consoleSize"] = {{"height", 24}, {"width", 80}, {"depth", 1}};
+    oci::Config c;
+    REQUIRE_NOTHROW(c = oci::parse_config(j));
+    CHECK(c.ignored == std::vector<std::string>{"futureTopLevel", "hooks.preflight", "process.consoleSize.depth"});
+    REQUIRE_NOTHROW(plan_of(j));
+    // inside the objects that carry a layer, it is still refused
+    j = base();
+    j["linux"]["landlock"] = {{"rules", json::array()}};
+    CHECK(contains(parse_error(j), "linux.landlock: not a field of the OCI runtime spec"));
+    j = base();
+    j["linux"]["seccomp"] = {{"defaultAction", "SCMP_ACT_ERRNO"}, {"strictness", 2}};
+    CHECK(contains(parse_error(j), "linux.seccomp.strictness"));
+}
+
+TEST_CASE("oci: ociVersion is a SemVer of major 0 or 1") {
+    for (const char* ok : {"0.5.0-dev", "1.0.0", "1.0.2-dev", "1.2.1", "1.3.0", "1.4.0-rc.1+build"}) {
+        json j = base();
+        j["ociVersion"] = ok;
+        CHECK_MESSAGE(parse_error(j).empty(), ok);
+    }
+    for (const char* bad : {"invalid", "2.0.0", "1.0", "1..0", "1.0.0-", "v1.0.0", "3.1.4", ""}) {
+        json j = base();
+        j["ociVersion"] = bad;
+        CHECK_MESSAGE(contains(parse_error(j), "ociVersion"), bad);
+    }
+}
+
 TEST_CASE("oci: types, ranges and enums are checked with the JSON path") {
     json j = base();
     j["process"]["user"]["uid"] = -1;

@@ -109,6 +109,7 @@ struct Refusal {
 
 struct Config {
     std::string source;  // the config.json text this was parsed from (load_config): kept in the state for exec
+    std::vector<std::string> ignored;  // unknown keys ignored as the spec requires (where ignoring weakens nothing)
     std::string oci_version;
     std::string root_path;
     bool root_readonly = false;
