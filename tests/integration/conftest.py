@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import tempfile
 import termios
+import time
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -209,3 +210,67 @@ def runtime(root, *args, timeout=60, user=None):
     if user is not None:
         cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"] + cmd
     return run_files(cmd, timeout=timeout)
+
+
+class OciRuntime:
+    """hardrun as an OCI runtime with a private --root (and, given log, --log in JSON as engines ask)."""
+
+    def __init__(self, root, log=None):
+        self.root = root
+        self.log = log
+
+    def __call__(self, *args, timeout=30, user=None, stdin=None):
+        cmd = [HARDRUN, "--root", self.root]
+        if self.log:
+            cmd += ["--log", self.log, "--log-format", "json"]
+        cmd += list(args)
+        if user is not None:
+            cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"] + cmd
+        if stdin is not None:
+            return subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=timeout)
+        return run_files(cmd, timeout=timeout)
+
+    def ok(self, *args, **kw):
+        p = self(*args, **kw)
+        assert p.returncode == 0, f"{args}: exit {p.returncode}: {p.stderr}"
+        return p
+
+    def state(self, cid):
+        return json.loads(self.ok("state", cid).stdout)
+
+    def ids(self):
+        return [c["id"] for c in json.loads(self.ok("list", "--format", "json").stdout)]
+
+
+def wait_for(cond, what, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def reap():
+    """Collects the containers that ended while re-parented to us (see oci_subreaper)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+@pytest.fixture(scope="module")
+def oci_subreaper():
+    """`create` exits and leaves its container process behind, as runc does: an engine's monitor (conmon, the
+    containerd shim) is a child subreaper and reaps it. Here pytest plays that part for the module, so no
+    zombie of a test container outlives it (this machine's PID 1 does not reap orphans promptly)."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    PR_SET_CHILD_SUBREAPER = 36
+    assert libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    yield
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+    reap()

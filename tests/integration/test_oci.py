@@ -4,7 +4,6 @@
 kernel objects themselves (processes, namespaces, files the workload wrote), not on hardrun's own words.
 """
 import array
-import ctypes
 import json
 import os
 import shutil
@@ -16,46 +15,18 @@ import time
 
 import pytest
 
-from conftest import HARDRUN, ROOT, UNPRIV_UID, Bundle, one_line_error, read_pty, run_files, status_fields
+from conftest import (HARDRUN, ROOT, UNPRIV_UID, Bundle, OciRuntime, one_line_error, read_pty, reap, run_files,
+                      status_fields, wait_for)
 
 SCHEMAS = os.path.join(ROOT, "tests", "data", "oci", "schema")
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the OCI runtime tests run as root (one rootless case)")
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="the OCI runtime tests run as root (one rootless case)"),
+              pytest.mark.usefixtures("oci_subreaper")]
 
 
 # --- helpers -------------------------------------------------------------------------------------------
 
-class Runtime:
-    """hardrun as an OCI runtime with a private --root."""
-
-    def __init__(self, root):
-        self.root = root
-
-    def __call__(self, *args, timeout=30, user=None):
-        cmd = [HARDRUN, "--root", self.root] + list(args)
-        if user is not None:
-            cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"] + cmd
-        return run_files(cmd, timeout=timeout)
-
-    def ok(self, *args, **kw):
-        p = self(*args, **kw)
-        assert p.returncode == 0, f"{args}: exit {p.returncode}: {p.stderr}"
-        return p
-
-    def state(self, cid):
-        return json.loads(self.ok("state", cid).stdout)
-
-    def ids(self):
-        return [c["id"] for c in json.loads(self.ok("list", "--format", "json").stdout)]
-
-
-def wait_for(cond, what, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
+Runtime = OciRuntime
 
 
 def cmdline_of(pid):
@@ -63,30 +34,6 @@ def cmdline_of(pid):
         return open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")[:-1]
     except OSError:
         return None
-
-
-def reap():
-    """Collects the containers that ended while re-parented to us (see reaper below)."""
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-
-
-@pytest.fixture(scope="module", autouse=True)
-def reaper():
-    """`create` exits and leaves its container process behind, as runc does: an engine's monitor (conmon, the
-    containerd shim) is a child subreaper and reaps it. Here pytest plays that part for this module, so no
-    zombie of a test container outlives it (this machine's PID 1 does not reap orphans promptly)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    PR_SET_CHILD_SUBREAPER = 36
-    assert libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-    yield
-    libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
-    reap()
 
 
 @pytest.fixture

@@ -8,10 +8,11 @@ import time
 
 import pytest
 
-from conftest import status_fields
-from test_oci import Runtime, env, reap, reaper, wait_for  # noqa: F401 (fixtures)
+from conftest import one_line_error, reap, status_fields, wait_for
+from test_oci import env  # noqa: F401 (the fixture)
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the OCI runtime tests run as root")
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="the OCI runtime tests run as root"),
+              pytest.mark.usefixtures("oci_subreaper")]
 
 NAMESPACES = ["mnt", "pid", "net", "ipc", "uts", "cgroup"]
 PROBE = ("for n in " + " ".join(NAMESPACES) + "; do echo ns.$n=$(readlink /proc/self/ns/$n); done; "
@@ -101,7 +102,6 @@ def test_exec_process_json_and_its_conflicts(env, tmp_path):
                                 "env": ["PATH=/bin"]}))
     p = rt("exec", "--process", str(proc), "c1")
     assert p.returncode == 0 and p.stdout.strip() == "10002", p.stderr
-    from conftest import one_line_error
     one_line_error(rt("exec", "--process", str(proc), "c1", "/bin/true"), "the command", "--process")
     one_line_error(rt("exec", "--process", str(proc), "--cwd", "/tmp", "c1"), "--cwd", "--process")
 
@@ -126,7 +126,6 @@ def test_exec_detached_with_pid_file(env, tmp_path):
 
 def test_exec_in_a_stopped_or_missing_container_says_so(env):
     b, rt = env
-    from conftest import one_line_error
     b.args("true")
     rt.ok("create", "--bundle", b.dir, "c1")
     rt.ok("start", "c1")

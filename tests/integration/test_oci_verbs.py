@@ -6,7 +6,6 @@ read it and remove it. Limits written by `update` and the memory/pids figures of
 the VM tier proves them (tests/vm/cases/40-oci-verbs.sh). Every check is made on the kernel's objects: the
 workload's own progress (a counter it writes into a bind-mounted directory), cgroup.events, /proc.
 """
-import ctypes
 import json
 import os
 import subprocess
@@ -14,61 +13,13 @@ import time
 
 import pytest
 
-from conftest import HARDRUN, Bundle, cgroup2_mount, one_line_error, run_files
+from conftest import HARDRUN, Bundle, OciRuntime, cgroup2_mount, one_line_error, reap, run_files, wait_for
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the OCI runtime tests run as root")
-
-
-class Runtime:
-    def __init__(self, root, log=None):
-        self.root = root
-        self.log = log
-
-    def __call__(self, *args, timeout=30, stdin=None):
-        cmd = [HARDRUN, "--root", self.root]
-        if self.log:
-            cmd += ["--log", self.log, "--log-format", "json"]
-        if stdin is None:
-            return run_files(cmd + list(args), timeout=timeout)
-        p = subprocess.run(cmd + list(args), input=stdin, capture_output=True, text=True, timeout=timeout)
-        return p
-
-    def ok(self, *args, **kw):
-        p = self(*args, **kw)
-        assert p.returncode == 0, f"{args}: exit {p.returncode}: {p.stderr}"
-        return p
-
-    def state(self, cid):
-        return json.loads(self.ok("state", cid).stdout)
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="the OCI runtime tests run as root"),
+              pytest.mark.usefixtures("oci_subreaper")]
 
 
-def wait_for(cond, what, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def reap():
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-
-
-@pytest.fixture(scope="module", autouse=True)
-def subreaper():
-    """`create` leaves its container process to the engine's subreaper: here pytest (see test_oci.py)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    assert libc.prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
-    yield
-    libc.prctl(36, 0, 0, 0, 0)
-    reap()
+Runtime = OciRuntime
 
 
 @pytest.fixture
