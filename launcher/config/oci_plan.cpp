@@ -500,8 +500,9 @@ LaunchPlan to_plan(const Config& c, const PlanContext& ctx) {
         for (auto& m : default_mounts(false))
             if (m.kind == MountKind::Dev) p.mounts.insert(p.mounts.begin(), m);
     }
-    map_devices(c, p);
-    order_mounts(p.mounts);
+    map_devices(c, p);  // the device nodes: binds onto /dev, after it
+    // mounts[] in the listed order, as the spec requires (MUST): no depth sort, so a config that mounts a
+    // parent over its child gets exactly what it wrote, as with runc
     auto paths = [&](const std::optional<std::vector<std::string>>& list, const char* field, std::vector<std::string> def) {
         if (!list) return def;  // absent: hardrun's defaults (an explicit [] turns them off)
         std::vector<std::string> out;

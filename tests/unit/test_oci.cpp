@@ -234,6 +234,18 @@ TEST_CASE("oci: an unknown field where ignoring it weakens nothing is ignored, a
     CHECK(contains(parse_error(j), "linux.seccomp.strictness"));
 }
 
+TEST_CASE("oci: mounts are mounted in the listed order, not sorted by depth") {
+    json j = base();
+    j["mounts"] = json::array({{{"destination", "/data/deep"}, {"type", "tmpfs"}, {"source", "tmpfs"}},
+                               {{"destination", "/data"}, {"type", "tmpfs"}, {"source", "tmpfs"}},
+                               {{"destination", "/a"}, {"type", "tmpfs"}, {"source", "tmpfs"}}});
+    const LaunchPlan p = plan_of(j);
+    std::vector<std::string> order;
+    for (const auto& m : p.mounts)
+        if (m.destination == "/data/deep" || m.destination == "/data" || m.destination == "/a") order.push_back(m.destination);
+    CHECK(order == std::vector<std::string>{"/data/deep", "/data", "/a"});
+}
+
 TEST_CASE("oci: ociVersion is a SemVer of major 0 or 1") {
     for (const char* ok : {"0.5.0-dev", "1.0.0", "1.0.2-dev", "1.2.1", "1.3.0", "1.4.0-rc.1+build"}) {
         json j = base();
@@ -340,9 +352,12 @@ TEST_CASE("oci: a podman-style config maps onto the same LaunchPlan the flags pr
     CHECK(data->recursive == false);  // "bind", not "rbind"
     CHECK(mount_at(p, "/sys/fs/cgroup")->kind == MountKind::Cgroup);
     CHECK(mount_at(p, "/sys/fs/cgroup")->readonly);
-    for (std::size_t i = 1; i < p.mounts.size(); ++i)
-        CHECK(std::count(p.mounts[i - 1].destination.begin(), p.mounts[i - 1].destination.end(), '/') <=
-              std::count(p.mounts[i].destination.begin(), p.mounts[i].destination.end(), '/'));
+    // in the listed order (the spec's MUST), hardrun's own additions (device nodes) after them
+    std::vector<std::string> listed, got;
+    for (const auto& m : j["mounts"]) listed.push_back(m["destination"]);
+    for (const auto& m : p.mounts)
+        if (std::find(listed.begin(), listed.end(), m.destination) != listed.end()) got.push_back(m.destination);
+    CHECK(got == listed);
     CHECK(p.masked_paths == std::vector<std::string>{"/proc/kcore"});
     CHECK(p.readonly_paths == std::vector<std::string>{"/proc/sys"});
     // device rules: the config's, then hardrun's default device nodes
