@@ -109,6 +109,7 @@ Mount to_mount(const MountSpec& ms, std::size_t i, const std::string& bundle, co
     } else {
         fail(key_path(P, "type"), qt(ms.type) + " is not a mount type hardrun supports (bind, tmpfs, proc, sysfs, devpts, mqueue, cgroup)");
     }
+    if (m.kind != MountKind::Bind) m.source = ms.source;  // what mountinfo shows (e.g. "shm"), as the config says
     // hardrun mounts nosuid,nodev unless the options say suid/dev explicitly (docs/oci.md); devpts and /dev
     // are what device nodes are for (a nodev devpts makes /dev/pts/ptmx unusable)
     m.nosuid = true;

@@ -160,7 +160,8 @@ void setup_dev(Sys& sys, int rootfd, const Mount& m) {
     const std::string what = describe(m);
     SysFd target = resolve_target(sys, rootfd, m.destination, false, what);
     // nodev: only the device binds below, each a mount of its own, are usable devices (not a node made in /dev)
-    SysFd mnt = new_fs(sys, "tmpfs", {{"mode", octal(m.mode.value_or(0755))}, {"size", std::to_string(m.size.value_or(65536))}},
+    SysFd mnt = new_fs(sys, "tmpfs", {{"source", m.source.empty() ? "tmpfs" : m.source}, {"mode", octal(m.mode.value_or(0755))},
+                                      {"size", std::to_string(m.size.value_or(65536))}},
                        attrs_of(m) | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID, what);
     attach(sys, mnt.get(), target.get(), what);
     // re-open: the fd we had points below the new mount
@@ -248,6 +249,7 @@ void mount_one(Sys& sys, int rootfd, const Mount& m, bool rootless) {
         case MountKind::Cgroup: fstype = "cgroup2"; break;
         default: break;
     }
+    opts.emplace(opts.begin(), "source", m.source.empty() ? fstype : m.source);  // mountinfo's source, not "none"
     for (const auto& e : m.extra) {
         auto eq = e.find('=');
         opts.emplace_back(e.substr(0, eq), eq == std::string::npos ? "" : e.substr(eq + 1));
@@ -276,7 +278,7 @@ void mount_secrets(Sys& sys, int rootfd, const LaunchPlan& plan) {
     if (plan.secrets.empty()) return;
     const std::string what = "secrets tmpfs at /run/secrets";
     SysFd target = resolve_target(sys, rootfd, "/run/secrets", false, what);
-    SysFd mnt = new_fs(sys, "tmpfs", {{"mode", "0500"}, {"size", "1048576"}},
+    SysFd mnt = new_fs(sys, "tmpfs", {{"source", "tmpfs"}, {"mode", "0500"}, {"size", "1048576"}},
                        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, what);
     for (const auto& s : plan.secrets) {
         const std::string swhat = "secret " + s.source + " -> /run/secrets/" + s.name;
@@ -358,7 +360,7 @@ void finalize(Sys& sys, const LaunchPlan& plan) {
         struct stat st {};
         if (int r = sys.fstat(fd, &st); r < 0) throw_errno("mounts", "masking " + path, -r);
         if (S_ISDIR(st.st_mode)) {
-            SysFd mnt = new_fs(sys, "tmpfs", {{"size", "4096"}, {"mode", "0555"}},
+            SysFd mnt = new_fs(sys, "tmpfs", {{"source", "tmpfs"}, {"size", "4096"}, {"mode", "0555"}},
                                MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
                                "masking " + path);
             attach(sys, mnt.get(), fd, "masking " + path);

@@ -731,3 +731,23 @@ def test_resource_limits_fail_closed_where_cgroup_v2_cannot_enforce_them(env):
         return
     one_line_error(p, "cgroups", "pids")
     assert rt.ids() == [] and os.listdir(rt.root) == []
+
+
+def test_mountinfo_shows_each_mounts_source_as_the_config_gives_it(env):
+    # tools that read /proc/self/mountinfo (df, findmnt, systemd) see the config's source, never "none"
+    b, rt = env
+    for m in b.config["mounts"]:
+        if m["destination"] == "/dev/shm":
+            m["source"] = "shm"
+    b.config["process"]["args"] = ["cat", "/proc/self/mountinfo"]
+    b.save()
+    p = rt("run", "--bundle", b.dir, "mi1")
+    assert p.returncode == 0, p.stderr
+    source = {}
+    for line in p.stdout.splitlines():
+        f = line.split()
+        sep = f.index("-")
+        source[f[4]] = f[sep + 2]
+    assert source["/dev/shm"] == "shm"
+    assert source["/proc"] == "proc" and source["/dev"] == "tmpfs"
+    assert "none" not in source.values(), {k: v for k, v in source.items() if v == "none"}

@@ -47,7 +47,7 @@ enum class MountKind {
 // One mount inside the sandbox. Flags use MOUNT_ATTR_* semantics (new mount API).
 struct Mount {
     MountKind kind = MountKind::Bind;
-    std::string source;       // host path for Bind, ignored otherwise
+    std::string source;       // Bind: the host path; others: the source mountinfo shows ("" = the fs type)
     std::string destination;  // absolute path inside the rootfs
     bool readonly = false;
     bool nosuid = true;
