@@ -19,7 +19,7 @@ need_packages() {
   }
 }
 
-BUILD_PACKAGES=(build-essential cmake pkg-config file scdoc libseccomp-dev libcap-ng-dev libapparmor-dev
+BUILD_PACKAGES=(build-essential cmake pkg-config file scdoc libseccomp-dev libcap-ng-dev libapparmor-dev libsystemd-dev
   nlohmann-json3-dev libcli11-dev doctest-dev libyaml-cpp-dev busybox-static)
 TEST_PACKAGES=(python3 python3-pytest util-linux iproute2 mandoc systemd dpkg-dev python3-jsonschema podman lintian)
 

@@ -53,7 +53,7 @@ json features() {
     json caps = json::array();
     for (int c = 0; c <= parse::last_capability(); ++c) caps.push_back(parse::capability_name(c));
     linux["capabilities"] = caps;
-    linux["cgroup"] = {{"v1", false}, {"v2", cgroup2_mounted()}, {"systemd", false}, {"systemdUser", false}, {"rdma", false}};
+    linux["cgroup"] = {{"v1", false}, {"v2", cgroup2_mounted()}, {"systemd", cgroup2_mounted()}, {"systemdUser", false}, {"rdma", false}};
     json sc;
     sc["enabled"] = true;
     json actions = json::array();

@@ -528,10 +528,12 @@ LaunchPlan to_plan(const Config& c, const PlanContext& ctx) {
     if (c.cgroups_path && !c.cgroups_path->empty()) {
         const std::string& cp = *c.cgroups_path;
         if (cp.find("..") != std::string::npos) fail("linux.cgroupsPath", qt(cp) + " contains '..'");
-        if (cp.find(':') != std::string::npos)
-            fail("linux.cgroupsPath", qt(cp) + " is a systemd slice:prefix:name path; hardrun manages cgroupfs paths only");
-        auto slash = cp.rfind('/');
-        p.cgroup_parent = slash == std::string::npos || slash == 0 ? (slash == 0 ? "/" : "") : cp.substr(0, slash);
+        if (cp.find(':') != std::string::npos) {
+            p.systemd_cgroups_path = cp;  // the runtime's --systemd-cgroup decides (cgroups/systemd.hpp)
+        } else {
+            auto slash = cp.rfind('/');
+            p.cgroup_parent = slash == std::string::npos || slash == 0 ? (slash == 0 ? "/" : "") : cp.substr(0, slash);
+        }
     }
 
     // --- seccomp, Landlock (annotations), hooks

@@ -490,6 +490,7 @@ Started start_child(const LaunchPlan& plan, const LaunchOptions& options, const 
         child_main(c);
     }
     s.pid = static_cast<pid_t>(pid);
+    if (s.cgroup) s.cgroup->child_placed();  // systemd driver: the scope holds the container now, and only it
     report.write.reset();
     sync.read.reset();
     sock_child.reset();
@@ -635,6 +636,7 @@ Detached launch_detached(const LaunchPlan& plan, const LaunchOptions& options) {
     d.pid = s.pid;
     if (s.cgroup) {
         d.cgroup_path = s.cgroup->path();
+        d.systemd_unit = s.cgroup->systemd_unit();
         s.cgroup->disown();  // kept for `delete`
     }
     return d;

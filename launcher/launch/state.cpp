@@ -67,6 +67,7 @@ json to_json(const Record& r) {
                 {"creator_start_time", r.creator.start_time},
                 {"owner", r.owner},
                 {"cgroup_path", r.cgroup_path},
+                {"systemd_unit", r.systemd_unit},
                 {"annotations", r.annotations},
                 {"foreground", r.foreground},
                 {"config", r.config},
@@ -87,6 +88,7 @@ Record from_json(const json& j) {
     r.creator = {j.value("creator_pid", 0), j.value("creator_start_time", 0ULL)};
     r.owner = j.value("owner", 0U);
     r.cgroup_path = j.value("cgroup_path", "");
+    r.systemd_unit = j.value("systemd_unit", "");
     r.annotations = j.value("annotations", std::map<std::string, std::string>{});
     r.foreground = j.value("foreground", false);
     r.config = j.value("config", "");

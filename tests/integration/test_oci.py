@@ -98,7 +98,7 @@ def test_features_document_is_valid_and_truthful(env):
     b, rt = env
     f = json.loads(rt.ok("features").stdout)
     validator("features-schema.json").validate(f)
-    assert f["linux"]["cgroup"]["systemd"] is False
+    assert f["linux"]["cgroup"]["systemd"] is f["linux"]["cgroup"]["v2"]
     assert "time" not in f["linux"]["namespaces"]
     # a namespace features does not list is refused by name, one that it lists works
     b.config["linux"]["namespaces"].append({"type": "time"})
@@ -222,7 +222,13 @@ def test_concurrent_commands_on_one_container_are_serialized(env, tmp_path):
 
 def test_refused_runtime_options(env):
     b, rt = env
-    one_line_error(rt("--systemd-cgroup", "create", "--bundle", b.dir, "c1"), "--systemd-cgroup", "cgroupfs")
+    # the systemd driver on a host without systemd's bus: refused with the reason, never a cgroupfs fallback
+    one_line_error(rt("--systemd-cgroup", "create", "--bundle", b.dir, "c1"), "cgroups: systemd scope hardrun-c1.scope")
+    b.config["linux"]["cgroupsPath"] = "system.slice:hardrun:c1"
+    b.save()
+    one_line_error(rt("create", "--bundle", b.dir, "c1"), "slice:prefix:name", "--systemd-cgroup")
+    del b.config["linux"]["cgroupsPath"]
+    b.save()
     one_line_error(rt("create", "--no-pivot", "--bundle", b.dir, "c1"), "--no-pivot", "pivot_root")
     one_line_error(rt("run", "--bundle", b.dir, "--memory", "1g", "c1"), "--memory", "config.json")
     # flags that would ask for more hardening or a report than config.json says are refused, never ignored

@@ -519,7 +519,12 @@ TEST_CASE("oci: resources map onto cgroup v2 values") {
     j["linux"]["resources"] = json::parse(R"({"devices": [{"allow": true, "type": "c", "access": "rwx"}]})");
     CHECK(contains(plan_error(j), "linux.resources.devices[0].access"));
     j["linux"]["resources"] = json::object();
-    j["linux"]["cgroupsPath"] = "machine.slice:libpod:abc";
+    j["linux"]["cgroupsPath"] = "machine.slice:libpod:abc";  // the systemd driver's form: kept for --systemd-cgroup
+    LaunchPlan sd = plan_of(j);
+    CHECK(sd.systemd_cgroups_path == "machine.slice:libpod:abc");
+    CHECK(sd.systemd_unit.empty());
+    CHECK(sd.cgroup_parent.empty());
+    j["linux"]["cgroupsPath"] = "/a/../b";
     CHECK(contains(plan_error(j), "linux.cgroupsPath"));
 }
 
@@ -673,7 +678,7 @@ TEST_CASE("oci: features are truthful about what hardrun does") {
     auto ns = f["linux"]["namespaces"].get<std::vector<std::string>>();
     CHECK(std::find(ns.begin(), ns.end(), "time") == ns.end());  // refused by to_plan
     CHECK(f["linux"]["selinux"]["enabled"] == false);
-    CHECK(f["linux"]["cgroup"]["systemd"] == false);  // --systemd-cgroup is refused
+    CHECK(f["linux"]["cgroup"]["systemd"] == f["linux"]["cgroup"]["v2"]);  // --systemd-cgroup: cgroup v2 scopes
     auto opts = f["mountOptions"].get<std::vector<std::string>>();
     CHECK(std::find(opts.begin(), opts.end(), "rshared") == opts.end());
     // SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath, which hardrun refuses: not listed

@@ -75,6 +75,7 @@ Outcome launch(const LaunchPlan& plan, const LaunchOptions& options = {});
 struct Detached {
     pid_t pid = -1;
     std::string cgroup_path;
+    std::string systemd_unit;  // the systemd driver's scope ("" = a cgroupfs cgroup)
 };
 Detached launch_detached(const LaunchPlan& plan, const LaunchOptions& options);
 

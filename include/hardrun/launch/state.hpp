@@ -48,6 +48,7 @@ struct Record {
     ProcessId creator;         // the hardrun process that is creating it (status "creating")
     uid_t owner = 0;
     std::string cgroup_path;   // a cgroup hardrun created for it ("" = none)
+    std::string systemd_unit;  // its cgroup is this systemd scope's (--systemd-cgroup; "" = cgroupfs)
     std::map<std::string, std::string> annotations;
     Hooks hooks;               // startContainer, poststart and poststop run after create
     bool foreground = false;   // `hardrun run` supervises it (no exec FIFO)

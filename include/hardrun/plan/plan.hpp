@@ -195,6 +195,11 @@ struct LaunchPlan {
     std::vector<Rlimit> rlimits;  // core=0 by default
     Resources resources;
     std::string cgroup_parent;    // empty: hardrun decides (see cgroups.hpp)
+    // The systemd cgroup driver (cgroups/systemd.hpp): linux.cgroupsPath in its "slice:prefix:name" form as
+    // config.json gives it, and, once the runtime was asked for --systemd-cgroup, the scope systemd makes. A
+    // systemd path without a unit is refused by the cgroups layer (never a silent cgroupfs fallback).
+    std::string systemd_cgroups_path;
+    std::string systemd_slice, systemd_unit;
     std::optional<int> oom_score_adj;
 
     // --- supervision

@@ -198,6 +198,7 @@ int exec_process(const ExecOptions& o) {
     plan.sysctl.clear();    // applied when the container was built
     plan.hooks = {};        // the OCI hooks belong to the container's lifecycle, not to exec
     plan.resources = {};    // no cgroup of its own: it joins the container's
+    plan.systemd_cgroups_path.clear();  // nor a systemd scope
     plan.init = false;
     plan.preserve_fds = preserved_fds(o.preserve_fds);
 

@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "hardrun/layers/cgroups/cgroups.hpp"
+#include "hardrun/layers/cgroups/systemd.hpp"
 #include "hardrun/cli/commands.hpp"
 #include "hardrun/layers/console.hpp"
 #include "hardrun/support/error.hpp"
@@ -68,9 +69,6 @@ void log_line(const char* level, const std::string& msg) {
 
 void check_globals() {
     const auto& g = globals();
-    if (g.systemd_cgroup)
-        throw UsageError("--systemd-cgroup", "hardrun manages cgroup v2 directly (cgroupfs paths); configure the engine "
-                                             "with the cgroupfs manager (podman: cgroup_manager = \"cgroupfs\")");
     if (g.log_format != "text" && g.log_format != "json")
         throw UsageError("--log-format", "'" + g.log_format + "' is not text or json");
     if (g.rootless == "true" && ::geteuid() == 0)
@@ -121,10 +119,13 @@ std::vector<int> preserved_fds(int count) {
 namespace {
 
 // Kills what is left in a cgroup hardrun created for the container, and removes it.
-void remove_cgroup(const std::string& path) {
-    if (path.empty() || !path.starts_with("/sys/fs/cgroup/")) return;
-    if (int err = cgroups::kill_and_remove(path))
-        log::warning("could not remove the cgroup " + path + ": " + errno_text(err));
+// A systemd scope's cgroup (unit != ""): the scope goes with it; StopUnit makes sure.
+void remove_cgroup(const std::string& path, const std::string& unit = "") {
+    if (!path.empty() && path.starts_with("/sys/fs/cgroup/"))
+        if (int err = cgroups::kill_and_remove(path))
+            log::warning("could not remove the cgroup " + path + ": " + errno_text(err));
+    if (!unit.empty())
+        if (std::string why = cgroups::systemd::stop_scope(unit); !why.empty()) log::warning(why);
 }
 
 std::string cgroup_name_for(const oci::Bundle& b, const std::string& id) {
@@ -195,11 +196,17 @@ void refuse_runc_only(const CreateOptions& o) {
 }
 
 // The bundle of a new container, checked against the runtime's options.
-oci::Bundle load_for(const CreateOptions& o) {
+oci::Bundle load_for(const CreateOptions& o, const std::string& id) {
     oci::Bundle b = load(o.bundle, !o.console_socket.empty());
     if (!o.console_socket.empty() && !b.config.process->terminal)
         throw UsageError("--console-socket", "is for process.terminal: true, and config.json does not ask for a terminal");
     b.plan.preserve_fds = preserved_fds(o.preserve_fds);
+    if (globals().systemd_cgroup) {  // the systemd cgroup driver: linux.cgroupsPath is slice:prefix:name
+        const auto scope = cgroups::systemd::parse_cgroups_path(
+            b.config.cgroups_path.value_or(""), id);
+        b.plan.systemd_slice = scope.slice;
+        b.plan.systemd_unit = scope.unit;
+    }
     if (o.no_new_keyring) {
         b.plan.new_session_keyring = false;
         log::warning("--no-new-keyring: the container possesses hardrun's session keyring (the invoker's keys), "
@@ -230,7 +237,7 @@ pid_t create_container(const std::string& id, const CreateOptions& o) {
     state::validate_id(id);
     state::Store st = store();
     if (st.exists(id)) throw Error("create", "container id '" + id + "'", "is already in use");
-    oci::Bundle b = load_for(o);
+    oci::Bundle b = load_for(o, id);
 
     state::Store::Lock lock = st.create(id);
     state::Record rec = creating_record(id, b);
@@ -274,6 +281,7 @@ pid_t create_container(const std::string& id, const CreateOptions& o) {
         state::Store::Lock relock = st.lock(id);
         rec.process = state::identify(d.pid);
         rec.cgroup_path = d.cgroup_path;
+        rec.systemd_unit = d.systemd_unit;
         rec.status = "created";
         rec.creator = {};
         st.write(rec);
@@ -281,7 +289,7 @@ pid_t create_container(const std::string& id, const CreateOptions& o) {
     } catch (...) {
         ::kill(d.pid, SIGKILL);
         ::waitpid(d.pid, nullptr, 0);
-        remove_cgroup(d.cgroup_path);
+        remove_cgroup(d.cgroup_path, d.systemd_unit);
         if (st.exists(id)) st.remove(id);
         throw;
     }
@@ -342,7 +350,7 @@ void delete_container(const std::string& id, bool force) {
                 throw Error("delete", "container '" + id + "'", "its process " + std::to_string(rec.process.pid) + " did not die after SIGKILL");
         }
     }
-    remove_cgroup(rec.cgroup_path);
+    remove_cgroup(rec.cgroup_path, rec.systemd_unit);
     st.remove(id);
     lock.release();
     oci::run_hooks_warn(rec.hooks.poststop, "poststop", state_text(rec, "stopped"));
@@ -438,7 +446,7 @@ int run_bundle(const RunFlags& flags, bool verbose, bool quiet, const PrepareLau
     }
     state::Store st = store();
     if (st.exists(id)) throw Error("run", "container id '" + id + "'", "is already in use");
-    oci::Bundle b = load_for(co);
+    oci::Bundle b = load_for(co, id);
     if (!quiet)
         for (const auto& w : b.plan.warnings) log::warning(w);
     if (verbose) print_plan(b.plan);
@@ -496,7 +504,7 @@ void register_oci(CLI::App& app) {
     app.add_option("--log", g.log_file, "OCI runtime: also append errors to this file");
     app.add_option("--log-format", g.log_format, "OCI runtime: text (default) or json, for --log")
         ->check(CLI::IsMember({"text", "json"}));
-    app.add_flag("--systemd-cgroup", g.systemd_cgroup, "OCI runtime: refused (hardrun manages cgroupfs paths)");
+    app.add_flag("--systemd-cgroup", g.systemd_cgroup, "OCI runtime: the systemd cgroup driver (linux.cgroupsPath slice:prefix:name; a transient scope with Delegate=yes)");
     app.add_flag("--debug", g.debug, "OCI runtime: verbose messages");
     app.add_option("--rootless", g.rootless, "OCI runtime: auto (default), true or false; hardrun decides by its uid")
         ->check(CLI::IsMember({"auto", "true", "false"}));

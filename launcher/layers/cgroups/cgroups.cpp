@@ -25,6 +25,7 @@
 
 #include "hardrun/layers/cgroups/cgroups.hpp"
 #include "hardrun/layers/cgroups/live.hpp"
+#include "hardrun/layers/cgroups/systemd.hpp"
 #include "hardrun/support/error.hpp"
 #include "hardrun/support/log.hpp"
 #include "hardrun/plan/parse.hpp"
@@ -465,7 +466,77 @@ std::vector<std::string> gc(const std::string& parent) {
     return removed;
 }
 
+namespace {
+// A process that only waits, so systemd has a pid for the scope before the container exists; dies with us.
+pid_t start_holder() {
+    const pid_t parent = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid < 0) throw_errno("cgroups", "forking the scope's placeholder process", errno);
+    if (pid == 0) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != parent) ::_exit(0);
+        for (;;) ::pause();
+    }
+    return pid;
+}
+void end_holder(pid_t& pid) {
+    if (pid <= 0) return;
+    ::kill(pid, SIGKILL);
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    pid = -1;
+}
+}  // namespace
+
+std::unique_ptr<Cgroup> Cgroup::create_scope(const LaunchPlan& plan) {
+    const systemd::ScopeName scope{plan.systemd_slice, plan.systemd_unit};
+    const std::string object = "systemd scope " + scope.unit;
+    Read mi = read_path("/proc/self/mountinfo");
+    if (mi.err) throw_errno("cgroups", "/proc/self/mountinfo", mi.err);
+    const MountFacts facts = parse_mountinfo(mi.text);
+    if (!facts.v2_mount) throw Error("cgroups", object, "no cgroup v2 hierarchy is mounted (hardrun's systemd driver is for cgroup v2)");
+
+    pid_t holder = start_holder();
+    try {
+        systemd::start_scope(scope, holder, plan.resources);
+        // where systemd put it: the holder's cgroup, under our cgroup2 mount
+        const auto own = parse_own_cgroup(read_path("/proc/" + std::to_string(holder) + "/cgroup").text);
+        if (!own || !own->ends_with("/" + scope.unit))
+            throw Error("cgroups", object, "after the job the placeholder process is in " + own.value_or("?") +
+                                               ", not in the scope");
+        std::string rel = *own;
+        if (facts.v2_root != "/") {
+            if (!rel.starts_with(facts.v2_root + "/"))
+                throw Error("cgroups", object, "its cgroup " + rel + " is outside our cgroup2 mount (root " + facts.v2_root + ")");
+            rel = rel.substr(facts.v2_root.size());
+        }
+        const std::string path = *facts.v2_mount + rel;
+        int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) throw_errno("cgroups", "opening " + path, errno);
+        std::unique_ptr<Cgroup> cg(new Cgroup(path, UniqueFd(fd), plan.resources));
+        cg->unit_ = scope.unit;
+        cg->holder_ = std::exchange(holder, -1);
+        // Delegate=yes: the scope's own limit files are ours to write, with hardrun's writer and read-back
+        const long page = ::sysconf(_SC_PAGESIZE);
+        for (const auto& w : limit_writes(plan.resources, page > 0 ? static_cast<std::uint64_t>(page) : 4096))
+            write_limit_at(fd, path, w);
+        if (const auto rules = enforced_device_rules(plan.resources, ::geteuid() == 0); !rules.empty())
+            attach_device_program(fd, path, rules);
+        return cg;
+    } catch (...) {
+        end_holder(holder);  // the scope, empty, goes (CollectMode=inactive-or-failed)
+        throw;
+    }
+}
+
+void Cgroup::child_placed() { end_holder(holder_); }
+
 std::unique_ptr<Cgroup> Cgroup::create(const LaunchPlan& plan, const std::string& name) {
+    if (!plan.systemd_cgroups_path.empty() && plan.systemd_unit.empty())
+        throw Error("cgroups", "linux.cgroupsPath '" + plan.systemd_cgroups_path + "'",
+                    "is a systemd slice:prefix:name path, for the systemd cgroup driver; pass --systemd-cgroup or "
+                    "give a cgroupfs path");
+    if (!plan.systemd_unit.empty()) return create_scope(plan);
     if (plan.resources.empty()) return nullptr;
     if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
         throw Error("cgroups", "cgroup name '" + name + "'", "must be a plain directory name");
@@ -563,6 +634,7 @@ Cgroup::Cgroup(std::string path, UniqueFd dir, const Resources& limits)
     : path_(std::move(path)), dir_(std::move(dir)), limits_(limits) {}
 
 Cgroup::~Cgroup() {
+    end_holder(holder_);
     if (!dir_ || disowned_) return;
     if (int err = kill_and_remove_at(dir_.get(), path_))
         log::warning("could not remove the cgroup " + path_ + ": " + errno_text(err) +

@@ -91,9 +91,17 @@ public:
         disowned_ = true;
         reaper_.dismiss();
     }
+    // The systemd driver (plan.systemd_unit): the scope systemd made ("" = a cgroupfs cgroup). Its cgroup was
+    // made with a placeholder process in it (a scope cannot start empty); child_placed(), called once the
+    // container was cloned into it, ends that process so the scope holds only the container.
+    const std::string& systemd_unit() const { return unit_; }
+    void child_placed();
 
 private:
     Cgroup(std::string path, UniqueFd dir, const Resources& limits);
+    static std::unique_ptr<Cgroup> create_scope(const LaunchPlan& plan);
+    std::string unit_;
+    pid_t holder_ = -1;
     std::string path_;
     UniqueFd dir_;
     Resources limits_;

@@ -1,0 +1,58 @@
+// The systemd cgroup driver (OCI --systemd-cgroup, linux.cgroupsPath "slice:prefix:name"): systemd, asked over
+// D-Bus (libsystemd's sd-bus), makes a transient scope with Delegate=yes; hardrun then writes the limits into
+// the scope's cgroup and clones the container into it. docs/cgroups.md ("The systemd driver") explains the steps.
+//
+// The pure parts (the cgroupsPath, the unit and slice names, the unit's properties) are free functions for the
+// unit tests; start_scope() and stop_scope() talk to the system bus.
+#pragma once
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "hardrun/plan/plan.hpp"
+
+namespace hardrun::cgroups::systemd {
+
+// A parsed "slice:prefix:name". An empty slice means system.slice; the unit is "<prefix>-<name>.scope" (or
+// "<name>.scope" with no prefix), as runc names it.
+struct ScopeName {
+    std::string slice;  // e.g. "system.slice", "machine-foo.slice"
+    std::string unit;   // e.g. "docker-abc.scope"
+    bool operator==(const ScopeName&) const = default;
+};
+// Throws Error("linux.cgroupsPath", ...) for anything else (not three fields, a bad unit or slice name, a name
+// ending in .slice: runc would make a slice there, which hardrun does not). An empty path: ":hardrun:<id>".
+ScopeName parse_cgroups_path(const std::string& cgroups_path, const std::string& container_id);
+
+// Is this a valid systemd unit name with this suffix (".scope", ".slice")? Letters, digits, ":-_.\", at most
+// 255 characters.
+bool valid_unit_name(const std::string& name, const std::string& suffix);
+
+// Where a slice's cgroup is below the cgroup2 mount: "machine-foo.slice" -> "machine.slice/machine-foo.slice",
+// "system.slice" -> "system.slice", "-.slice" -> "".
+std::string slice_dir(const std::string& slice);
+
+// One property of StartTransientUnit's a(sv): a string ("s"), a boolean ("b"), an unsigned 64 ("t") or a pid
+// list ("au").
+struct Property {
+    std::string name;
+    std::variant<std::string, bool, std::uint64_t, std::vector<std::uint32_t>> value;
+    bool operator==(const Property&) const = default;
+};
+// Description, Slice, Delegate=yes, DefaultDependencies=no, CollectMode=inactive-or-failed (the unit is gone
+// when its last process is), PIDs=[pid], and the limits systemd would otherwise reset on a reload of its own
+// (MemoryMax, TasksMax, CPUQuotaPerSecUSec), with the same values hardrun writes into the cgroup.
+std::vector<Property> scope_properties(const ScopeName& scope, pid_t pid, const Resources& limits);
+
+// Asks systemd (system bus) for the transient scope with `pid` in it and waits for its job (JobRemoved) at most
+// `timeout`. Throws Error("cgroups", "systemd scope <unit>", cause) with D-Bus's error name and message.
+void start_scope(const ScopeName& scope, pid_t pid, const Resources& limits,
+                 std::chrono::milliseconds timeout = std::chrono::seconds(10));
+// StopUnit(unit, "replace"); a unit that is already gone is not an error. "" or the one-line reason.
+std::string stop_scope(const std::string& unit);
+
+}  // namespace hardrun::cgroups::systemd
