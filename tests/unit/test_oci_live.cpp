@@ -178,7 +178,8 @@ TEST_CASE("update: --resources goes through config.json's parser; flags win over
              {R"({"memory":{"swappiness":10}})", "linux.resources.memory.swappiness"},
              {R"({"blockIO":{"weight":10}})", "linux.resources.blockIO.weight"},
              {R"({"unknown":1})", "unknown"}}) {
-        const std::string e = error_of([&] { parse_update_resources(json::parse(doc)); });
+        const std::string text = doc;  // a structured binding cannot be captured before C++20's P1091 (clang 14)
+        const std::string e = error_of([&] { parse_update_resources(json::parse(text)); });
         CHECK_MESSAGE(e.find(field) != std::string::npos, e);
         CHECK_MESSAGE(e.rfind("update: ", 0) == 0, e);
     }
