@@ -37,10 +37,7 @@ namespace {
 
 constexpr const char* kOwnerXattr = "user.hardrun.owner";
 
-struct Read {
-    int err = 0;
-    std::string text;
-};
+}  // namespace
 
 Read read_at(int dirfd, const std::string& rel) {
     Read r;
@@ -81,11 +78,17 @@ int write_at(int dirfd, const std::string& rel, const std::string& value) {
 std::map<std::string, std::uint64_t> keyed(const std::string& text) {
     std::map<std::string, std::uint64_t> m;
     std::istringstream in(text);
-    std::string key;
-    std::uint64_t v;
-    while (in >> key >> v) m[key] = v;
+    std::string line;
+    while (std::getline(in, line)) {
+        std::istringstream l(line);
+        std::string key, value;
+        if (!(l >> key >> value)) continue;
+        if (auto v = parse::number<std::uint64_t>(value)) m[key] = *v;
+    }
     return m;
 }
+
+namespace {
 
 std::set<std::string> words(const std::string& text) {
     std::set<std::string> s;
@@ -196,7 +199,9 @@ bool swap_exists() {
     return true;
 }
 
-void write_limit_at(int dirfd, const std::string& path, const LimitWrite& w) {
+}  // namespace
+
+void write_limit(int dirfd, const std::string& path, const LimitWrite& w) {
     int err = write_at(dirfd, w.file, w.value);
     if (err == ENOENT && w.file == "memory.swap.max" && w.value == "0" && !swap_exists())
         return;  // no swap accounting and no swap at all: "no swap" holds anyway
@@ -215,6 +220,8 @@ void write_limit_at(int dirfd, const std::string& path, const LimitWrite& w) {
         throw Error("cgroups", w.file + " in " + path, "wrote '" + w.value + "' but the kernel reports '" + got + "'");
     }
 }
+
+namespace {
 
 bool wait_empty(int dirfd, std::chrono::milliseconds limit) {
     auto deadline = std::chrono::steady_clock::now() + limit;
@@ -519,7 +526,7 @@ std::unique_ptr<Cgroup> Cgroup::create_scope(const LaunchPlan& plan) {
         // Delegate=yes: the scope's own limit files are ours to write, with hardrun's writer and read-back
         const long page = ::sysconf(_SC_PAGESIZE);
         for (const auto& w : limit_writes(plan.resources, page > 0 ? static_cast<std::uint64_t>(page) : 4096))
-            write_limit_at(fd, path, w);
+            write_limit(fd, path, w);
         if (const auto rules = enforced_device_rules(plan.resources, ::geteuid() == 0); !rules.empty())
             attach_device_program(fd, path, rules);
         return cg;
@@ -624,7 +631,7 @@ std::unique_ptr<Cgroup> Cgroup::create(const LaunchPlan& plan, const std::string
 
     const long page = ::sysconf(_SC_PAGESIZE);
     for (const auto& w : limit_writes(res, page > 0 ? static_cast<std::uint64_t>(page) : 4096))
-        write_limit_at(fd, path, w);
+        write_limit(fd, path, w);
     // a default-deny device policy wherever a cgroup exists (cgroup v2 device programs need no controller)
     if (const auto rules = enforced_device_rules(res, euid == 0); !rules.empty()) attach_device_program(fd, path, rules);
     return cg;
@@ -676,15 +683,6 @@ Stats Cgroup::collect() const {
 }
 
 void Cgroup::kill_all() const { kill_at(dir_.get()); }
-
-void write_limit(int dirfd, const std::string& path, const LimitWrite& w) { write_limit_at(dirfd, path, w); }
-
-FileRead read_file(int dirfd, const std::string& rel) {
-    Read r = read_at(dirfd, rel);
-    return {r.err, std::move(r.text)};
-}
-
-int write_file(int dirfd, const std::string& rel, const std::string& value) { return write_at(dirfd, rel, value); }
 
 void enable_controllers_above(const std::string& path, const std::set<std::string>& needed) {
     if (needed.empty()) return;

@@ -20,19 +20,6 @@ std::string trimmed(std::string s) {
     return s;
 }
 
-std::map<std::string, std::uint64_t> keyed_values(const std::string& text) {
-    std::map<std::string, std::uint64_t> m;
-    std::istringstream in(text);
-    std::string line;
-    while (std::getline(in, line)) {
-        std::istringstream l(line);
-        std::string key, value;
-        if (!(l >> key >> value)) continue;
-        if (auto v = parse::number<std::uint64_t>(value)) m[key] = *v;
-    }
-    return m;
-}
-
 // A single number, or "max" (kUnlimited); nullopt for anything else.
 std::optional<std::uint64_t> number_or_max(const std::string& text) {
     const std::string t = trimmed(text);
@@ -49,7 +36,7 @@ UniqueFd open_dir(const std::string& path, const char* step) {
 }  // namespace
 
 std::optional<bool> parse_frozen(const std::string& events) {
-    auto ev = keyed_values(events);
+    auto ev = keyed(events);
     auto it = ev.find("frozen");
     if (it == ev.end()) return std::nullopt;
     return it->second != 0;
@@ -58,21 +45,21 @@ std::optional<bool> parse_frozen(const std::string& events) {
 std::optional<bool> frozen(const std::string& path) {
     UniqueFd dir(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!dir) return std::nullopt;
-    FileRead r = read_file(dir.get(), "cgroup.events");
+    Read r = read_at(dir.get(), "cgroup.events");
     if (r.err) return std::nullopt;
     return parse_frozen(r.text);
 }
 
 void set_frozen(const std::string& path, bool freeze, std::chrono::milliseconds limit) {
     UniqueFd dir = open_dir(path, "cgroups");
-    FileRead before = read_file(dir.get(), "cgroup.freeze");
+    Read before = read_at(dir.get(), "cgroup.freeze");
     if (before.err)
         throw_errno("cgroups", path + "/cgroup.freeze", before.err,
                     before.err == ENOENT ? "this kernel has no cgroup v2 freezer (Linux 5.2 or later has it)" : "");
     UniqueFd events(::openat(dir.get(), "cgroup.events", O_RDONLY | O_CLOEXEC));
     if (!events) throw_errno("cgroups", path + "/cgroup.events", errno);
     const std::string want = freeze ? "1" : "0";
-    if (int err = write_file(dir.get(), "cgroup.freeze", want))
+    if (int err = write_at(dir.get(), "cgroup.freeze", want))
         throw_errno("cgroups", "writing cgroup.freeze=" + want + " in " + path, err);
     auto settled = [&]() -> std::optional<bool> {
         char buf[256];
@@ -91,7 +78,7 @@ void set_frozen(const std::string& path, bool freeze, std::chrono::milliseconds 
         (void)::poll(&p, 1, static_cast<int>(std::min<long long>(left.count(), 50)));
     }
     const std::string was = trimmed(before.text);
-    (void)write_file(dir.get(), "cgroup.freeze", was);  // back to what it was: never half paused
+    (void)write_at(dir.get(), "cgroup.freeze", was);  // back to what it was: never half paused
     const auto last = settled();
     throw Error("cgroups", path + "/cgroup.events",
                 "did not report 'frozen " + want + "' within " + std::to_string(limit.count()) + " ms after writing " +
@@ -111,8 +98,8 @@ std::set<std::string> controllers_of(const std::vector<LimitWrite>& writes) {
 Current current_limits(const std::string& path) {
     UniqueFd dir = open_dir(path, "cgroups");
     Current c;
-    if (FileRead r = read_file(dir.get(), "memory.max"); !r.err) c.memory_max = trimmed(r.text);
-    if (FileRead r = read_file(dir.get(), "cpu.max"); !r.err) c.cpu_max = trimmed(r.text);
+    if (Read r = read_at(dir.get(), "memory.max"); !r.err) c.memory_max = trimmed(r.text);
+    if (Read r = read_at(dir.get(), "cpu.max"); !r.err) c.cpu_max = trimmed(r.text);
     return c;
 }
 
@@ -129,9 +116,9 @@ Sample parse_sample(const std::map<std::string, std::string>& files) {
         auto it = files.find(name);
         return it == files.end() ? nullptr : &it->second;
     };
-    if (auto* t = text("cpu.stat")) s.cpu_stat = keyed_values(*t);
-    if (auto* t = text("memory.stat")) s.memory_stat = keyed_values(*t);
-    if (auto* t = text("memory.events")) s.memory_events = keyed_values(*t);
+    if (auto* t = text("cpu.stat")) s.cpu_stat = keyed(*t);
+    if (auto* t = text("memory.stat")) s.memory_stat = keyed(*t);
+    if (auto* t = text("memory.events")) s.memory_events = keyed(*t);
     for (auto [name, field] : {std::pair{"memory.current", &Sample::memory_current}, {"memory.max", &Sample::memory_max},
                                {"memory.peak", &Sample::memory_peak}, {"memory.swap.current", &Sample::swap_current},
                                {"memory.swap.max", &Sample::swap_max}, {"pids.current", &Sample::pids_current},
@@ -166,7 +153,7 @@ Sample sample(const std::string& path) {
     UniqueFd dir = open_dir(path, "cgroups");
     std::map<std::string, std::string> files;
     for (const char* name : kSampleFiles)
-        if (FileRead r = read_file(dir.get(), name); !r.err) files[name] = std::move(r.text);
+        if (Read r = read_at(dir.get(), name); !r.err) files[name] = std::move(r.text);
     if (files.empty()) throw Error("cgroups", path, "none of the statistics files could be read");
     return parse_sample(files);
 }

@@ -16,13 +16,16 @@
 namespace hardrun::cgroups {
 
 // One cgroup file read at a directory fd (cgroups.cpp): its text, or the errno.
-struct FileRead {
+struct Read {
     int err = 0;
     std::string text;
 };
-FileRead read_file(int dirfd, const std::string& rel);
+Read read_at(int dirfd, const std::string& rel);
+Read read_path(const std::string& path);
 // One write(2) of the whole value: 0 or the errno.
-int write_file(int dirfd, const std::string& rel, const std::string& value);
+int write_at(int dirfd, const std::string& rel, const std::string& value);
+// "key value" lines (cpu.stat, memory.stat, memory.events, cgroup.events): the numeric ones.
+std::map<std::string, std::uint64_t> keyed(const std::string& text);
 // Writes one limit and reads it back (the check create() makes): throws Error naming the file and the value.
 void write_limit(int dirfd, const std::string& path, const LimitWrite& w);
 // Makes every controller in `needed` available in `path` (its cgroup.controllers), enabling it in
