@@ -42,13 +42,6 @@ struct ExecOptions {
     int preserve_fds = 0;
 };
 
-std::string read_process_file(const std::string& path) {
-    if (path == "-") return {std::istreambuf_iterator<char>(std::cin), {}};
-    std::ifstream in(path);
-    if (!in) throw Error("exec", "--process " + path, errno_text(errno));
-    return {std::istreambuf_iterator<char>(in), {}};
-}
-
 // The container's process object, replaced by --process or patched by the flags (runc's semantics).
 void override_process(json& doc, const ExecOptions& o) {
     json& proc = doc["process"];
@@ -64,7 +57,7 @@ void override_process(json& doc, const ExecOptions& o) {
         only(o.tty, "--tty");
         only(o.no_new_privs, "--no-new-privs");
         only(!o.apparmor.empty(), "--apparmor");
-        proc = parse_json(read_process_file(o.process_file), "exec", "--process " + o.process_file, "not valid JSON");
+        proc = parse_json(read_input(o.process_file, "exec", "--process"), "exec", "--process " + o.process_file, "not valid JSON");
         return;
     }
     if (o.command.empty()) throw UsageError("exec", "needs a command after the container id (or --process FILE)");
@@ -174,13 +167,11 @@ int exec_process(const ExecOptions& o) {
             throw Error("exec", "container '" + o.id + "'", "is paused; resume it first (or --ignore-paused)");
         if (status != "running" && status != "paused") throw Error("exec", "container '" + o.id + "'", "container not running");
     }
-    if (rec.config.empty())
-        throw Error("exec", "container '" + o.id + "'", "has no recorded config.json (created by an older hardrun); recreate it");
     // the container's process, pinned: a pidfd, then its start time (so the pidfd is that process)
     UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, rec.process.pid, 0)));
     if (!pidfd || !state::alive(rec.process)) throw Error("exec", "container '" + o.id + "'", "container not running");
 
-    const json doc = parse_json(rec.config, "exec", st.dir(o.id) + "/state.json", "its config is not valid JSON");
+    const json doc = recorded_config(st, rec, "exec");
     const LaunchPlan base = plan_of(doc, rec, false);
     json patched = doc;
     override_process(patched, o);

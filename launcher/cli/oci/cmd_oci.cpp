@@ -21,6 +21,7 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <thread>
 
 #include "hardrun/layers/cgroups/cgroups.hpp"
@@ -114,6 +115,19 @@ std::vector<int> preserved_fds(int count) {
         fds.push_back(fd);
     }
     return fds;
+}
+
+std::string read_input(const std::string& file, const std::string& step, const std::string& what) {
+    if (file == "-") return {std::istreambuf_iterator<char>(std::cin), {}};
+    std::ifstream in(file);
+    if (!in) throw_errno(step, what + " " + file, errno);
+    return {std::istreambuf_iterator<char>(in), {}};
+}
+
+json recorded_config(const state::Store& st, const state::Record& rec, const std::string& verb) {
+    if (rec.config.empty())
+        throw Error(verb, "container '" + rec.id + "'", "has no recorded config.json (created by an older hardrun); recreate it");
+    return parse_json(rec.config, verb, st.dir(rec.id) + "/state.json", "its recorded config.json is not valid JSON");
 }
 
 namespace {

@@ -4,11 +4,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <fstream>
-#include <iostream>
-#include <iterator>
 #include <memory>
-#include <sstream>
 
 #include "hardrun/cli/oci/oci_verbs.hpp"
 #include "hardrun/config/oci_live.hpp"
@@ -26,24 +22,13 @@ struct UpdateOptions {
     std::string id;
 };
 
-std::string read_resources(const std::string& file) {
-    if (file == "-") {
-        std::ostringstream s;
-        s << std::cin.rdbuf();
-        return s.str();
-    }
-    std::ifstream in(file);
-    if (!in) throw_errno("update", "--resources " + file, errno);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 void update_container(const UpdateOptions& o) {
     state::validate_id(o.id);
     // everything is parsed and checked before the container is touched
     oci::ResourcesSpec spec;
     if (!o.resources.empty()) {
         const std::string source = o.resources == "-" ? "--resources (stdin)" : "--resources " + o.resources;
-        spec = oci::parse_update_resources(parse_json(read_resources(o.resources), "update", source));
+        spec = oci::parse_update_resources(parse_json(read_input(o.resources, "update", "--resources"), "update", source));
     }
     oci::apply_update_flags(o.flags, spec);
 
@@ -55,7 +40,7 @@ void update_container(const UpdateOptions& o) {
         throw Error("update", "container '" + o.id + "'", "container not running (it is " + status + ")");
     const std::string path = container_cgroup(r, "update");
     std::vector<DeviceRule> created;
-    if (!spec.devices.empty()) created = oci::device_rules(oci::load_config(r.bundle));
+    if (!spec.devices.empty()) created = oci::device_rules(oci::parse_config(recorded_config(st, r, "update")));
     const long page = ::sysconf(_SC_PAGESIZE);
     const auto writes = oci::update_writes(spec, cgroups::current_limits(path), created,
                                            page > 0 ? static_cast<std::uint64_t>(page) : 4096);

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "hardrun/launch/state.hpp"
 
 namespace CLI {
@@ -39,6 +41,11 @@ std::string state_text(const state::Record& r, const std::string& status);
 void write_pid_file(const std::string& path, pid_t pid);
 // --preserve-fds N: fds 3..3+N-1, each of which must be open.
 std::vector<int> preserved_fds(int count);
+// The text of FILE, or of standard input for "-" (exec --process, update --resources); `what` names the option.
+std::string read_input(const std::string& file, const std::string& step, const std::string& what);
+// The config.json a container was created from, as kept in its state (never the bundle's file today, which
+// may have changed since): Error naming the verb when the state has none (made by an older hardrun).
+nlohmann::json recorded_config(const state::Store& st, const state::Record& rec, const std::string& verb);
 
 // The cgroup a verb acts on (pause, resume, update, events): the one hardrun created for the container, or
 // a one-line refusal naming the verb when it has none (cmd_pause.cpp).
