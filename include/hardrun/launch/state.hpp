@@ -55,6 +55,11 @@ struct Record {
     std::string config;        // the config.json it was created from, as read then (exec plans from it)
 };
 
+// A live status whose container process exists (created, running or paused): kill, ps and update act on it.
+inline bool has_process(const std::string& status) {
+    return status == "created" || status == "running" || status == "paused";
+}
+
 class Store {
 public:
     // Creates ROOT (0700) if needed; it must be a directory owned by us that nobody else may write to.

@@ -594,7 +594,7 @@ void register_oci(CLI::App& app) {
             state::Record r = st.read(*id);
             const std::string status = st.live_status(r);
             // runc's words: containerd's shim recognises an exited container only by "container not running"
-            if (status != "created" && status != "running" && status != "paused")
+            if (!state::has_process(status))
                 throw Error("kill", "container '" + *id + "'", "container not running (it is " + status + ")");
             if (*all)
                 for (pid_t p : oci::container_pids(r.process.pid, r.cgroup_path))
@@ -676,7 +676,7 @@ void register_oci(CLI::App& app) {
             state::Record r = st.read(*id);
             const std::string status = st.live_status(r);
             std::vector<pid_t> pids;
-            if (status == "created" || status == "running" || status == "paused") pids = oci::container_pids(r.process.pid, r.cgroup_path);
+            if (state::has_process(status)) pids = oci::container_pids(r.process.pid, r.cgroup_path);
             if (*format == "json") {
                 std::cout << json(pids).dump() << "\n";
                 return;

@@ -36,7 +36,7 @@ void update_container(const UpdateOptions& o) {
     state::Store::Lock lock = st.lock(o.id);
     const state::Record r = st.read(o.id);
     const std::string status = st.live_status(r);
-    if (status != "created" && status != "running" && status != "paused")
+    if (!state::has_process(status))
         throw Error("update", "container '" + o.id + "'", "container not running (it is " + status + ")");
     const std::string path = container_cgroup(r, "update");
     std::vector<DeviceRule> created;
