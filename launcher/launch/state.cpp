@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -128,6 +129,12 @@ std::optional<unsigned long long> start_time(pid_t pid) {
 bool alive(const ProcessId& p) {
     auto t = start_time(p.pid);
     return t && *t == p.start_time;
+}
+
+UniqueFd pin(const ProcessId& p) {
+    UniqueFd fd(static_cast<int>(::syscall(SYS_pidfd_open, p.pid, 0)));
+    if (!fd || !alive(p)) return {};
+    return fd;
 }
 
 ProcessId identify(pid_t pid) {

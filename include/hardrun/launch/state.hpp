@@ -36,6 +36,9 @@ struct ProcessId {
 // The start time of a live (not zombie) process, or nullopt.
 std::optional<unsigned long long> start_time(pid_t pid);
 bool alive(const ProcessId& p);
+// A pidfd of p, opened and then checked against p's start time, so it is that process and no later one that
+// reused the pid; an empty fd when p is gone.
+UniqueFd pin(const ProcessId& p);
 ProcessId identify(pid_t pid);  // throws when pid is not alive
 
 struct Record {

@@ -43,7 +43,7 @@ void events(const EventsOptions& o) {
         state::Store::Lock lock = st.lock(o.id, false);  // released before the stream: it must not block delete
         r = st.read(o.id);
         const std::string status = st.live_status(r);
-        if (status == "stopped" || status == "creating")
+        if (!state::has_process(status))
             throw Error("events", "container '" + o.id + "'", "container not running (it is " + status + ")");
     }
     const std::string path = container_cgroup(r, "events");
@@ -53,8 +53,8 @@ void events(const EventsOptions& o) {
     }
     // the container's process by pidfd: readable when it exits; checked against the recorded start time,
     // so a reused pid is never followed
-    UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, r.process.pid, 0)));
-    if (!pidfd || !state::alive(r.process)) throw Error("events", "container '" + o.id + "'", "container not running (its process is gone)");
+    const UniqueFd pidfd = state::pin(r.process);
+    if (!pidfd) throw Error("events", "container '" + o.id + "'", "container not running (its process is gone)");
     UniqueFd mem_events(::open((path + "/memory.events").c_str(), O_RDONLY | O_CLOEXEC));  // absent: no memory controller
     std::uint64_t ooms = oom_kills(cgroups::sample(path));
     auto next = std::chrono::steady_clock::now() + interval;

@@ -168,8 +168,8 @@ int exec_process(const ExecOptions& o) {
         if (status != "running" && status != "paused") throw Error("exec", "container '" + o.id + "'", "container not running");
     }
     // the container's process, pinned: a pidfd, then its start time (so the pidfd is that process)
-    UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, rec.process.pid, 0)));
-    if (!pidfd || !state::alive(rec.process)) throw Error("exec", "container '" + o.id + "'", "container not running");
+    const UniqueFd pidfd = state::pin(rec.process);
+    if (!pidfd) throw Error("exec", "container '" + o.id + "'", "container not running");
 
     const json doc = recorded_config(st, rec, "exec");
     const LaunchPlan base = plan_of(doc, rec, false);
