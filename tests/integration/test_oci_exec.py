@@ -102,6 +102,16 @@ def test_exec_process_json_and_its_conflicts(env, tmp_path):
                                 "env": ["PATH=/bin"]}))
     p = rt("exec", "--process", str(proc), "c1")
     assert p.returncode == 0 and p.stdout.strip() == "10002", p.stderr
+    assert p.stderr == ""  # another uid, but nothing more than the container's process holds
+    # an ambient capability (not in the effective set of process.json): more than the container's process holds
+    caps = ["CAP_NET_RAW"]
+    proc.write_text(json.dumps({"args": ["cat", "/proc/self/status"], "cwd": "/", "user": {"uid": 10001, "gid": 10001},
+                                "env": ["PATH=/bin"], "capabilities": {"bounding": caps, "permitted": caps,
+                                                                       "inheritable": caps, "ambient": caps}}))
+    p = rt("exec", "--process", str(proc), "c1")
+    assert p.returncode == 0, p.stderr
+    assert int(status_fields(p.stdout)["CapAmb"], 16) == 1 << 13  # the kernel shows it held
+    assert "CAP_NET_RAW" in p.stderr and "more than the container" in p.stderr, p.stderr
     one_line_error(rt("exec", "--process", str(proc), "c1", "/bin/true"), "the command", "--process")
     one_line_error(rt("exec", "--process", str(proc), "--cwd", "/tmp", "c1"), "--cwd", "--process")
 

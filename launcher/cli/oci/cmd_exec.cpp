@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <array>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -125,12 +127,24 @@ LaunchPlan plan_of(const json& doc, const state::Record& rec, bool console_socke
 // Every way the exec'ed process holds more than the container's own process: logged, like every weakening.
 void warn_weakenings(const LaunchPlan& base, const LaunchPlan& p, const std::string& id) {
     const std::string who = "exec in '" + id + "': ";
+    // in any of the five sets: a permitted or inheritable capability can be made effective later
+    const auto sets = [](const Capabilities& c) {
+        return std::array{c.bounding, c.effective, c.permitted, c.inheritable, c.ambient};
+    };
+    const auto mine = sets(p.caps), theirs = sets(base.caps);
     for (int cap = 0; cap <= parse::last_capability(); ++cap)
-        if ((p.caps.effective.has(cap) && !base.caps.effective.has(cap)) ||
-            (p.caps.bounding.has(cap) && !base.caps.bounding.has(cap)))
-            log::warning(who + parse::capability_name(cap) + " is more than the container's process holds");
+        for (std::size_t i = 0; i < mine.size(); ++i)
+            if (mine[i].has(cap) && !theirs[i].has(cap)) {
+                log::warning(who + parse::capability_name(cap) + " is more than the container's process holds");
+                break;
+            }
     if (base.no_new_privs && !p.no_new_privs) log::warning(who + "no_new_privs is off (the container's process has it on)");
     if (!(p.apparmor == base.apparmor)) log::warning(who + "another AppArmor profile than the container's process");
+    if ((p.gid == 0 && base.gid != 0) ||
+        std::any_of(p.additional_gids.begin(), p.additional_gids.end(), [&](gid_t g) {
+            return g != base.gid && std::find(base.additional_gids.begin(), base.additional_gids.end(), g) == base.additional_gids.end();
+        }))
+        log::warning(who + "groups the container's process does not have");
     if (p.uid == 0 && base.uid != 0) log::warning(who + "runs as uid 0 (the container's process runs as uid " + std::to_string(base.uid) + ")");
 }
 
