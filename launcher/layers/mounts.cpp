@@ -344,9 +344,8 @@ void setup(Sys& sys, const LaunchPlan& plan) {
     if (int r = sys.pivot_root(".", "."); r < 0) throw_errno("mounts", "pivot_root to " + plan.rootfs, -r);
     if (int r = sys.umount2(".", 2 /* MNT_DETACH */); r < 0) throw_errno("mounts", "detaching the old root", -r);
     if (int r = sys.chdir("/"); r < 0) throw_errno("mounts", "chdir /", -r);
-    if (plan.root_propagation == Propagation::Unbindable)
-        if (int r = sys.mount(nullptr, "/", nullptr, MS_REC | MS_UNBINDABLE, nullptr); r < 0)
-            throw_errno("mounts", "making the rootfs unbindable", -r);
+    // (unbindable comes at the end of finalize: open_tree cannot clone an unbindable mount, and the masked and
+    // read-only paths are clones)
 }
 
 void finalize(Sys& sys, const LaunchPlan& plan) {
@@ -391,6 +390,11 @@ void finalize(Sys& sys, const LaunchPlan& plan) {
     if (plan.readonly_root)
         if (int r = sys.mount_setattr(AT_FDCWD, "/", 0, MOUNT_ATTR_RDONLY, 0, 0); r < 0)
             throw_errno("mounts", "making the root read-only", -r);
+    // unbindable (rootfsPropagation unbindable/runbindable), last of all: the root and every mount below it,
+    // including the masks and read-only binds just made
+    if (plan.root_propagation == Propagation::Unbindable)
+        if (int r = sys.mount(nullptr, "/", nullptr, MS_REC | MS_UNBINDABLE, nullptr); r < 0)
+            throw_errno("mounts", "making the rootfs unbindable", -r);
 }
 
 }  // namespace hardrun::mounts

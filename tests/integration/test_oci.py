@@ -590,6 +590,26 @@ def test_rootfs_propagation_rslave_receives_host_mounts_and_sends_none(env, tmp_
     assert lines[1] == "0", out
 
 
+def test_rootfs_propagation_unbindable_runs_with_masked_and_readonly_paths(env):
+    """unbindable and runbindable with the bundle's masked and read-only paths: every mount of the sandbox
+    is unbindable in mountinfo, and the masking still happened: a masked file (/proc/interrupts) reads empty, a
+    masked directory (/proc/acpi) is an empty tmpfs, /proc/sys is read-only. (It used to fail with EINVAL:
+    open_tree cannot clone an unbindable mount, and the masks are clones.)"""
+    b, rt = env
+    for value in ("unbindable", "runbindable"):
+        b.config["linux"]["rootfsPropagation"] = value
+        b.args("sh", "-c", "cat /proc/self/mountinfo; echo interrupts $(wc -c < /proc/interrupts)")
+        p = rt("run", "--bundle", b.dir, "ub-" + value)
+        assert p.returncode == 0, p.stderr
+        mounts = {l.split()[4]: l for l in p.stdout.splitlines() if " - " in l}
+        assert {"/", "/proc", "/proc/interrupts", "/proc/acpi", "/proc/sys", "/dev"} <= set(mounts), p.stdout
+        for target, line in mounts.items():
+            assert "unbindable" in line.split(" - ")[0], (target, line)
+        assert mounts["/proc/acpi"].split(" - ")[1].startswith("tmpfs "), p.stdout
+        assert mounts["/proc/sys"].split()[5].startswith("ro,"), p.stdout
+        assert "interrupts 0" in p.stdout, p.stdout
+
+
 def test_rootfs_propagation_shared_is_refused(env):
     b, rt = env
     for value in ("shared", "rshared"):
