@@ -501,9 +501,8 @@ void parse_resources(Config& c, const json& j) {
                       std::string("KMG").find(ps[ps.size() - 2]) != std::string::npos &&
                       std::all_of(ps.begin(), ps.end() - 2, [](char ch) { return ch >= '0' && ch <= '9'; });
             if (!ok) fail(key_path(I, "pageSize"), qt(ps) + " is not a page size such as 2MB or 64KB");
-            get_u64(e["limit"], key_path(I, "limit"));
+            r.hugepage_limits.emplace_back(ps, get_u64(e["limit"], key_path(I, "limit")));
         }
-        if (!h->empty()) refuse(c, H, "hugetlb limits are not implemented by hardrun");
     }
     if (const json* m = find(j, "memory")) {
         const std::string M = key_path(R, "memory");

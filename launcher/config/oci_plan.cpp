@@ -225,6 +225,14 @@ void map_resources(const Config& c, LaunchPlan& p) {
         out.cpu_max = cm;
     }
     if (r.pids_limit && *r.pids_limit > 0) out.pids_max = *r.pids_limit;
+    // hugetlb: a limit of 0 is a real limit (no huge pages of that size), which kubelet sends for every size
+    // a pod does not request; the OCI pageSize (2MB, 64KB, 1GB) is the name cgroup v2 gives the file
+    for (std::size_t i = 0; i < r.hugepage_limits.size(); ++i) {
+        const auto& [size, limit] = r.hugepage_limits[i];
+        for (const auto& h : out.hugetlb)
+            if (h.page_size == size) fail(item_path("linux.resources.hugepageLimits", i), "lists page size " + qt(size) + " twice");
+        out.hugetlb.push_back({size, limit});
+    }
     std::map<std::string, IoMax> io;
     auto add_io = [&](const std::vector<ThrottleSpec>& list, std::optional<std::uint64_t> IoMax::*field, const char* name) {
         for (std::size_t i = 0; i < list.size(); ++i) {

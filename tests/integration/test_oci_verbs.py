@@ -220,7 +220,7 @@ def test_update_refuses_what_it_cannot_honour_by_name(env):
                          (["--mem-bw-schema", "MB:0=50"], "--mem-bw-schema"), (["--memory", "12q"], "--memory")]:
         line = one_line_error(rt("update", *args, "u2"), needle)
         assert last_log(rt)["msg"] == line.removeprefix("hardrun: ")
-    for res, needle in [({"hugepageLimits": [{"pageSize": "2MB", "limit": 1}]}, "linux.resources.hugepageLimits"),
+    for res, needle in [({"rdma": {"mlx5_1": {"hcaHandles": 3}}}, "linux.resources.rdma"),
                         ({"cpu": {"cpus": "0-1"}}, "linux.resources.cpu.cpus"),
                         ({"memory": {"limit": 1000}}, "6 MiB"),
                         ({"bogus": 1}, "bogus"),
@@ -232,6 +232,27 @@ def test_update_refuses_what_it_cannot_honour_by_name(env):
     assert last_log(rt)["msg"] == line.removeprefix("hardrun: ")
     # the device rules it was created with are accepted (CRI sends them back with every update)
     rt.ok("update", "--resources", "-", "u2", stdin=json.dumps({"devices": b.config["linux"]["resources"]["devices"]}))
+
+
+def test_hugepage_limits_at_create_and_update(env):
+    """hugepageLimits as kubelet sends them (0 for a size the pod does not ask for): written to
+    hugetlb.<size>.max at create, changed by update and read back in whole pages"""
+    b, rt, out = env
+    controllers = open(os.path.join(cgroup2_mount(), "cgroup.controllers")).read().split()
+    if "hugetlb" not in controllers:
+        b.config["linux"]["resources"]["hugepageLimits"] = [{"pageSize": "2MB", "limit": 0}]
+        b.save()
+        one_line_error(rt("create", "--bundle", b.dir, "h0"), "cgroups", "hugetlb")
+        return
+    if not os.path.exists("/sys/kernel/mm/hugepages/hugepages-2048kB"):
+        pytest.skip("no 2MB huge pages on this kernel")
+    b.config["linux"]["resources"]["hugepageLimits"] = [{"pageSize": "2MB", "limit": 0}]
+    b.save()
+    pid, cg = started(b, rt, "h1")
+    assert open(os.path.join(cg, "hugetlb.2MB.max")).read().strip() == "0"
+    rt.ok("update", "--resources", "-", "h1",
+          stdin=json.dumps({"hugepageLimits": [{"pageSize": "2MB", "limit": 4 * 1024 * 1024 + 1}]}))
+    assert open(os.path.join(cg, "hugetlb.2MB.max")).read().strip() == str(4 * 1024 * 1024)
 
 
 def test_update_fails_closed_without_the_controller(env):

@@ -80,9 +80,26 @@ TEST_CASE("controllers: what each limit needs") {
     r.cpu_weight = 100;
     r.io_max.push_back({"8:0", 1000, {}, {}, {}});
     CHECK(needed_controllers(r) == std::set<std::string>{"cpu", "io", "memory", "pids"});
+    r.hugetlb.push_back({"2MB", 0});
+    CHECK(needed_controllers(r) == std::set<std::string>{"cpu", "hugetlb", "io", "memory", "pids"});
     Resources dev;
     dev.devices.push_back({});
     CHECK(needed_controllers(dev).empty());  // devices need a BPF program, not a controller
+}
+
+TEST_CASE("limits: hugetlb.<size>.max, read back rounded down to whole huge pages") {
+    Resources r;
+    r.hugetlb = {{"2MB", 0}, {"1GB", (3ULL << 30) + 5}, {"64KB", 100000}};
+    auto w = limit_writes(r, 4096);
+    REQUIRE(w.size() == 3);
+    CHECK(w[0].file == "hugetlb.2MB.max");
+    CHECK(w[0].value == "0");
+    CHECK(w[0].expect == "0");
+    CHECK(w[1].file == "hugetlb.1GB.max");
+    CHECK(w[1].value == std::to_string((3ULL << 30) + 5));
+    CHECK(w[1].expect == std::to_string(3ULL << 30));
+    CHECK(w[2].file == "hugetlb.64KB.max");
+    CHECK(w[2].expect == std::to_string(65536));
 }
 
 TEST_CASE("limits: values written and the exact read-back expected") {
@@ -108,6 +125,7 @@ TEST_CASE("limits: values written and the exact read-back expected") {
     CHECK(find("cpu.max").value == "50000 100000");
     CHECK(find("cpu.weight").value == "20");
     CHECK(find("pids.max").value == "max");
+
 
     CHECK(readback_ok(find("cpu.max"), "50000 100000\n"));
     CHECK_FALSE(readback_ok(find("cpu.max"), "max 100000\n"));

@@ -187,7 +187,11 @@ TEST_CASE("oci: valid fields hardrun does not implement parse, then are refused 
     CHECK(!c.refused.empty());
     std::vector<std::string> paths;
     for (const auto& r : c.refused) paths.push_back(r.path);
-    for (const char* p : {"process.selinuxLabel", "linux.namespaces[7].type", "linux.resources.hugepageLimits",
+    // hugepageLimits are implemented (hugetlb.<size>.max): parsed, not refused
+    CHECK(c.resources.hugepage_limits ==
+          std::vector<std::pair<std::string, std::uint64_t>>{{"2MB", 9223372036854772000ULL}, {"64KB", 1000000}});
+    for (const auto& r : c.refused) CHECK(r.path != "linux.resources.hugepageLimits");
+    for (const char* p : {"process.selinuxLabel", "linux.namespaces[7].type",
                           "linux.resources.network", "linux.resources.blockIO.weight", "linux.resources.cpu.cpus",
                           "linux.timeOffsets", "linux.mountLabel"}) {
         INFO(p);
@@ -483,6 +487,17 @@ TEST_CASE("oci: a blockIO weight of 0 means unset, as in runc (docker sends it w
     CHECK(plan_of(j).resources.empty());
     j["linux"]["resources"]["blockIO"]["weight"] = 500;  // a real weight is still refused by name
     CHECK(contains(plan_error(j), "linux.resources.blockIO.weight"));
+}
+
+TEST_CASE("oci: hugepageLimits map onto hugetlb limits, 0 included (kubelet sends 0 for every size not asked for)") {
+    json j = base();
+    j["linux"]["resources"] = json::parse(R"({"hugepageLimits": [{"pageSize": "2MB", "limit": 0},
+                                                               {"pageSize": "1GB", "limit": 2147483648}]})");
+    LaunchPlan p = plan_of(j);
+    CHECK(p.resources.hugetlb == std::vector<HugetlbMax>{{"2MB", 0}, {"1GB", 2147483648ULL}});
+    CHECK_FALSE(p.resources.empty());  // a limit of 0 is a limit: the container gets a cgroup
+    j["linux"]["resources"]["hugepageLimits"][1]["pageSize"] = "2MB";
+    CHECK(contains(plan_error(j), "linux.resources.hugepageLimits[1]: lists page size '2MB' twice"));
 }
 
 TEST_CASE("oci: resources map onto cgroup v2 values") {

@@ -172,8 +172,11 @@ TEST_CASE("update: --resources goes through config.json's parser; flags win over
     f.memory_swap = "-1";
     apply_update_flags(f, r);
     CHECK(writes_of(r) == V{"memory.max=268435456", "memory.oom.group=1", "memory.swap.max=max"});
+    // hugepageLimits are written (0 included: a real limit, which kubelet sends for every size not asked for)
+    CHECK(writes_of(parse_update_resources(json::parse(R"({"hugepageLimits":[{"pageSize":"2MB","limit":0}]})"))) ==
+          V{"hugetlb.2MB.max=0"});
     for (const auto& [doc, field] : std::vector<std::pair<std::string, std::string>>{
-             {R"({"hugepageLimits":[{"pageSize":"2MB","limit":1}]})", "linux.resources.hugepageLimits"},
+             {R"({"rdma":{"mlx5_1":{"hcaHandles":3}}})", "linux.resources.rdma"},
              {R"({"cpu":{"cpus":"0"}})", "linux.resources.cpu.cpus"},
              {R"({"memory":{"swappiness":10}})", "linux.resources.memory.swappiness"},
              {R"({"blockIO":{"weight":10}})", "linux.resources.blockIO.weight"},

@@ -80,6 +80,7 @@ struct ResourcesSpec {
     std::optional<std::int64_t> cpu_quota;
     std::optional<std::int64_t> pids_limit;
     std::vector<ThrottleSpec> read_bps, write_bps, read_iops, write_iops;
+    std::vector<std::pair<std::string, std::uint64_t>> hugepage_limits;  // pageSize, limit (bytes)
 };
 
 struct ProcessSpec {

@@ -101,6 +101,13 @@ struct DeviceRule {
     bool operator==(const DeviceRule&) const = default;
 };
 
+// hugetlb.<page_size>.max: the bytes of huge pages of one size the workload may use
+struct HugetlbMax {
+    std::string page_size;  // as cgroup v2 names it: 2MB, 1GB, 64KB
+    std::uint64_t limit = 0;
+    bool operator==(const HugetlbMax&) const = default;
+};
+
 // cgroup v2 limits; empty() means no cgroup is created at all.
 struct Resources {
     std::optional<std::uint64_t> memory_max;           // bytes
@@ -111,9 +118,10 @@ struct Resources {
     std::optional<std::int64_t> pids_max;              // -1 = max
     std::vector<IoMax> io_max;
     std::vector<DeviceRule> devices;
+    std::vector<HugetlbMax> hugetlb;
     bool empty() const {
         return !memory_max && !memory_swap_max && !memory_low && !cpu_max && !cpu_weight && !pids_max &&
-               io_max.empty() && devices.empty();
+               io_max.empty() && devices.empty() && hugetlb.empty();
     }
     bool operator==(const Resources&) const = default;
 };

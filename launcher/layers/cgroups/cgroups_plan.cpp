@@ -85,6 +85,7 @@ std::set<std::string> needed_controllers(const Resources& r) {
     if (r.cpu_max || r.cpu_weight) c.insert("cpu");
     if (r.pids_max) c.insert("pids");
     if (!r.io_max.empty()) c.insert("io");
+    if (!r.hugetlb.empty()) c.insert("hugetlb");
     return c;
 }
 
@@ -119,6 +120,20 @@ std::vector<LimitWrite> limit_writes(const Resources& r, std::uint64_t page) {
             expect += std::string(" ") + key + "=" + (val ? std::to_string(*val) : "max");
         }
         w.push_back({"io.max", v, expect});
+    }
+    for (const auto& h : r.hugetlb) {
+        // the kernel keeps whole huge pages: a limit that is not a multiple of the page reads back rounded down
+        std::uint64_t bytes = 0;
+        for (char ch : h.page_size)
+            if (ch >= '0' && ch <= '9') bytes = bytes * 10 + static_cast<std::uint64_t>(ch - '0');
+        switch (h.page_size.empty() ? 'B' : h.page_size[h.page_size.size() - 2]) {
+            case 'G': bytes <<= 30; break;
+            case 'M': bytes <<= 20; break;
+            case 'K': bytes <<= 10; break;
+            default: break;
+        }
+        const std::uint64_t kept = bytes ? h.limit / bytes * bytes : h.limit;
+        w.push_back({"hugetlb." + h.page_size + ".max", std::to_string(h.limit), std::to_string(kept)});
     }
     return w;
 }

@@ -86,6 +86,23 @@ test_update_enables_a_controller_the_container_was_created_without() {
   expect_rc 0
 }
 
+test_hugepage_limits_as_kubelet_sends_them() {
+  # kubelet sends a hugepageLimits entry for every page size, with 0 for those the pod does not ask for:
+  # 0 is a real limit (no huge pages), written to hugetlb.<size>.max; update changes it
+  bundle /tmp/bh '{"hugepageLimits": [{"pageSize": "2MB", "limit": 0}]}' "sleep 300"
+  started h1 /tmp/bh
+  dir=$(cgroup_dir_of "$(pid_of h1)")
+  expect_eq "$(cat $dir/hugetlb.2MB.max)" 0 "hugetlb.2MB.max at create"
+  echo '{"hugepageLimits": [{"pageSize": "2MB", "limit": 4194305}]}' |
+    "$HR" --root $STATE update --resources - h1 >/tmp/upd.out 2>&1
+  rc=$?
+  cat /tmp/upd.out
+  expect_eq $rc 0 "update --resources - with hugepageLimits"
+  expect_eq "$(cat $dir/hugetlb.2MB.max)" 4194304 "hugetlb.2MB.max after update (whole pages)"
+  oci delete --force h1
+  expect_rc 0
+}
+
 test_events_stats_are_the_kernels_figures() {
   bundle /tmp/be '{"memory": {"limit": 67108864}, "pids": {"limit": 50}}' "cgstress mem 24; sleep 300"
   started e1 /tmp/be
