@@ -69,17 +69,28 @@ wait_until() {  # TENTHS CMD...: polls CMD every 0.1 s until it succeeds
 # cgroup_dir PID: the cgroup v2 directory of a process, as the kernel shows it
 cgroup_dir() { echo "/sys/fs/cgroup$(sed -n 's/^0:://p' "/proc/$1/cgroup")"; }
 
-# install_hardrun DIR: the .deb when scripts/vm-engines --deb gave one (the hook for the project's package), else
-# by copying, to the paths the package uses (/usr/bin, /usr/share/hardrun). Then load hardrun's AppArmor
-# profile, as an installed host does.
+# install_hardrun DIR: from the project's .deb (DIR/hardrun.deb, scripts/vm-engines' default) with dpkg, as a
+# Debian host does: the package's postinst loads the AppArmor profile; what the kernel lists right after dpkg
+# is kept in $INSTALL_RECORD for the package tests (cases/05-package.sh). With scripts/vm-engines --binary,
+# by copying to the paths the package uses (/usr/bin, /usr/share/hardrun) and `hardrun apparmor load`.
+INSTALL_RECORD=/run/hardrun-install
 install_hardrun() {
+  rm -rf "$INSTALL_RECORD" && mkdir -p "$INSTALL_RECORD"
   if [ -e "$1/hardrun.deb" ]; then
+    echo deb >"$INSTALL_RECORD/method"
+    # the image was built with dpkg told to leave out other packages' docs, man pages and locales
+    # (tests/vm-engines/mkimage, 99mmdebstrap); a Debian host installs them: so does hardrun's install here
+    # (the VM runs on a snapshot of the image)
+    rm -f /etc/dpkg/dpkg.cfg.d/99mmdebstrap
     must dpkg -i "$1/hardrun.deb"
+    cp /sys/kernel/security/apparmor/profiles "$INSTALL_RECORD/apparmor-profiles" \
+      || fail "cannot read the kernel's AppArmor profiles"
   else
+    echo binary >"$INSTALL_RECORD/method"
     must install -m 755 "$1/bin/hardrun" /usr/bin/hardrun
     rm -rf /usr/share/hardrun && must cp -r "$1/share/hardrun" /usr/share/hardrun
+    must "$HARDRUN" apparmor load
   fi
-  must "$HARDRUN" apparmor load
 }
 
 # setup_guest DIR: install hardrun, wait for the engines, import the test image into docker and containerd
