@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from conftest import HARDRUN, ROOTFS, UNPRIV_UID, hardrun, vsock_available
+from conftest import HARDRUN, ROOTFS, UNPRIV_UID, hardrun, vsock_available, wait_for
 
 PROBE = os.environ.get("HARDRUN_PROBE") or os.path.join(os.path.dirname(HARDRUN), "probes", "hardrun-probe")
 
@@ -211,14 +211,16 @@ def test_outside_a_sandbox_host_fd_is_not_blocked(tmp_path):
 def test_outside_a_sandbox_supervisor_environ_is_not_blocked():
     other = subprocess.Popen(["unshare", "-m", "sleep", "60"])
     try:
-        # wait until the child is in its own mount namespace
-        for _ in range(1000):
+        # wait until the child is in its own mount namespace (by time, not by a count of tries: on a
+        # loaded host 1000 quick tries ended before unshare had run, and the probe saw only other tests'
+        # exiting processes)
+        def ready():
             try:
-                if os.readlink(f"/proc/{other.pid}/ns/mnt") != os.readlink("/proc/self/ns/mnt") and \
-                        os.readlink(f"/proc/{other.pid}/exe").endswith("sleep"):
-                    break
+                return os.readlink(f"/proc/{other.pid}/ns/mnt") != os.readlink("/proc/self/ns/mnt") and \
+                    os.readlink(f"/proc/{other.pid}/exe").endswith("sleep")
             except OSError:
-                pass
+                return False
+        wait_for(ready, "unshare -m sleep to be in its own mount namespace")
         out = direct("supervisor-environ")
     finally:
         other.kill()
