@@ -4,6 +4,7 @@
 #include <cctype>
 #include <sstream>
 
+#include "hardrun/plan/parse.hpp"
 #include "hardrun/layers/cgroups/cgroups.hpp"
 #include "hardrun/support/error.hpp"
 #include "hardrun/support/procfs.hpp"
@@ -123,15 +124,9 @@ std::vector<LimitWrite> limit_writes(const Resources& r, std::uint64_t page) {
     }
     for (const auto& h : r.hugetlb) {
         // the kernel keeps whole huge pages: a limit that is not a multiple of the page reads back rounded down
-        std::uint64_t bytes = 0;
-        for (char ch : h.page_size)
-            if (ch >= '0' && ch <= '9') bytes = bytes * 10 + static_cast<std::uint64_t>(ch - '0');
-        switch (h.page_size.empty() ? 'B' : h.page_size[h.page_size.size() - 2]) {
-            case 'G': bytes <<= 30; break;
-            case 'M': bytes <<= 20; break;
-            case 'K': bytes <<= 10; break;
-            default: break;
-        }
+        // (the OCI parser checked the page size's form: digits, then K, M or G, then B)
+        const std::string_view unit(h.page_size);
+        const std::uint64_t bytes = parse::size("hugepageLimits pageSize", unit.substr(0, unit.size() - 1));
         const std::uint64_t kept = bytes ? h.limit / bytes * bytes : h.limit;
         w.push_back({"hugetlb." + h.page_size + ".max", std::to_string(h.limit), std::to_string(kept)});
     }
