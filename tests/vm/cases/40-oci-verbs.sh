@@ -25,6 +25,14 @@ started() {
   expect_rc 0 "start $1"
 }
 gone() { ! [ -e "$1" ]; }
+# update_stdin ID JSON WHAT: `update --resources -` with JSON on stdin (docker's and containerd's way), which
+# must succeed
+update_stdin() {
+  echo "$2" | "$HR" --root $STATE update --resources - "$1" >/tmp/upd.out 2>&1
+  local rc=$?
+  cat /tmp/upd.out
+  expect_eq $rc 0 "$3"
+}
 
 test_update_writes_each_limit_and_reads_it_back() {
   bundle /tmp/bu '{"memory": {"limit": 67108864}, "pids": {"limit": 50}}' "sleep 300"
@@ -50,11 +58,8 @@ test_update_writes_each_limit_and_reads_it_back() {
   expect_rc 0
   expect_eq "$(cat $dir/memory.max)" 67108864 "memory.max rounded down to a page"
   # docker's/containerd's way: a linux.resources object on stdin, -1 for unlimited
-  echo '{"memory": {"limit": -1}, "pids": {"limit": -1}, "cpu": {"quota": -1, "shares": 1024}, "blockIO": {"weight": 0}}' |
-    "$HR" --root $STATE update --resources - u1 >/tmp/upd.out 2>&1
-  rc=$?
-  cat /tmp/upd.out
-  expect_eq $rc 0 "update --resources -"
+  update_stdin u1 '{"memory": {"limit": -1}, "pids": {"limit": -1}, "cpu": {"quota": -1, "shares": 1024}, "blockIO": {"weight": 0}}' \
+    "update --resources -"
   expect_eq "$(cat $dir/memory.max)" max "memory.max after limit -1"
   expect_eq "$(cat $dir/memory.swap.max)" max "memory.swap.max follows memory -1"
   expect_eq "$(cat $dir/pids.max)" max "pids.max after limit -1"
@@ -93,11 +98,7 @@ test_hugepage_limits_as_kubelet_sends_them() {
   started h1 /tmp/bh
   dir=$(cgroup_dir_of "$(pid_of h1)")
   expect_eq "$(cat $dir/hugetlb.2MB.max)" 0 "hugetlb.2MB.max at create"
-  echo '{"hugepageLimits": [{"pageSize": "2MB", "limit": 4194305}]}' |
-    "$HR" --root $STATE update --resources - h1 >/tmp/upd.out 2>&1
-  rc=$?
-  cat /tmp/upd.out
-  expect_eq $rc 0 "update --resources - with hugepageLimits"
+  update_stdin h1 '{"hugepageLimits": [{"pageSize": "2MB", "limit": 4194305}]}' "update --resources - with hugepageLimits"
   expect_eq "$(cat $dir/hugetlb.2MB.max)" 4194304 "hugetlb.2MB.max after update (whole pages)"
   oci delete --force h1
   expect_rc 0
