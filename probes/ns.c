@@ -50,21 +50,51 @@ static int clone_newuser(void) {
     return 0;
 }
 
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+/* clone3 with one CLONE_NEW* flag: its flags are in memory, so seccomp cannot refuse them; hardrun's profiles
+ * answer ENOSYS for every clone3, and a profile that allows it lets the kernel decide. 0 = the namespace was
+ * created, else errno. */
+static int clone3_ns(unsigned long long flag) {
+    unsigned long long args[8] = {0};  /* struct clone_args, CLONE_ARGS_SIZE_VER0 */
+    args[0] = flag;                    /* flags */
+    args[4] = SIGCHLD;                 /* exit_signal */
+    long pid = syscall(435 /* SYS_clone3, one number on every ABI */, args, sizeof args);
+    if (pid == 0) _exit(0);
+    if (pid < 0) return errno;
+    waitpid((pid_t)pid, NULL, 0);
+    return 0;
+}
+
+static const struct {
+    unsigned long long flag;
+    const char *name;
+} ns_flags[] = {
+    {CLONE_NEWUSER, "CLONE_NEWUSER"}, {CLONE_NEWNS, "CLONE_NEWNS"},   {CLONE_NEWPID, "CLONE_NEWPID"},
+    {CLONE_NEWNET, "CLONE_NEWNET"},   {CLONE_NEWUTS, "CLONE_NEWUTS"}, {CLONE_NEWIPC, "CLONE_NEWIPC"},
+    {CLONE_NEWCGROUP, "CLONE_NEWCGROUP"}, {CLONE_NEWTIME, "CLONE_NEWTIME"},
+};
+
 static void p_unshare(int argc, char **argv) {
     (void)argc, (void)argv;
-    const char *op = "unshare(CLONE_NEWUSER), unshare(CLONE_NEWNS), clone(CLONE_NEWUSER)";
+    const char *op = "unshare(CLONE_NEWUSER), unshare(CLONE_NEWNS), clone(CLONE_NEWUSER), clone3(each CLONE_NEW*)";
     int e1 = in_child_unshare(CLONE_NEWUSER);
     if (e1 == 0) finish(NOT_BLOCKED, op, 0, "created a user namespace (full capabilities inside it)");
     int e2 = in_child_unshare(CLONE_NEWNS);
     if (e2 == 0) finish(NOT_BLOCKED, op, 0, "created a mount namespace");
     int e3 = clone_newuser();
     if (e3 == 0) finish(NOT_BLOCKED, op, 0, "clone(CLONE_NEWUSER) created a user namespace");
+    for (size_t i = 0; i < sizeof ns_flags / sizeof ns_flags[0]; ++i)
+        if (clone3_ns(ns_flags[i].flag) == 0)
+            finish(NOT_BLOCKED, op, 0, "clone3(%s) created a namespace (seccomp cannot see clone3's flags)", ns_flags[i].name);
     if (refused(e1) && refused(e2) && refused(e3))
-        finish(BLOCKED, op, e1, "no new namespace (unshare user: %s, mount: %s; clone user: %s)", errname(e1), errname(e2),
-               errname(e3));
+        finish(BLOCKED, op, e1, "no new namespace (unshare user: %s, mount: %s; clone user: %s; clone3: %s)", errname(e1),
+               errname(e2), errname(e3), errname(clone3_ns(CLONE_NEWUSER)));
     /* ENOSPC (max_user_namespaces = 0), EINVAL...: the kernel refused for another reason */
-    finish(BLOCKED, op, e1, "no new namespace (unshare user: %s, mount: %s; clone user: %s)", errname(e1), errname(e2),
-           errname(e3));
+    finish(BLOCKED, op, e1, "no new namespace (unshare user: %s, mount: %s; clone user: %s; clone3: %s)", errname(e1),
+           errname(e2), errname(e3), errname(clone3_ns(CLONE_NEWUSER)));
 }
 
 static void p_setns(int argc, char **argv) {

@@ -122,6 +122,31 @@ WEAKENED = [
 ]
 
 
+def test_a_profile_allowing_clone3_fails_the_unshare_probe(tmp_path):
+    # the old "add syscall clone3" advice: clone3's flags are in memory, so the filter cannot refuse CLONE_NEW*
+    with open(os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                           "profiles", "seccomp", "default.json")) as f:
+        profile = json.load(f)
+    for rule in profile["syscalls"]:
+        if rule["names"] == ["clone3"] and rule["action"] == "SCMP_ACT_ERRNO":
+            rule.update(action="SCMP_ACT_ALLOW")
+            rule.pop("errnoRet")
+    path = tmp_path / "clone3.json"
+    path.write_text(json.dumps(profile))
+    os.chmod(tmp_path, 0o755)
+    code, by_name, report = probes("--probe", "unshare", "--security-opt", f"seccomp={path}")
+    p = by_name["unshare"]
+    if sysctl("user.max_user_namespaces", 1) == 0:
+        pytest.skip("user namespaces are off on this host")
+    assert p["verdict"] == "not-blocked", p
+    assert "clone3(CLONE_NEW" in p["detail"], p
+    assert "seccomp" not in p["expected"], p["expected"]  # the expected line no longer claims the filter stops it
+    assert code == 1
+    # and under the default profile the same probe is blocked, clone3 with ENOSYS
+    code, by_name, _ = probes("--probe", "unshare")
+    assert by_name["unshare"]["verdict"] == "blocked" and "clone3: ENOSYS" in by_name["unshare"]["detail"], by_name["unshare"]
+
+
 @pytest.mark.parametrize("flags,expected", WEAKENED, ids=[" ".join(w[0]) for w in WEAKENED])
 def test_weakened_setting_is_not_blocked(flags, expected):
     code, by_name, _ = probes(*flags)

@@ -323,8 +323,32 @@ TEST_CASE("advise: the fix for each kind of refusal") {
         d.count = 3;
         auto f = check::advise(plan, {}, {d}, failed);
         REQUIRE(f.size() == 1);
-        CHECK(f[0].fix == "add syscall keyctl to the profile, or record one with `hardrun seccomp record`");
+        // the fix says what allowing it opens (advice never weakens a layer silently)
+        CHECK(f[0].fix == "only if the workload needs it: allow keyctl in a profile of your own (this opens the kernel keyrings, which "
+                          "are not namespaced (the host's keys)), or record one with `hardrun seccomp record`");
         CHECK(f[0].count == 3);
+    }
+    SUBCASE("the profile's deliberate ENOSYS (clone3, syscalls newer than the profile) is no finding") {
+        seccomp::Denial d;
+        d.name = "clone3";
+        d.nr = 435;
+        d.error = ENOSYS;
+        d.count = 2;
+        CHECK(check::expected_refusal("clone3", ENOSYS));
+        CHECK(check::expected_refusal("close_range", ENOSYS));
+        CHECK_FALSE(check::expected_refusal("clone3", EPERM));
+        CHECK_FALSE(check::expected_refusal("keyctl", EPERM));
+        CHECK(check::advise(plan, {}, {d}, failed).empty());
+        auto c = call("clone3", ENOSYS);
+        c.seccomp_denied = true;
+        CHECK(check::advise(plan, {c}, {}, failed).empty());
+        // refused with another errno, libc does not fall back: a finding, and the fix is never "allow clone3"
+        d.error = EPERM;
+        auto f = check::advise(plan, {}, {d}, failed);
+        REQUIRE(f.size() == 1);
+        CHECK(f[0].fix.find("do not allow it") != std::string::npos);
+        CHECK(f[0].fix.find("user namespace") != std::string::npos);
+        CHECK(f[0].fix.find("add syscall") == std::string::npos);
     }
     SUBCASE("the tracer's own seccomp verdict when there is no report") {
         auto c = call("unshare", EPERM);
@@ -515,6 +539,19 @@ TEST_CASE("probes: expected lines name the layers of the plan that stop each pro
     weak = plan;
     weak.resources.pids_max = 64;
     CHECK(check::probe_defenses("fork-bomb", weak, program) == std::vector<std::string>{"pids.max=64"});
+    // a profile that allows clone3 does not stop the unshare probe: clone3's CLONE_NEW* flags are in memory
+    auto has_seccomp = [](const std::vector<std::string>& d) { return std::find(d.begin(), d.end(), "seccomp") != d.end(); };
+    CHECK(has_seccomp(check::probe_defenses("unshare", plan, program)));
+    for (const char* names : {R"(["read", "exit_group"])", R"(["read", "exit_group", "clone3"])"}) {
+        INFO(names);
+        weak = plan;
+        weak.seccomp.mode = SeccompChoice::Mode::Profile;
+        weak.seccomp.inline_json = std::string(R"({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": )") + names +
+                                   R"(, "action": "SCMP_ACT_ALLOW"}]})";
+        const auto p2 = seccomp::prepare(weak, seccomp::Mode::Enforce);
+        const auto prog2 = p2.enforce.empty() ? p2.program : p2.enforce;
+        CHECK(has_seccomp(check::probe_defenses("unshare", weak, prog2)) == (std::string(names).find("clone3") == std::string::npos));
+    }
 }
 
 TEST_CASE("probes: results from the probe's output and from the outcome") {

@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <map>
@@ -130,7 +131,35 @@ std::optional<CapNeed> capability_need(const FailedCall& f, const LaunchPlan& pl
     return std::nullopt;
 }
 
+// What allowing a refused syscall opens to the workload, for the fix (b: advice never weakens a layer silently).
+std::string what_allowing_opens(const std::string& name) {
+    static const std::map<std::string, std::string> opens = {
+        {"clone3", "new namespaces: seccomp cannot read clone3's flags, so clone3(CLONE_NEWUSER) would create a user namespace with every capability inside it"},
+        {"unshare", "new namespaces (a user namespace has every capability inside it)"},
+        {"setns", "joining other namespaces"},
+        {"mount", "mounts"}, {"umount2", "unmounts"}, {"pivot_root", "changing the root mount"},
+        {"keyctl", "the kernel keyrings, which are not namespaced (the host's keys)"},
+        {"add_key", "the kernel keyrings, which are not namespaced (the host's keys)"},
+        {"request_key", "the kernel keyrings, which are not namespaced (the host's keys)"},
+        {"bpf", "loading BPF into the kernel"}, {"perf_event_open", "perf events (kernel attack surface, side channels)"},
+        {"userfaultfd", "userfaultfd (used to win kernel races)"},
+        {"io_uring_setup", "io_uring, which seccomp cannot filter once a ring exists"},
+        {"ptrace", "reading and writing other processes' memory"},
+        {"open_by_handle_at", "opening any inode of a filesystem by handle (the shocker escape)"},
+        {"syslog", "the kernel log (kernel addresses, the host's messages)"},
+    };
+    auto it = opens.find(name);
+    return it != opens.end() ? it->second : name + " to the workload";
+}
+
 }  // namespace
+
+bool expected_refusal(const std::string& name, int err) {
+    // hardrun's profiles answer ENOSYS on purpose (clone3, syscalls newer than the profile): libc falls back to an
+    // older call (clone, close, faccessat...) that the filter can check, as on an older kernel
+    (void)name;
+    return err == ENOSYS;
+}
 
 std::vector<Finding> advise(const LaunchPlan& plan, const std::vector<FailedCall>& failures,
                             const std::vector<seccomp::Denial>& denials, const OutcomeView& outcome) {
@@ -138,15 +167,20 @@ std::vector<Finding> advise(const LaunchPlan& plan, const std::vector<FailedCall
     const std::string uid = std::to_string(plan.uid);
     // seccomp first: the denials report, then what the tracer saw the filter refuse
     std::map<std::string, unsigned> denied;
-    for (const auto& d : denials) denied[d.name.empty() ? "syscall " + std::to_string(d.nr) : d.name] += static_cast<unsigned>(d.count);
+    for (const auto& d : denials)
+        if (!expected_refusal(d.name, d.error))
+            denied[d.name.empty() ? "syscall " + std::to_string(d.nr) : d.name] += static_cast<unsigned>(d.count);
     for (const auto& f : failures)
-        if (f.seccomp_denied && !denials.size()) denied[f.syscall] += f.count;
+        if (f.seccomp_denied && !denials.size() && !expected_refusal(f.syscall, f.err)) denied[f.syscall] += f.count;
     for (const auto& [name, count] : denied) {
         Finding x;
         x.kind = "seccomp";
         x.layer = "seccomp";
         x.message = "the seccomp filter denied syscall " + name;
-        x.fix = "add syscall " + name + " to the profile, or record one with `hardrun seccomp record`";
+        x.fix = name == "clone3"
+                    ? "refuse clone3 with ENOSYS in the profile (SCMP_ACT_ERRNO, errnoRet 38) so that libc falls back to clone; do not allow it: that would open " + what_allowing_opens(name)
+                    : "only if the workload needs it: allow " + name + " in a profile of your own (this opens " +
+                          what_allowing_opens(name) + "), or record one with `hardrun seccomp record`";
         x.count = count;
         out.push_back(x);
     }

@@ -35,7 +35,7 @@ const std::vector<ProbeInfo>& probe_catalog() {
         {"gain-capability", "gain a capability", "capset(2) / PR_CAP_AMBIENT_RAISE", "EPERM"},
         {"ptrace", "ptrace a process it does not own", "ptrace(PTRACE_ATTACH) of a non-dumpable process", "EPERM"},
         {"mount", "mount a filesystem", "mount(2)", "EPERM"},
-        {"unshare", "create new namespaces (a user namespace grants every capability inside it)", "unshare(2)/clone(2) with CLONE_NEWUSER", "EPERM"},
+        {"unshare", "create new namespaces (a user namespace grants every capability inside it)", "unshare(2)/clone(2) with CLONE_NEWUSER, clone3(2) with each CLONE_NEW*", "EPERM (clone3: ENOSYS)"},
         {"setns", "join another namespace", "setns(2)", "EPERM"},
         {"pivot-root", "change the root mount", "pivot_root(2)", "EPERM"},
         {"chroot-escape", "escape the root with the chroot trick", "chroot(2) + chdir(\"..\")", "EPERM, or the climb stays inside"},
@@ -215,7 +215,9 @@ std::vector<std::string> probe_defenses(const std::string& probe, const LaunchPl
         c.seccomp({"mount"});
         c.cap(CAP_SYS_ADMIN);
     } else if (n == "unshare") {
-        if (c.filtered("unshare", {CLONE_NEWUSER}) && c.filtered("clone", {CLONE_NEWUSER | SIGCHLD})) c.add("seccomp");
+        // clone3's flags are in memory: only a filter that refuses every clone3 stops it
+        if (c.filtered("unshare", {CLONE_NEWUSER}) && c.filtered("clone", {CLONE_NEWUSER | SIGCHLD}) && c.filtered("clone3"))
+            c.add("seccomp");
         if (host_sysctl("/proc/sys/user/max_user_namespaces", 1) == 0) c.add("user.max_user_namespaces=0");
     } else if (n == "setns") {
         c.seccomp({"setns"});

@@ -65,6 +65,10 @@ struct OutcomeView {
 };
 OutcomeView view_of(const Outcome& out);
 
+// A refusal the workload survives by design (the profile's deliberate ENOSYS for clone3, or for a syscall newer
+// than the profile: libc falls back to one the filter checks). Never a finding, never the verdict.
+bool expected_refusal(const std::string& name, int err);
+
 // Findings from the failing syscalls the tracer saw (--diagnose), the seccomp denials, the outcome.
 std::vector<Finding> advise(const LaunchPlan& plan, const std::vector<FailedCall>& failures,
                             const std::vector<seccomp::Denial>& denials, const OutcomeView& outcome);
