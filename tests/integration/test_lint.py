@@ -115,3 +115,42 @@ def test_errors_are_one_line():
     assert p.returncode == 125 and "nothing to lint" in p.stderr
     p = lint("--flags", "--", "--no-such-flag")
     assert p.returncode == 125
+
+
+def clone3_allowing_profile(tmp_path):
+    """hardrun's default profile with its clone3 ENOSYS rule turned into an allow (the old "add clone3" advice)."""
+    with open(os.path.join(ROOT, "profiles", "seccomp", "default.json")) as f:
+        profile = json.load(f)
+    for rule in profile["syscalls"]:
+        if rule["names"] == ["clone3"] and rule["action"] == "SCMP_ACT_ERRNO":
+            rule.update(action="SCMP_ACT_ALLOW")
+            rule.pop("errnoRet")
+    path = tmp_path / "clone3.json"
+    path.write_text(json.dumps(profile))
+    return path, profile
+
+
+def test_a_profile_allowing_clone3_is_a_finding(tmp_path):
+    path, _ = clone3_allowing_profile(tmp_path)
+    flags = ["--flags", "--", "--memory", "256m", "--pids-limit", "64"]
+    assert lint(*flags, "--security-opt", "seccomp=" + os.path.join(ROOT, "profiles", "seccomp", "default.json")).returncode == 0
+    p = lint("--format", "json", *flags, "--security-opt", f"seccomp={path}")
+    assert p.returncode == 1, p.stdout
+    found = [f for f in json.loads(p.stdout)["subjects"][0]["findings"] if f["rule"] == "seccomp.clone3"]
+    assert len(found) == 1 and found[0]["severity"] == "high", found
+    assert "errnoRet 38" in found[0]["fix"]
+    # an OCI config's linux.seccomp, in the human report on one line each
+    with open(os.path.join(DATA, "oci-hardened.json")) as f:
+        cfg = json.load(f)
+    # its own linux.seccomp (OCI's shape, not the docker-format profile), with the clone3 refusal turned into an allow
+    rules = cfg["linux"]["seccomp"]["syscalls"]
+    clone3 = [r for r in rules if r["names"] == ["clone3"]]
+    assert clone3, "oci-hardened.json refuses clone3"
+    for r in clone3:
+        r.clear()
+        r.update(names=["clone3"], action="SCMP_ACT_ALLOW")
+    (tmp_path / "config.json").write_text(json.dumps(cfg, indent=2))
+    p = lint(str(tmp_path / "config.json"))
+    assert p.returncode == 1 and "seccomp.clone3" in p.stdout, p.stdout
+    line = next(l for l in p.stdout.splitlines() if "seccomp.clone3" in l)
+    assert "HIGH" in line or "high" in line, line

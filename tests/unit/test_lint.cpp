@@ -275,3 +275,43 @@ TEST_CASE("lint: command lines, secrets, scores, SARIF") {
     CHECK(j["subjects"][0]["label"] == "UNSAFE");
     CHECK(lint::render_human(r, false).find("FAIL") != std::string::npos);
 }
+
+TEST_CASE("lint: a seccomp profile that allows clone3 (its flags are in memory: CLONE_NEW* cannot be refused)") {
+    // which profiles allow clone3 to a process without capabilities
+    CHECK(lint::allows_clone3(R"({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read", "clone3"], "action": "SCMP_ACT_ALLOW"}]})"));
+    CHECK(lint::allows_clone3(R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": []})"));
+    CHECK(lint::allows_clone3(R"({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"name": "clone3", "action": "SCMP_ACT_LOG"}]})"));
+    // arguments cannot make it safe: clone3's first argument is a pointer
+    CHECK(lint::allows_clone3(R"({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["clone3"], "action": "SCMP_ACT_ALLOW",
+                                   "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_NE"}]}]})"));
+    // hardrun's and docker's: ENOSYS, and an allow only for CAP_SYS_ADMIN (that capability is its own finding)
+    CHECK_FALSE(lint::allows_clone3(R"({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+        {"names": ["clone3"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["CAP_SYS_ADMIN"]}},
+        {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38, "excludes": {"caps": ["CAP_SYS_ADMIN"]}}]})"));
+    CHECK_FALSE(lint::allows_clone3(R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]})"));
+    CHECK_FALSE(lint::allows_clone3(R"({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]})"));
+    CHECK_FALSE(lint::allows_clone3("not json"));
+    for (const char* p : {"/../../profiles/seccomp/default.json", "/../../profiles/seccomp/strict.json", "/seccomp/docker-default.json"}) {
+        INFO(p);
+        std::ifstream in(std::string(HARDRUN_TEST_DATA) + p);
+        REQUIRE(in);
+        std::stringstream text;
+        text << in.rdbuf();
+        CHECK_FALSE(lint::allows_clone3(text.str()));
+    }
+    // an OCI config's linux.seccomp: a finding, high, with a fix in the source's own terms
+    std::ifstream in(kLint + "oci-hardened.json");
+    nlohmann::json cfg = nlohmann::json::parse(in);
+    for (auto& r : cfg["linux"]["seccomp"]["syscalls"])
+        if (r["names"] == nlohmann::json::array({"clone3"})) r = {{"names", {"clone3"}}, {"action", "SCMP_ACT_ALLOW"}};
+    auto subjects = lint::from_oci(cfg, "config.json", cfg.dump(2));
+    REQUIRE(subjects.size() == 1);
+    auto findings = lint::check(subjects[0]);
+    auto it = std::find_if(findings.begin(), findings.end(), [](const lint::Finding& f) { return f.rule == "seccomp.clone3"; });
+    REQUIRE(it != findings.end());
+    CHECK(it->severity == lint::Severity::High);
+    CHECK(it->fix.find("errnoRet 38") != std::string::npos);
+    CHECK(it->message.find("CLONE_NEWUSER") != std::string::npos);
+    CHECK(it->message.find('\n') == std::string::npos);
+    CHECK(rules_of(lint::load_file(kLint + "oci-hardened.json")).count("seccomp.clone3") == 0);
+}

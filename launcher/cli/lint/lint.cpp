@@ -40,6 +40,7 @@ const std::vector<Rule>& rules() {
         {"seccomp.unconfined", Severity::High, "seccomp is unconfined: every syscall is allowed"},
         {"seccomp.unset", Severity::Medium, "no seccomp profile is set"},
         {"seccomp.permissive", Severity::Medium, "the seccomp profile allows every syscall it does not name"},
+        {"seccomp.clone3", Severity::High, "the seccomp profile allows clone3, whose namespace flags it cannot check"},
         {"apparmor.unconfined", Severity::Medium, "AppArmor is unconfined"},
         {"landlock.off", Severity::Low, "Landlock is turned off"},
         {"ns.host-network", Severity::High, "shares the host's network namespace"},
@@ -229,6 +230,13 @@ std::vector<Finding> check(const Subject& s) {
                 fx.pick("use hardrun's default profile or record one (`hardrun seccomp record`)",
                         "linux.seccomp.defaultAction: SCMP_ACT_ERRNO with an allowlist (`hardrun spec` embeds one)",
                         "seccompProfile: {type: RuntimeDefault}"),
+                "seccomp");
+        if (s.seccomp == Confinement::Profile && s.seccomp_allows_clone3)
+            add("seccomp.clone3", Severity::High,
+                "the seccomp profile allows clone3: its flags are in memory, so clone3(CLONE_NEWUSER) creates a user namespace the filter cannot refuse",
+                fx.pick("refuse clone3 with ENOSYS in the profile (SCMP_ACT_ERRNO, errnoRet 38: libc falls back to clone, whose flags the filter checks), as hardrun's default profile does",
+                        "in linux.seccomp, refuse clone3 with SCMP_ACT_ERRNO and errnoRet 38 (ENOSYS: libc falls back to clone, whose flags the filter checks)",
+                        "seccompProfile: {type: RuntimeDefault}, or a Localhost profile that refuses clone3 with ENOSYS (errnoRet 38)"),
                 "seccomp");
         if (s.apparmor == Confinement::Unconfined)
             add("apparmor.unconfined", Severity::Medium, "AppArmor is unconfined (where AppArmor is enabled)",

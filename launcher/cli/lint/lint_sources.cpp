@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -60,7 +61,41 @@ bool harmless_device(const std::string& type, std::optional<std::int64_t> major,
     return ok.count({*major, *minor}) > 0;
 }
 
+// Reads a profile file for allows_clone3 ("" when it cannot be read: lint says nothing then).
+std::string read_text(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) return "";
+    std::ostringstream o;
+    o << in.rdbuf();
+    return o.str();
+}
+
+bool clone3_allows(const nlohmann::json& profile) {
+    using nlohmann::json;
+    auto allowing = [](const std::string& a) { return a == "SCMP_ACT_ALLOW" || a == "SCMP_ACT_LOG"; };
+    bool refused = false;
+    for (const auto& r : profile.value("syscalls", json::array())) {
+        if (!r.is_object()) continue;
+        std::vector<std::string> names;
+        for (const auto& n : r.value("names", json::array()))
+            if (n.is_string()) names.push_back(n.get<std::string>());
+        if (r.contains("name") && r["name"].is_string()) names.push_back(r["name"].get<std::string>());
+        if (std::find(names.begin(), names.end(), "clone3") == names.end()) continue;
+        // a rule only for holders of a capability (CAP_SYS_ADMIN) is that capability's finding, not this one
+        const bool for_caps = r.contains("includes") && r["includes"].is_object() && !r["includes"].value("caps", json::array()).empty();
+        if (for_caps) continue;
+        if (allowing(r.value("action", ""))) return true;  // arguments cannot help: clone3's flags are in memory
+        refused = true;
+    }
+    return !refused && allowing(profile.value("defaultAction", ""));
+}
+
 }  // namespace
+
+bool allows_clone3(const std::string& profile_text) {
+    nlohmann::json j = nlohmann::json::parse(profile_text, nullptr, false);
+    return j.is_object() && clone3_allows(j);
+}
 
 std::vector<Subject> from_oci(const nlohmann::json& cfg, const std::string& source, const std::string& text) {
     using nlohmann::json;
@@ -100,6 +135,7 @@ std::vector<Subject> from_oci(const nlohmann::json& cfg, const std::string& sour
         s.seccomp = Confinement::Profile;
         std::string def = sc.value("defaultAction", "");
         s.seccomp_permissive = def == "SCMP_ACT_ALLOW" || def == "SCMP_ACT_LOG";
+        s.seccomp_allows_clone3 = sc.is_object() && clone3_allows(sc);
         s.where["seccomp"] = "linux.seccomp";
         s.line["seccomp"] = json_line(text, {"linux", "seccomp"});
     } else {
@@ -233,7 +269,10 @@ Subject from_flags(const std::vector<std::string>& args, const std::string& sour
         auto eq = o.find_first_of("=:");
         std::string k = o.substr(0, eq), v = eq == std::string::npos ? "" : o.substr(eq + 1);
         if (k == "no-new-privileges" && v == "false") s.no_new_privs = false;
-        else if (k == "seccomp") s.seccomp = v == "unconfined" ? Confinement::Unconfined : v == "default" ? Confinement::Default : Confinement::Profile;
+        else if (k == "seccomp") {
+            s.seccomp = v == "unconfined" ? Confinement::Unconfined : v == "default" ? Confinement::Default : Confinement::Profile;
+            if (s.seccomp == Confinement::Profile) s.seccomp_allows_clone3 = allows_clone3(read_text(v));
+        }
         else if (k == "apparmor") s.apparmor = v == "unconfined" ? Confinement::Unconfined : Confinement::Profile;
     }
     s.where["nnp"] = s.where["seccomp"] = s.where["apparmor"] = "--security-opt";

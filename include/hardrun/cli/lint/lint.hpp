@@ -54,6 +54,7 @@ struct Subject {
     bool no_new_privs = true;
     Confinement seccomp = Confinement::Default;
     bool seccomp_permissive = false;  // a profile whose default action allows
+    bool seccomp_allows_clone3 = false;  // a profile that allows clone3 without a capability (its flags are unseen)
     Confinement apparmor = Confinement::Default;
     bool landlock_off = false;
     // namespaces
@@ -116,6 +117,9 @@ Subject from_flags(const std::vector<std::string>& args, const std::string& sour
 std::vector<std::string> split_command_line(const std::string& line);
 // Names and values that look like secrets (API_KEY=..., PASSWORD=..., AWS access keys, PEM blocks).
 bool looks_secret(const std::string& name, const std::string& value);
+// A seccomp profile (JSON text) that allows clone3 to a process without capabilities: an allow rule, or an
+// allowing default action that no rule overrides. Its flags are in memory, so CLONE_NEW* cannot be refused.
+bool allows_clone3(const std::string& profile_text);
 
 // ---- output (lint_output.cpp) -----------------------------------------------------------------------------
 struct Result {
