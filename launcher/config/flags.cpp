@@ -25,9 +25,9 @@ void add_run_flags(CLI::App& app, RunFlags& f) {
     app.add_option("-u,--user", f.user, "UID[:GID] the workload runs as (default 10001:10001)");
     app.add_flag("--read-only", f.read_only_given, "Mount the root filesystem read-only (default)");
     app.add_flag("--read-write", f.read_write, "Leave the root filesystem writable (insecure)");
-    app.add_option("--tmpfs", f.tmpfs, "PATH[:size=64m,mode=1777,noexec,nosuid,nodev]: a tmpfs mount")
+    app.add_option("--tmpfs", f.tmpfs, "PATH[:size=64m,mode=1777,exec,suid,dev,ro]: a tmpfs mount (noexec, nosuid, nodev by default)")
         ->allow_extra_args(false);
-    app.add_option("-v,--volume", f.volumes, "SRC:DST[:ro|rw]: bind a host directory")->allow_extra_args(false);
+    app.add_option("-v,--volume", f.volumes, "SRC:DST[:ro|rw][,exec]: bind a host directory (noexec, nosuid, nodev by default)")->allow_extra_args(false);
     app.add_option("--cap-add", f.cap_add, "Add a capability back (all are dropped by default)")
         ->allow_extra_args(false);
     app.add_option("--cap-drop", f.cap_drop, "Drop a capability (ALL is the default)")->allow_extra_args(false);
@@ -132,9 +132,14 @@ void compute_warnings(LaunchPlan& p) {
     if (p.network == NetworkMode::Host || !p.namespaces.net) w.push_back("network: shares the host's network namespace");
     if (!p.namespaces.pid) w.push_back("namespaces: shares the host's pid namespace");
     if (!p.namespaces.ipc) w.push_back("namespaces: shares the host's ipc namespace");
-    for (const auto& m : p.mounts)
+    for (const auto& m : p.mounts) {
         if (m.kind == MountKind::Tmpfs && !m.readonly && !m.noexec && m.destination != "/dev")
-            w.push_back("filesystem: tmpfs " + m.destination + " allows exec (add noexec)");
+            w.push_back("filesystem: tmpfs " + m.destination + " allows exec (drop :exec)");
+        struct stat st {};
+        // directories only: the files an engine binds (/etc/hosts, /etc/resolv.conf...) cannot hold a dropped binary
+        if (m.kind == MountKind::Bind && !m.readonly && !m.noexec && ::stat(m.source.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+            w.push_back("filesystem: volume " + m.destination + " is writable and allows exec (drop exec, or mount it :ro,exec)");
+    }
 }
 
 namespace {

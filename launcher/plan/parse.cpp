@@ -170,7 +170,7 @@ Mount tmpfs(std::string_view option, std::string_view value) {
     if (m.destination == "/") bad(option, "a tmpfs over / would hide the rootfs; use --read-write instead");
     m.nosuid = true;
     m.nodev = true;
-    m.noexec = (m.destination == "/tmp" || m.destination == "/var/tmp" || m.destination == "/dev/shm");
+    m.noexec = true;  // secure by default: a dropped binary cannot run; ":exec" allows it (and warns)
     m.size = 64ULL << 20;
     m.mode = 01777;
     if (colon != std::string_view::npos) {
@@ -192,7 +192,7 @@ Mount tmpfs(std::string_view option, std::string_view value) {
 Mount volume(std::string_view option, std::string_view value) {
     auto parts = split(value, ':');
     if (parts.size() < 2 || parts.size() > 3)
-        bad(option, quoted(value) + " is not SRC:DST[:ro|rw]; use e.g. /srv/data:/data:ro");
+        bad(option, quoted(value) + " is not SRC:DST[:OPTIONS] (ro, rw, exec); use e.g. /srv/data:/data:ro");
     Mount m;
     m.kind = MountKind::Bind;
     if (parts[0].empty() || parts[0].front() != '/')
@@ -203,6 +203,7 @@ Mount volume(std::string_view option, std::string_view value) {
     m.readonly = false;
     m.nosuid = true;
     m.nodev = true;
+    m.noexec = true;  // secure by default, like a tmpfs: SRC:DST:exec (or rw,exec) allows exec
     if (parts.size() == 3) {
         for (auto opt : split(parts[2], ',')) {
             if (!mount_flag(opt, m, kMountReadOnly | kMountExec)) bad(option, quoted(opt) + " is not a volume option (ro, rw, noexec, exec)");

@@ -34,7 +34,7 @@ def test_insecure_inputs_fail_with_fixes():
 
 
 def test_fail_on_threshold():
-    flags = ["--flags", "--", "--memory", "1g", "--pids-limit", "9", "--tmpfs", "/scratch"]  # one low finding
+    flags = ["--flags", "--", "--memory", "1g", "--pids-limit", "9", "--tmpfs", "/scratch:exec"]  # one low finding
     assert lint(*flags).returncode == 1
     assert lint("--fail-on", "medium", *flags).returncode == 0
     assert lint("--fail-on", "LOW", *flags).returncode == 1

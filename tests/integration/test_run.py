@@ -57,6 +57,22 @@ def test_tmpfs_exec_when_asked(as_user):
     assert "ran" in p.stdout
 
 
+def test_user_tmpfs_and_volumes_refuse_exec_by_default(as_user, shared_dir):
+    # secure by default (issue 16 item 5): a dropped binary cannot run from any writable place the user mounts,
+    # and no default warns; ":exec" allows it, and a writable exec volume warns
+    vol = shared_dir
+    script = "for d in /run /data; do cp /bin/busybox $d/true && $d/true; echo $d=$?; rm -f $d/true; done; grep -E ' /(run|data) ' /proc/self/mountinfo"
+    p = sh(script, "--tmpfs", "/run", "-v", f"{vol}:/data", "--landlock", "off", user=as_user, check=0)
+    assert "/run=126" in p.stdout and "/data=126" in p.stdout, p.stdout + p.stderr
+    lines = [l for l in p.stdout.splitlines() if " /run " in l or " /data " in l]
+    assert len(lines) == 2 and all("noexec" in l for l in lines), p.stdout
+    # --landlock off (so that the mount flag alone refuses) is the only warning: no default warns
+    assert [l for l in p.stderr.splitlines() if "warning" in l] == ["hardrun: warning: landlock: turned off"], p.stderr
+    p = sh(script, "--tmpfs", "/run:exec", "-v", f"{vol}:/data:rw,exec", "--landlock", "off", user=as_user, check=0)
+    assert "/run=0" in p.stdout and "/data=0" in p.stdout, p.stdout + p.stderr
+    assert "volume /data is writable and allows exec" in p.stderr and "tmpfs /run allows exec" in p.stderr, p.stderr
+
+
 def test_only_stdio_fds_reach_the_workload(as_user):
     # hardrun itself is started with extra open fds: none may leak (CVE-2024-21626 class)
     r, w = os.pipe()

@@ -99,9 +99,9 @@ TEST_CASE("landlock: the default plan: read/execute on the root, write only on t
 TEST_CASE("landlock: volumes rw and ro, noexec, nested") {
     FakeView v = demo_view();
     v.dir("/data").dir("/data/sub").dir("/data/ro").file("/data/file").dir("/srv").dir("/srv/code").dir("/srv/other");
-    auto rw = parse::volume("-v", "/host/data:/data");
+    auto rw = parse::volume("-v", "/host/data:/data:rw,exec");
     rw.source = "/host/data";
-    auto ro = parse::volume("-v", "/host/ro:/data/ro:ro");
+    auto ro = parse::volume("-v", "/host/ro:/data/ro:ro,exec");
     auto code = parse::volume("-v", "/host/code:/srv/code:ro,noexec");
     auto rs = landlock::compute(demo_plan({rw, ro, code}), 7, v);
     CHECK((effective(rs, "/data/sub/x") & kWrite) == kWrite);
@@ -110,6 +110,11 @@ TEST_CASE("landlock: volumes rw and ro, noexec, nested") {
     CHECK((effective(rs, "/data/ro/x") & kExecute) != 0);
     CHECK((effective(rs, "/srv/code/x") & (kWrite | kExecute)) == 0);
     CHECK((effective(rs, "/srv/other") & kExecute) != 0);  // /srv is the root's
+    // a volume without ":exec" is noexec, and Landlock grants no execute below it either
+    auto plain = parse::volume("-v", "/host/data:/data");
+    rs = landlock::compute(demo_plan({plain}), 7, v);
+    CHECK((effective(rs, "/data/sub/x") & kWrite) == kWrite);
+    CHECK((effective(rs, "/data/sub/x") & kExecute) == 0);
 }
 
 TEST_CASE("landlock: a --read-write root is writable, /tmp still not executable") {

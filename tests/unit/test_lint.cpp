@@ -52,7 +52,11 @@ TEST_CASE("lint: hardrun flags, table-driven") {
         {{"--memory", "512m", "--pids-limit", "100", "--security-opt", "seccomp=unconfined"}, {"seccomp.unconfined"}},
         {{"--memory", "512m", "--pids-limit", "100", "--security-opt", "apparmor=unconfined"}, {"apparmor.unconfined"}},
         {{"--memory", "512m", "--pids-limit", "100", "--network", "host"}, {"ns.host-network"}},
-        {{"--memory", "512m", "--pids-limit", "100", "--tmpfs", "/data"}, {"tmpfs.exec"}},
+        {{"--memory", "512m", "--pids-limit", "100", "--tmpfs", "/data:exec"}, {"tmpfs.exec"}},
+        {{"--memory", "512m", "--pids-limit", "100", "--tmpfs", "/data"}, {}},  // noexec by default
+        {{"--memory", "512m", "--pids-limit", "100", "-v", "/srv/app:/data:rw,exec"}, {"volume.exec"}},
+        {{"--memory", "512m", "--pids-limit", "100", "-v", "/srv/app:/data"}, {}},  // noexec by default
+        {{"--memory", "512m", "--pids-limit", "100", "-v", "/srv/app:/app:ro,exec"}, {}},
         {{"--memory", "512m", "--pids-limit", "100", "--tmpfs", "/data:noexec"}, {}},
         {{"--memory", "512m", "--pids-limit", "100", "-e", "API_KEY=0123456789abcdef"}, {"env.secret"}},
         {{"--memory", "512m", "--pids-limit", "100", "-e", "LOG_LEVEL=debug"}, {}},
@@ -252,7 +256,7 @@ TEST_CASE("lint: command lines, secrets, scores, SARIF") {
     CHECK(sc.exposure == 10.0);
     CHECK(sc.label == "UNSAFE");
     // --fail-on: exit 1 only at or above
-    auto flags = std::vector<lint::Subject>{lint::from_flags({"--memory", "1g", "--pids-limit", "9", "--tmpfs", "/x"}, "flags")};
+    auto flags = std::vector<lint::Subject>{lint::from_flags({"--memory", "1g", "--pids-limit", "9", "--tmpfs", "/x:exec"}, "flags")};
     CHECK(lint::evaluate(flags, lint::Severity::Low).exit_code == 1);
     CHECK(lint::evaluate(flags, lint::Severity::Medium).exit_code == 0);
     CHECK(lint::parse_severity("HIGH") == lint::Severity::High);

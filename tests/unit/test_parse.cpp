@@ -54,8 +54,11 @@ TEST_CASE("tmpfs options") {
     CHECK(*c.size == 16ULL << 20);
     CHECK(*c.mode == 0700);
     CHECK_FALSE(c.noexec);
-    CHECK_FALSE(parse::tmpfs("--tmpfs", "/run").noexec);
+    // every user tmpfs is noexec by default (issue 16 item 5: secure by default), ":exec" allows it
+    CHECK(parse::tmpfs("--tmpfs", "/run").noexec);
+    CHECK(parse::tmpfs("--tmpfs", "/var/lib/app").noexec);
     CHECK(parse::tmpfs("--tmpfs", "/run:noexec").noexec);
+    CHECK_FALSE(parse::tmpfs("--tmpfs", "/run:exec").noexec);
     CHECK(parse::tmpfs("--tmpfs", "//a/./b/").destination == "/a/b");
     for (const char* bad : {"tmp", "/", "/tmp:size=abc", "/tmp:mode=999", "/tmp:bogus", "/tmp:size=0", "/a/../etc", ""})
         CHECK_THROWS_AS(parse::tmpfs("--tmpfs", bad), UsageError);
@@ -68,6 +71,13 @@ TEST_CASE("volumes") {
     CHECK(v.readonly);
     CHECK_FALSE(parse::volume("--volume", "/srv:/srv").readonly);
     CHECK(parse::volume("--volume", "/srv:/srv:rw,noexec").noexec);
+    // volumes are noexec unless ":exec" is given (issue 16 item 5), read-only or not
+    CHECK(parse::volume("--volume", "/srv:/srv").noexec);
+    CHECK(parse::volume("--volume", "/srv:/srv:ro").noexec);
+    CHECK(parse::volume("--volume", "/srv:/srv:rw").noexec);
+    CHECK_FALSE(parse::volume("--volume", "/srv:/srv:exec").noexec);
+    CHECK_FALSE(parse::volume("--volume", "/srv:/srv:rw,exec").noexec);
+    CHECK_FALSE(parse::volume("--volume", "/srv:/srv:ro,exec").noexec);
     for (const char* bad : {"/srv", "data:/data", "/srv:data", "/srv:/", "/srv:/x:rx", "/a:/b:ro:z", ":/x"})
         CHECK_THROWS_AS(parse::volume("--volume", bad), UsageError);
 }

@@ -133,6 +133,26 @@ TEST_CASE("insecure choices are allowed but visible") {
     CHECK(has_warning(p, "tmpfs /run allows exec"));
 }
 
+TEST_CASE("user tmpfs and volumes are noexec by default, so no default warns; a writable exec volume warns") {
+    const std::string dir = temp_rootfs();  // any host directory
+    RunFlags f = flags();
+    f.tmpfs = {"/run", "/var/lib/app:mode=0700"};
+    f.volumes = {dir + ":/data", dir + ":/ro:ro"};
+    LaunchPlan p = build_plan(f, 0);
+    for (const char* d : {"/run", "/var/lib/app", "/data", "/ro", "/tmp"}) {
+        INFO(d);
+        REQUIRE(mount_at(p, d));
+        CHECK(mount_at(p, d)->noexec);
+    }
+    CHECK(p.warnings.empty());
+    f.volumes = {dir + ":/data:rw,exec", dir + ":/app:ro,exec"};
+    p = build_plan(f, 0);
+    CHECK_FALSE(mount_at(p, "/data")->noexec);
+    CHECK_FALSE(mount_at(p, "/app")->noexec);
+    CHECK(has_warning(p, "volume /data is writable and allows exec"));
+    CHECK_FALSE(has_warning(p, "volume /app"));  // read-only code mounted to be run: no dropped binary
+}
+
 TEST_CASE("nobody is warned about") {
     RunFlags f = flags();
     f.user = "65534";

@@ -54,6 +54,7 @@ const std::vector<Rule>& rules() {
         {"limits.memory", Severity::Medium, "no memory limit"},
         {"limits.pids", Severity::Medium, "no pids limit"},
         {"tmpfs.exec", Severity::Low, "a tmpfs allows exec"},
+        {"volume.exec", Severity::Low, "a writable volume allows exec"},
         {"env.secret", Severity::High, "a secret is passed in the environment"},
     };
     return r;
@@ -300,6 +301,12 @@ std::vector<Finding> check(const Subject& s) {
                             "(not settable for emptyDir)"),
                     "tmpfs:" + t.destination);
             }
+    for (const auto& v : s.exec_volumes)
+        add("volume.exec", Severity::Low, "volume " + v.destination + " is writable and allows exec: a dropped binary can run",
+            fx.pick("drop exec from the volume (hardrun's volumes are noexec by default), or mount it :ro,exec",
+                    "add \"noexec\" (or \"ro\") to the options of the mount at " + v.destination,
+                    "(not settable for Kubernetes volumes)"),
+            "volume:" + v.destination);
     for (const auto& e : s.env) {
         if (e.from_secret || !looks_secret(e.name, e.value)) continue;
         add("env.secret", Severity::High, "environment variable " + e.name + " holds a secret: it leaks into /proc, logs and crash dumps",

@@ -213,6 +213,14 @@ std::vector<Subject> from_oci(const nlohmann::json& cfg, const std::string& sour
             s.line["tmpfs:" + dest] = json_line(text, {"mounts", dest.c_str()});
         } else if (bind && !src.empty() && src[0] == '/') {
             s.host_paths.push_back(src);
+            auto has = [&](const char* o) { return std::find(opts.begin(), opts.end(), o) != opts.end(); };
+            // the files engines bind (/etc/hosts, /etc/resolv.conf...) and device nodes cannot hold a dropped binary
+            static const std::set<std::string> files = {"/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/dev/termination-log"};
+            if (!has("ro") && !has("noexec") && !files.count(dest) && !src.starts_with("/dev/") && !dest.starts_with("/dev/")) {
+                s.exec_volumes.push_back({dest, false, where});
+                s.where["volume:" + dest] = where;
+                s.line["volume:" + dest] = json_line(text, {"mounts", dest.c_str()});
+            }
             s.where["mount:" + src] = where;
             s.line["mount:" + src] = json_line(text, {"mounts", src.c_str()});
         }
@@ -293,6 +301,10 @@ Subject from_flags(const std::vector<std::string>& args, const std::string& sour
         Mount m = parse::volume("--volume", v);
         s.host_paths.push_back(m.source);
         s.where["mount:" + m.source] = "--volume " + v;
+        if (!m.readonly && !m.noexec) {
+            s.exec_volumes.push_back({m.destination, false, "--volume " + v});
+            s.where["volume:" + m.destination] = "--volume " + v;
+        }
         if (m.source.starts_with("/dev/") && m.source != "/dev/null") s.devices.push_back("volume " + m.source);
     }
     s.where["mounts"] = s.where["devices"] = "--volume";

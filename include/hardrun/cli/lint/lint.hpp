@@ -46,6 +46,7 @@ struct Subject {
     std::vector<TmpfsMount> tmpfs;
     bool tmpfs_noexec_settable = true;  // Kubernetes emptyDir cannot say noexec
     std::vector<std::string> host_paths;  // host directories/files mounted in
+    std::vector<TmpfsMount> exec_volumes;  // writable bind mounts (volumes) without noexec: a dropped binary runs
     bool masked_paths = true;            // /proc/kcore & co. masked
     // privileges
     bool privileged = false;
