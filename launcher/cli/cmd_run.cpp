@@ -90,6 +90,24 @@ void register_run(CLI::App& app) {
             throw Exit{code};
         }
         LaunchPlan plan = plan_from_flags_or_bundle(cmd->flags);
+        if (rootfs_run_is_a_container()) {  // --name, -d, --pid-file, --preserve-fds, --keep (cmd_oci.cpp)
+            if (!cmd->report.empty())
+                throw UsageError("--report", "cannot be combined with --name, -d, --pid-file, --preserve-fds or --keep (use `hardrun check`)");
+            std::unique_ptr<systemd::Integration> sd;
+            int code = 0;
+            {
+                console::TerminalGuard terminal;
+                code = run_rootfs(cmd->flags, std::move(plan), cmd->verbose, cmd->quiet, [&](LaunchPlan& p, LaunchOptions& options) {
+                    sd = systemd::Integration::prepare(p, sd_mode, systemd::current_environment(), ::getpid());
+                    if (!sd) return;
+                    options.hooks.on_exec = [prev = options.hooks.on_exec, &sd](pid_t child) {
+                        if (prev) prev(child);
+                        sd->on_exec(child);
+                    };
+                });
+            }
+            throw Exit{code};
+        }
         // systemd: NOTIFY_SOCKET and socket-activation fds (LISTEN_FDS) from hardrun's environment
         auto sd = systemd::Integration::prepare(plan, sd_mode, systemd::current_environment(), ::getpid());
         if (!cmd->quiet) print_warnings(plan);

@@ -8,6 +8,8 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <charconv>
+#include <fstream>
+#include <sstream>
 #include <climits>
 #include <cstdlib>
 
@@ -16,6 +18,7 @@
 #include "hardrun/layers/identity.hpp"
 #include "hardrun/layers/namespaces.hpp"
 #include "hardrun/plan/parse.hpp"
+#include "hardrun/layers/sysctl.hpp"
 
 namespace hardrun {
 
@@ -57,6 +60,14 @@ void add_run_flags(CLI::App& app, RunFlags& f) {
     app.add_option("--allow-connect", f.allow_connect, "Landlock: TCP port the workload may connect to")
         ->allow_extra_args(false);
     app.add_option("--secret", f.secrets, "SRC[:NAME]: a file copied to /run/secrets/NAME (mode 0400)")
+        ->allow_extra_args(false);
+    app.add_option("--env-file", f.env_files, "Read NAME=VALUE lines (or NAME: hardrun's own value) from FILE, like docker; --env wins")
+        ->allow_extra_args(false);
+    app.add_option("--group-add", f.group_add, "GID or group name (from the image's /etc/group): a supplementary group of the workload")
+        ->allow_extra_args(false);
+    app.add_option("--sysctl", f.sysctls, "NAME=VALUE: a namespaced sysctl (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*)")
+        ->allow_extra_args(false);
+    app.add_option("-p,--publish", f.publish, "Refused for now: publishing a port needs a user-mode network")
         ->allow_extra_args(false);
     // Like docker run: options end at the first positional word; the rest is the workload's argv
     // (with or without a "--" before it).
@@ -115,6 +126,8 @@ void compute_warnings(LaunchPlan& p) {
     w.clear();
     if (p.uid == 0) w.push_back("user: the workload runs as uid 0 (root); use a fixed non-root uid such as 10001");
     if (auto kept = identity::kept_groups_warning(identity::kept_supplementary_groups(p))) w.push_back(*kept);
+    if (std::find(p.additional_gids.begin(), p.additional_gids.end(), 0) != p.additional_gids.end() && p.uid != 0)
+        w.push_back("user: supplementary group 0 (root) is added: files of group root become the workload's");
     if (p.uid == 65534)
         w.push_back("user: uid 65534 'nobody' is shared by many daemons and may own files on the host; use a "
                     "purpose-built uid such as 10001");
@@ -192,6 +205,45 @@ void parse_security_opt(LaunchPlan& plan, const std::string& opt) {
     }
 }
 
+// docker's --env-file: NAME=VALUE taken verbatim (no quotes are removed), a bare NAME takes hardrun's own value
+// (and is skipped when unset, as docker does), blank lines and lines starting with '#' are skipped.
+std::vector<std::string> read_env_file(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw UsageError("--env-file", "'" + path + "': " + errno_text(errno));
+    std::vector<std::string> out;
+    std::string line;
+    for (int n = 1; std::getline(in, line); ++n) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        const auto start = line.find_first_not_of(" \t");
+        if (start == std::string::npos || line[start] == '#') continue;
+        line = line.substr(start);
+        const std::string where = "--env-file " + path + ":" + std::to_string(n);
+        if (line.find('=') == std::string::npos && !std::getenv(line.c_str())) {
+            (void)parse::env(where, line + "=");  // still a valid name
+            continue;
+        }
+        out.push_back(parse::env(where, line));
+    }
+    return out;
+}
+
+// --group-add: a number, or a name in the image's /etc/group (read inside the rootfs, never through its symlinks).
+gid_t group_id(const std::string& rootfs, const std::string& value) {
+    if (auto n = parse::number<std::uint32_t>(value, 0, 4294967294U)) return *n;
+    const auto text = files::read_in_root(rootfs, "/etc/group", "--group-add");
+    std::istringstream in(text.value_or(""));
+    std::string line;
+    while (std::getline(in, line)) {
+        // name:password:gid:members
+        const auto a = line.find(':'), b = a == std::string::npos ? a : line.find(':', a + 1);
+        if (b == std::string::npos || line.substr(0, a) != value) continue;
+        const auto c = line.find(':', b + 1);
+        if (auto gid = parse::number<std::uint32_t>(line.substr(b + 1, c == std::string::npos ? c : c - b - 1), 0, 4294967294U))
+            return *gid;
+    }
+    throw UsageError("--group-add", "'" + value + "' is neither a gid nor a group in the image's /etc/group");
+}
+
 std::optional<std::int64_t> parse_limit_or_unlimited(const std::string& option, const std::string& v) {
     if (v.empty()) return std::nullopt;
     if (v == "-1" || v == "max" || v == "unlimited") return -1;
@@ -241,6 +293,40 @@ LaunchPlan build_plan(const RunFlags& f, uid_t invoker_uid) {
         namespaces::default_rootless_maps(p, invoker_uid, ::getegid());
     }
     if (!f.hostname.empty()) p.hostname = parse::hostname("--hostname", f.hostname);
+    if (!f.publish.empty())
+        throw UsageError("--publish", "is not supported yet (it needs a user-mode network such as pasta); reach the "
+                                      "workload through a unix socket in a volume (-v HOSTDIR:/run/app), socket "
+                                      "activation (systemd .socket units), or --network host with --allow-bind PORT");
+
+    // supplementary groups (the image's own names are looked up inside it)
+    for (const auto& g : f.group_add) {
+        const gid_t gid = group_id(p.rootfs, g);
+        if (std::find(p.additional_gids.begin(), p.additional_gids.end(), gid) == p.additional_gids.end())
+            p.additional_gids.push_back(gid);
+    }
+    if (p.namespaces.user)
+        for (gid_t g : p.additional_gids)
+            if (g != p.gid)
+                throw UsageError("--group-add", "gid " + std::to_string(g) +
+                                                    " cannot be mapped: a rootless user namespace maps only the workload's "
+                                                    "gid (run hardrun as root for supplementary groups)");
+
+    // sysctls: inside its own network namespace the workload may bind ports below 1024 without a capability
+    // (docker's default): only loopback is there, so no host port is at stake
+    if (p.namespaces.net) p.sysctl["net.ipv4.ip_unprivileged_port_start"] = "0";
+    for (const auto& s : f.sysctls) {
+        const auto eq = s.find('=');
+        if (eq == std::string::npos || eq == 0) throw UsageError("--sysctl", "'" + s + "' is not NAME=VALUE");
+        const std::string name = s.substr(0, eq), value = s.substr(eq + 1);
+        if (name.starts_with("net.") && !p.namespaces.net)
+            throw UsageError("--sysctl", name + ": --network host shares the host's network namespace, so this would change the host; refusing");
+        try {
+            sysctl::validate(name, value, p);
+        } catch (const Error& e) {
+            throw UsageError("--sysctl", name + ": " + e.cause());
+        }
+        p.sysctl[name] = value;
+    }
 
     // mounts: defaults, then the user's tmpfs and volumes
     p.mounts = default_mounts(true);
@@ -288,8 +374,11 @@ LaunchPlan build_plan(const RunFlags& f, uid_t invoker_uid) {
     // process
     p.env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/",
              "HOSTNAME=" + p.hostname};
-    for (const auto& e : f.env) {
-        std::string kv = parse::env("--env", e);
+    std::vector<std::string> env;
+    for (const auto& file : f.env_files)
+        for (auto& kv : read_env_file(file)) env.push_back(std::move(kv));
+    for (const auto& e : f.env) env.push_back(parse::env("--env", e));
+    for (const auto& kv : env) {
         auto key = kv.substr(0, kv.find('=') + 1);
         std::erase_if(p.env, [&](const std::string& x) { return x.starts_with(key); });
         p.env.push_back(kv);

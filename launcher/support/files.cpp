@@ -214,3 +214,38 @@ std::string resolve_without_symlinks(const std::string& path) {
 }
 
 }  // namespace hardrun::files
+
+namespace hardrun::files {
+
+std::optional<std::string> read_in_root(const std::string& root, const std::string& path, const std::string& what,
+                                        std::size_t limit) {
+    UniqueFd dir(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!dir) throw_errno(what, root, errno);
+    struct open_how how {};
+    how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    const long r = ::syscall(SYS_openat2, dir.get(), path.c_str(), &how, sizeof how);
+    if (r < 0) {
+        if (errno == ENOENT) return std::nullopt;
+        throw_errno(what, root + path, errno);
+    }
+    UniqueFd fd(static_cast<int>(r));
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) throw_errno(what, root + path, errno);
+    if (!S_ISREG(st.st_mode)) throw Error(what, root + path, "is not a regular file");
+    if (static_cast<std::uint64_t>(st.st_size) > limit)
+        throw Error(what, root + path, "is larger than " + std::to_string(limit) + " bytes");
+    std::string out;
+    char buf[8192];
+    for (;;) {
+        const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw_errno(what, root + path, errno);
+        if (n == 0) break;
+        out.append(buf, static_cast<std::size_t>(n));
+        if (out.size() > limit) throw Error(what, root + path, "is larger than " + std::to_string(limit) + " bytes");
+    }
+    return out;
+}
+
+}  // namespace hardrun::files

@@ -194,6 +194,19 @@ TEST_CASE("harden: hostname, rlimits and --user reach their calls with the plann
                     "setresgid 4343", "setresuid 4242"});
 }
 
+TEST_CASE("harden: in its own network namespace the workload may bind ports below 1024 (docker's default sysctl)") {
+    Run r(plan_for());
+    r.go();
+    REQUIRE_MESSAGE(r.error.empty(), r.error);
+    CHECK(r.has("write net/ipv4/ip_unprivileged_port_start 0"));
+    check_order(r, {"pivot_root", "write net/ipv4/ip_unprivileged_port_start 0", "seccomp_load"});
+    Run bad(plan_for());
+    bad.sys.proc_is_procfs = false;
+    bad.go();
+    CHECK(bad.step == "sysctl");
+    CHECK(bad.error.find("CVE-2019-16884") != std::string::npos);
+}
+
 TEST_CASE("harden: the AppArmor exec label is written after no_new_privs, through procfs, before Landlock") {
     Run r(plan_for());
     r.aa.apply = true;
@@ -203,8 +216,11 @@ TEST_CASE("harden: the AppArmor exec label is written after no_new_privs, throug
     check_order(r, {"setresuid 10001", "prctl NO_NEW_PRIVS 1", "openat2 -100 /proc resolve=",
                     "write " + std::to_string(::gettid()) + "/attr/apparmor/exec exec hardrun-default",
                     "landlock_restrict_self", "seccomp_load"});
-    // a /proc that is not procfs (a rootfs that put something else there): refused before any write
-    Run bad(plan_for());
+    // a /proc that is not procfs (a rootfs that put something else there): refused before any write (the
+    // sysctl step checks it first when there are sysctls to write: below)
+    LaunchPlan no_sysctl = plan_for();
+    no_sysctl.sysctl.clear();
+    Run bad(no_sysctl);
     bad.aa = r.aa;
     bad.sys.proc_is_procfs = false;
     bad.go();

@@ -26,6 +26,10 @@ struct RunFlags {
     std::string memory, memory_swap, memory_reservation, cpus, cpu_shares, pids_limit, cgroup_parent;
     std::string hostname, network = "none", workdir;
     bool init = false;
+    std::vector<std::string> env_files;  // --env-file FILE: docker's NAME=VALUE lines, before --env
+    std::vector<std::string> group_add;  // --group-add GID|NAME (a name is looked up in the image's /etc/group)
+    std::vector<std::string> sysctls;    // --sysctl NAME=VALUE: namespaced sysctls only
+    std::vector<std::string> publish;    // -p/--publish: refused until it has a user-mode network (issue 16)
 };
 
 // Registers the run flags on a CLI11 (sub)command.

@@ -12,6 +12,7 @@
 #pragma once
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -39,5 +40,12 @@ UniqueFd open_append(const std::string& path, const std::string& what, mode_t mo
 // of exactly what was opened. Throws hardrun::Error("", path, cause); for a symlink the cause names the first
 // symlink component and the resolved path to pass instead. Relative paths are taken from the working directory.
 std::string resolve_without_symlinks(const std::string& path);
+
+// Reads a small regular file of an image (`path` inside the directory `root`, e.g. /etc/group of a rootfs) the way
+// the sandbox would see it: openat2 RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS, so an image's symlink can never make
+// hardrun read a host file. nullopt if it does not exist; throws hardrun::Error(what, path, cause) when it is not a
+// regular file, is larger than `limit` bytes or cannot be read.
+std::optional<std::string> read_in_root(const std::string& root, const std::string& path, const std::string& what,
+                                        std::size_t limit = 1 << 20);
 
 }  // namespace hardrun::files

@@ -20,6 +20,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <fstream>
+#include <optional>
 #include <iostream>
 #include <iterator>
 #include <thread>
@@ -125,6 +126,9 @@ std::string read_input(const std::string& file, const std::string& step, const s
 }
 
 json recorded_config(const state::Store& st, const state::Record& rec, const std::string& verb) {
+    if (rec.config.empty() && rec.bundle.empty())
+        throw Error(verb, "container '" + rec.id + "'", "was started with hardrun run --rootfs, which has no config.json to plan "
+                                                        "from; " + verb + " needs a container made from a bundle (hardrun spec, run --bundle)");
     if (rec.config.empty())
         throw Error(verb, "container '" + rec.id + "'", "has no recorded config.json (created by an older hardrun); recreate it");
     return parse_json(rec.config, verb, st.dir(rec.id) + "/state.json", "its recorded config.json is not valid JSON");
@@ -201,6 +205,42 @@ struct CreateOptions {
     std::string console_socket, pid_file;
     bool no_pivot = false, no_new_keyring = false;
     int preserve_fds = 0;
+    bool output_log = false;  // run -d --rootfs: stdin /dev/null, stdout and stderr to ROOT/ID/output.log
+};
+
+// The container's stdio while it is created (run -d --rootfs, docker's detach): stdin /dev/null, stdout and stderr
+// appended to `log`, so `name=$(hardrun run -d ...)` returns: nothing of the container holds the caller's pipes or
+// terminal. hardrun's own fds 0-2 are put back when it is destroyed (before any error is printed).
+class StdioToLog {
+public:
+    explicit StdioToLog(const std::string& log) {
+        UniqueFd null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+        if (!null) throw_errno("run -d", "/dev/null", errno);
+        UniqueFd out = files::open_append(log, "run -d", 0600);
+        for (int fd = 0; fd < 3; ++fd) {
+            saved_[fd] = UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
+            if (!saved_[fd]) throw_errno("run -d", "fd " + std::to_string(fd), errno);
+        }
+        if (::dup2(null.get(), 0) < 0 || ::dup2(out.get(), 1) < 0 || ::dup2(out.get(), 2) < 0) {
+            const int err = errno;
+            restore();
+            throw_errno("run -d", log, err);
+        }
+    }
+    ~StdioToLog() { restore(); }
+    StdioToLog(const StdioToLog&) = delete;
+    StdioToLog& operator=(const StdioToLog&) = delete;
+
+private:
+    void restore() {
+        std::cout.flush();
+        for (int fd = 0; fd < 3; ++fd)
+            if (saved_[fd]) {
+                (void)::dup2(saved_[fd].get(), fd);
+                saved_[fd].reset();
+            }
+    }
+    UniqueFd saved_[3];
 };
 
 void refuse_runc_only(const CreateOptions& o) {
@@ -245,14 +285,36 @@ state::Record creating_record(const std::string& id, const oci::Bundle& b) {
     return rec;
 }
 
-pid_t create_container(const std::string& id, const CreateOptions& o) {
+// A --rootfs run as a container (--name, -d, --pid-file, --preserve-fds, --keep): the plan comes from the flags,
+// with no bundle directory and no config.json (so `exec` is refused for it, by name).
+oci::Bundle rootfs_container(LaunchPlan plan, const CreateOptions& o) {
+    if (!o.console_socket.empty())
+        throw UsageError("--console-socket", "is for --bundle with process.terminal: true; with --rootfs the workload has your terminal as fds 0-2");
+    if (globals().systemd_cgroup)
+        throw UsageError("--systemd-cgroup", "is for --bundle (linux.cgroupsPath slice:prefix:name); with --rootfs use --cgroup-parent");
+    oci::Bundle b;
+    b.plan = std::move(plan);
+    b.plan.preserve_fds = preserved_fds(o.preserve_fds);
+    if (o.no_new_keyring) {
+        b.plan.new_session_keyring = false;
+        log::warning("--no-new-keyring: the container possesses hardrun's session keyring (the invoker's keys)");
+    }
+    return b;
+}
+
+pid_t create_loaded(const std::string& id, const CreateOptions& o, oci::Bundle b);
+
+pid_t create_container(const std::string& id, const CreateOptions& o, std::optional<LaunchPlan> rootfs_plan = {}) {
     refuse_runc_only(o);
     console::refuse_unsafe_stdio();  // the container keeps hardrun's stdio: never a directory into the host
     state::validate_id(id);
     state::Store st = store();
     if (st.exists(id)) throw Error("create", "container id '" + id + "'", "is already in use");
-    oci::Bundle b = load_for(o, id);
+    return create_loaded(id, o, rootfs_plan ? rootfs_container(std::move(*rootfs_plan), o) : load_for(o, id));
+}
 
+pid_t create_loaded(const std::string& id, const CreateOptions& o, oci::Bundle b) {
+    state::Store st = store();
     state::Store::Lock lock = st.create(id);
     state::Record rec = creating_record(id, b);
     const std::string fifo = st.fifo_path(id);
@@ -264,6 +326,15 @@ pid_t create_container(const std::string& id, const CreateOptions& o) {
         throw;
     }
     lock.release();  // the container process must never hold the lock (it would block `start`)
+    std::optional<StdioToLog> detached_stdio;
+    if (o.output_log) {
+        try {
+            detached_stdio.emplace(st.dir(id) + "/output.log");
+        } catch (...) {
+            st.remove(id);
+            throw;
+        }
+    }
 
     LaunchOptions opt;
     opt.exec_fifo = fifo;
@@ -425,6 +496,8 @@ namespace {
 struct RunExtras {
     CreateOptions create;
     bool detach = false, keep = false, no_subreaper = false;
+    std::string name;                               // --name: the container id (docker's word)
+    bool rm = false, interactive = false, tty = false;  // docker's --rm, -i, -t
 };
 RunExtras& run_extras() {
     static RunExtras r;
@@ -440,15 +513,72 @@ LaunchPlan plan_from_bundle(const RunFlags& flags) {
     return load(flags.bundle, false).plan;
 }
 
+namespace {
+
+// docker's --rm, -i and -t on `run`, for both front ends: honoured or refused, never ignored.
+void check_docker_extras(const RunExtras& x) {
+    if (x.tty)
+        throw UsageError("--tty", "hardrun run hands the workload your own terminal as fds 0-2 (it is not given a pty of its "
+                                  "own); for one, use --bundle with process.terminal: true and --console-socket");
+    if (x.rm && x.keep) throw UsageError("--rm", "cannot be combined with --keep");
+    if (x.rm && x.detach)
+        throw UsageError("--rm", "cannot be combined with -d: nothing waits for a detached container; `hardrun delete NAME` "
+                                 "once it has stopped");
+    // -i: the workload's stdin is hardrun's, always (docker run -i); --rm: the state of a foreground run is
+    // removed when it exits unless --keep, always
+}
+
+// The foreground run of a container (b loaded, id free): state under --root, hooks, --pid-file; returns the
+// workload's exit code. The state is removed when it exits unless keep.
+int run_foreground(const std::string& id, oci::Bundle& b, const CreateOptions& co, bool keep, bool verbose, bool quiet,
+                   const PrepareLaunch& prepare);
+
+}  // namespace
+
+int run_rootfs(const RunFlags& flags, LaunchPlan plan, bool verbose, bool quiet, const PrepareLaunch& prepare) {
+    RunExtras& x = run_extras();
+    check_globals();
+    check_docker_extras(x);
+    refuse_runc_only(x.create);
+    // docker names a container it was not given a name for: hardrun's names say what made them
+    const std::string id = !x.name.empty() ? x.name : "hardrun-" + std::to_string(::getpid());
+    state::validate_id(id);
+    CreateOptions co = x.create;
+    if (x.detach) {
+        co.output_log = true;
+        if (!quiet)
+            for (const auto& w : plan.warnings) log::warning(w);
+        create_container(id, co, std::move(plan));
+        start_container(id);
+        std::cout << id << "\n";  // like docker run -d: what to pass to kill, ps, delete
+        return 0;
+    }
+    console::refuse_unsafe_stdio();
+    state::Store st = store();
+    if (st.exists(id)) throw Error("run", "container id '" + id + "'", "is already in use");
+    oci::Bundle b = rootfs_container(std::move(plan), co);
+    return run_foreground(id, b, co, x.keep, verbose, quiet, prepare);
+}
+
+bool rootfs_run_is_a_container() {
+    const RunExtras& x = run_extras();
+    check_docker_extras(x);
+    return !x.name.empty() || x.detach || x.keep || !x.create.pid_file.empty() || x.create.preserve_fds != 0 ||
+           !x.create.console_socket.empty() || x.create.no_new_keyring;
+}
+
 int run_bundle(const RunFlags& flags, bool verbose, bool quiet, const PrepareLaunch& prepare) {
     RunExtras& x = run_extras();
     check_globals();
     refuse_plan_flags(flags);
     refuse_runc_only(x.create);
+    check_docker_extras(x);
     if (flags.command.size() > 1)
         throw UsageError("--bundle", "with a bundle the only argument is the container id; the command comes from config.json "
                                      "process.args");
-    const std::string id = flags.command.empty() ? "hardrun-run-" + std::to_string(::getpid()) : flags.command[0];
+    if (!x.name.empty() && !flags.command.empty() && flags.command[0] != x.name)
+        throw UsageError("--name", "names the container '" + x.name + "' and the argument '" + flags.command[0] + "': give one");
+    const std::string id = !x.name.empty() ? x.name : flags.command.empty() ? "hardrun-run-" + std::to_string(::getpid()) : flags.command[0];
     state::validate_id(id);
     CreateOptions co = x.create;
     co.bundle = flags.bundle;
@@ -461,6 +591,13 @@ int run_bundle(const RunFlags& flags, bool verbose, bool quiet, const PrepareLau
     state::Store st = store();
     if (st.exists(id)) throw Error("run", "container id '" + id + "'", "is already in use");
     oci::Bundle b = load_for(co, id);
+    return run_foreground(id, b, co, x.keep, verbose, quiet, prepare);
+}
+
+namespace {
+int run_foreground(const std::string& id, oci::Bundle& b, const CreateOptions& co, bool keep, bool verbose, bool quiet,
+                   const PrepareLaunch& prepare) {
+    state::Store st = store();
     if (!quiet)
         for (const auto& w : b.plan.warnings) log::warning(w);
     if (verbose) print_plan(b.plan);
@@ -500,7 +637,7 @@ int run_bundle(const RunFlags& flags, bool verbose, bool quiet, const PrepareLau
         if (st.exists(id)) st.remove(id);
         throw;
     }
-    if (!x.keep && st.exists(id)) {
+    if (!keep && st.exists(id)) {
         try {
             state::Store::Lock l = st.lock(id);
             st.remove(id);
@@ -511,6 +648,7 @@ int run_bundle(const RunFlags& flags, bool verbose, bool quiet, const PrepareLau
     std::cout.flush();
     return report_outcome(out, b.plan);
 }
+}  // namespace
 
 void register_oci(CLI::App& app) {
     Globals& g = globals();
@@ -560,6 +698,22 @@ void register_oci(CLI::App& app) {
         CLI::App* sub = app.add_subcommand("start", "Start a created container (runs its process)");
         sub->add_option("id", *id, "Container id")->required();
         sub->callback(guarded([id] { start_container(*id); }));
+    }
+    // logs: what a container of run -d --rootfs wrote (its stdout and stderr)
+    {
+        auto id = std::make_shared<std::string>();
+        CLI::App* sub = app.add_subcommand("logs", "Print what a container started with run -d --rootfs wrote to stdout and stderr");
+        sub->add_option("id", *id, "Container id")->required();
+        sub->callback(guarded([id] {
+            state::Store st = store();
+            state::Store::Lock lock = st.lock(*id, false);
+            (void)st.read(*id);
+            std::ifstream in(st.dir(*id) + "/output.log");
+            if (!in) throw Error("logs", "container '" + *id + "'", "has no output log (only run -d --rootfs keeps one; a bundle's "
+                                                                     "container writes to the stdio its engine gave it)");
+            std::cout << in.rdbuf();
+            std::cout.flush();
+        }));
     }
     // state
     {
@@ -705,13 +859,17 @@ void register_oci(CLI::App& app) {
     if (CLI::App* run = app.get_subcommand("run")) {
         RunExtras& x = run_extras();
         run->add_option("--console-socket", x.create.console_socket, "With --bundle: unix socket for the pty master (process.terminal)");
-        run->add_option("--pid-file", x.create.pid_file, "With --bundle: write the container process's pid here");
-        run->add_flag("-d,--detach", x.detach, "With --bundle: create and start, then return (like runc run -d)");
-        run->add_option("--preserve-fds", x.create.preserve_fds, "With --bundle: pass fds 3..3+N-1 to the container");
+        run->add_option("--pid-file", x.create.pid_file, "Write the container process's pid here");
+        run->add_flag("-d,--detach", x.detach, "Create and start, then return (like runc run -d; with --rootfs it prints the name, and the output goes to hardrun logs NAME)");
+        run->add_option("--preserve-fds", x.create.preserve_fds, "Pass fds 3..3+N-1 to the container");
         run->add_flag("--no-pivot", x.create.no_pivot, "Refused: hardrun always uses pivot_root");
-        run->add_flag("--keep", x.keep, "With --bundle: keep the container's state after it exits");
+        run->add_flag("--keep", x.keep, "Keep the container's state after it exits (hardrun delete NAME removes it)");
         run->add_flag("--no-subreaper", x.no_subreaper, "Accepted: hardrun itself waits for the container");
         run->add_flag("--no-new-keyring", x.create.no_new_keyring, "Share the invoker's session keyring instead of a new one (logged)");
+        run->add_option("--name", x.name, "The container's name (its id under --root): hardrun ps, kill, state, delete NAME");
+        run->add_flag("--rm", x.rm, "Remove the container's state when it exits (the default; refused with -d and --keep)");
+        run->add_flag("-i,--interactive", x.interactive, "Keep stdin attached (always: the workload's stdin is hardrun's)");
+        run->add_flag("-t,--tty", x.tty, "Refused: the workload gets your terminal as fds 0-2; a pty of its own is --bundle with --console-socket");
     }
 }
 

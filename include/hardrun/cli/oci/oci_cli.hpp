@@ -14,4 +14,11 @@ namespace hardrun::commands {
 using PrepareLaunch = std::function<void(LaunchPlan& plan, LaunchOptions& options)>;
 int run_bundle(const RunFlags& flags, bool verbose, bool quiet, const PrepareLaunch& prepare = {});
 
+// `hardrun run --rootfs DIR` with --name, -d, --pid-file, --preserve-fds or --keep: the flags' plan runs as a
+// container under --root (no bundle, no config.json), so `hardrun ps/kill/state/delete NAME` find it; -d creates and
+// starts it, prints its name and returns. True when the run's flags ask for that (docker's --rm, -i and -t are
+// checked here too: honoured or refused).
+bool rootfs_run_is_a_container();
+int run_rootfs(const RunFlags& flags, LaunchPlan plan, bool verbose, bool quiet, const PrepareLaunch& prepare = {});
+
 }  // namespace hardrun::commands
