@@ -41,6 +41,23 @@ void print_warnings(const LaunchPlan& plan) {
     for (const auto& w : plan.warnings) log::warning(w);
 }
 
+namespace {
+// A run under the OCI lifecycle (run_bundle, run_rootfs): systemd's NOTIFY_SOCKET and LISTEN_FDS are hooked into
+// its launch, and the invoker's terminal settings are put back after it (the workload may change them).
+int as_container(systemd::NotifyMode sd_mode, const std::function<int(const PrepareLaunch&)>& run) {
+    std::unique_ptr<systemd::Integration> sd;
+    console::TerminalGuard terminal;
+    return run([&](LaunchPlan& plan, LaunchOptions& options) {
+        sd = systemd::Integration::prepare(plan, sd_mode, systemd::current_environment(), ::getpid());
+        if (!sd) return;
+        options.hooks.on_exec = [prev = options.hooks.on_exec, &sd](pid_t child) {
+            if (prev) prev(child);
+            sd->on_exec(child);
+        };
+    });
+}
+}  // namespace
+
 int report_outcome(const Outcome& out, const LaunchPlan& plan) {
     if (out.error) {
         log::error(*out.error);
@@ -74,39 +91,17 @@ void register_run(CLI::App& app) {
             if (!cmd->report.empty())
                 throw UsageError("--report", "cannot be combined with --bundle (use `hardrun check --bundle`, or run "
                                              "the bundle's rootfs with --rootfs)");
-            std::unique_ptr<systemd::Integration> sd;
-            int code = 0;
-            {
-                console::TerminalGuard terminal;  // the workload may change the invoker's terminal settings
-                code = run_bundle(cmd->flags, cmd->verbose, cmd->quiet, [&](LaunchPlan& plan, LaunchOptions& options) {
-                    sd = systemd::Integration::prepare(plan, sd_mode, systemd::current_environment(), ::getpid());
-                    if (!sd) return;
-                    options.hooks.on_exec = [prev = options.hooks.on_exec, &sd](pid_t child) {
-                        if (prev) prev(child);
-                        sd->on_exec(child);
-                    };
-                });
-            }
-            throw Exit{code};
+            throw Exit{as_container(sd_mode, [&](const PrepareLaunch& prepare) {
+                return run_bundle(cmd->flags, cmd->verbose, cmd->quiet, prepare);
+            })};
         }
         LaunchPlan plan = plan_from_flags_or_bundle(cmd->flags);
         if (rootfs_run_is_a_container()) {  // --name, -d, --pid-file, --preserve-fds, --keep (cmd_oci.cpp)
             if (!cmd->report.empty())
                 throw UsageError("--report", "cannot be combined with --name, -d, --pid-file, --preserve-fds or --keep (use `hardrun check`)");
-            std::unique_ptr<systemd::Integration> sd;
-            int code = 0;
-            {
-                console::TerminalGuard terminal;
-                code = run_rootfs(cmd->flags, std::move(plan), cmd->verbose, cmd->quiet, [&](LaunchPlan& p, LaunchOptions& options) {
-                    sd = systemd::Integration::prepare(p, sd_mode, systemd::current_environment(), ::getpid());
-                    if (!sd) return;
-                    options.hooks.on_exec = [prev = options.hooks.on_exec, &sd](pid_t child) {
-                        if (prev) prev(child);
-                        sd->on_exec(child);
-                    };
-                });
-            }
-            throw Exit{code};
+            throw Exit{as_container(sd_mode, [&](const PrepareLaunch& prepare) {
+                return run_rootfs(cmd->flags, std::move(plan), cmd->verbose, cmd->quiet, prepare);
+            })};
         }
         // systemd: NOTIFY_SOCKET and socket-activation fds (LISTEN_FDS) from hardrun's environment
         auto sd = systemd::Integration::prepare(plan, sd_mode, systemd::current_environment(), ::getpid());

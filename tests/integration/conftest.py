@@ -274,3 +274,19 @@ def oci_subreaper():
     yield
     libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
     reap()
+
+
+def clone3_allowing_profile(tmp_path):
+    """hardrun's default profile with its clone3 ENOSYS rule turned into an allow (the old "add clone3" advice)."""
+    with open(os.path.join(ROOT, "profiles", "seccomp", "default.json")) as f:
+        profile = json.load(f)
+    turned = 0
+    for rule in profile["syscalls"]:
+        if rule["names"] == ["clone3"] and rule["action"] == "SCMP_ACT_ERRNO":
+            rule.update(action="SCMP_ACT_ALLOW")
+            rule.pop("errnoRet")
+            turned += 1
+    assert turned, "the default profile refuses clone3 with ENOSYS"
+    path = tmp_path / "clone3.json"
+    path.write_text(json.dumps(profile))
+    return path, profile

@@ -4,7 +4,7 @@ import json
 import os
 import subprocess
 
-from conftest import HARDRUN, ROOT, hardrun
+from conftest import HARDRUN, ROOT, clone3_allowing_profile, hardrun
 
 DATA = os.path.join(ROOT, "tests", "data", "lint")
 OCI = os.path.join(ROOT, "tests", "data", "oci", "test-config")
@@ -115,19 +115,6 @@ def test_errors_are_one_line():
     assert p.returncode == 125 and "nothing to lint" in p.stderr
     p = lint("--flags", "--", "--no-such-flag")
     assert p.returncode == 125
-
-
-def clone3_allowing_profile(tmp_path):
-    """hardrun's default profile with its clone3 ENOSYS rule turned into an allow (the old "add clone3" advice)."""
-    with open(os.path.join(ROOT, "profiles", "seccomp", "default.json")) as f:
-        profile = json.load(f)
-    for rule in profile["syscalls"]:
-        if rule["names"] == ["clone3"] and rule["action"] == "SCMP_ACT_ERRNO":
-            rule.update(action="SCMP_ACT_ALLOW")
-            rule.pop("errnoRet")
-    path = tmp_path / "clone3.json"
-    path.write_text(json.dumps(profile))
-    return path, profile
 
 
 def test_a_profile_allowing_clone3_is_a_finding(tmp_path):

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from conftest import HARDRUN, ROOTFS, UNPRIV_UID, hardrun, vsock_available, wait_for
+from conftest import HARDRUN, ROOTFS, UNPRIV_UID, clone3_allowing_profile, hardrun, vsock_available, wait_for
 
 PROBE = os.environ.get("HARDRUN_PROBE") or os.path.join(os.path.dirname(HARDRUN), "probes", "hardrun-probe")
 
@@ -124,15 +124,7 @@ WEAKENED = [
 
 def test_a_profile_allowing_clone3_fails_the_unshare_probe(tmp_path):
     # the old "add syscall clone3" advice: clone3's flags are in memory, so the filter cannot refuse CLONE_NEW*
-    with open(os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                           "profiles", "seccomp", "default.json")) as f:
-        profile = json.load(f)
-    for rule in profile["syscalls"]:
-        if rule["names"] == ["clone3"] and rule["action"] == "SCMP_ACT_ERRNO":
-            rule.update(action="SCMP_ACT_ALLOW")
-            rule.pop("errnoRet")
-    path = tmp_path / "clone3.json"
-    path.write_text(json.dumps(profile))
+    path, _ = clone3_allowing_profile(tmp_path)
     os.chmod(tmp_path, 0o755)
     code, by_name, report = probes("--probe", "unshare", "--security-opt", f"seccomp={path}")
     p = by_name["unshare"]

@@ -537,8 +537,7 @@ int run_foreground(const std::string& id, oci::Bundle& b, const CreateOptions& c
 
 int run_rootfs(const RunFlags& flags, LaunchPlan plan, bool verbose, bool quiet, const PrepareLaunch& prepare) {
     RunExtras& x = run_extras();
-    check_globals();
-    check_docker_extras(x);
+    check_globals();  // check_docker_extras ran in rootfs_run_is_a_container
     refuse_runc_only(x.create);
     // docker names a container it was not given a name for: hardrun's names say what made them
     const std::string id = !x.name.empty() ? x.name : "hardrun-" + std::to_string(::getpid());
