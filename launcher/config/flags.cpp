@@ -27,8 +27,12 @@ void add_run_flags(CLI::App& app, RunFlags& f) {
     app.add_option("--bundle", f.bundle, "OCI bundle directory (config.json + rootfs) instead of --rootfs");
     app.add_option("-u,--user", f.user, "UID[:GID] the workload runs as (default 10001:10001)");
     app.add_flag("--read-only", f.read_only_given, "Mount the root filesystem read-only (default)");
-    app.add_flag("--read-write", f.read_write, "Leave the root filesystem writable (insecure)");
-    app.add_option("--tmpfs", f.tmpfs, "PATH[:size=64m,mode=1777,exec,suid,dev,ro]: a tmpfs mount (noexec, nosuid, nodev by default)")
+    app.add_flag("--read-write{layer}", f.read_write,
+                 "A writable root: writes go to a 256 MiB tmpfs layer over the image, discarded at exit "
+                 "(--read-write=image writes into the rootfs directory itself)");
+    app.add_option("--tmpfs", f.tmpfs,
+                   "PATH[:size=64m,mode=1777,uid=N,gid=N,tmpcopyup,exec,suid,dev,ro]: a tmpfs mount (noexec, nosuid, "
+                   "nodev by default; tmpcopyup fills it with the image's files there)")
         ->allow_extra_args(false);
     app.add_option("-v,--volume", f.volumes, "SRC:DST[:ro|rw][,exec]: bind a host directory (noexec, nosuid, nodev by default)")->allow_extra_args(false);
     app.add_option("--cap-add", f.cap_add, "Add a capability back (all are dropped by default)")
@@ -131,7 +135,9 @@ void compute_warnings(LaunchPlan& p) {
     if (p.uid == 65534)
         w.push_back("user: uid 65534 'nobody' is shared by many daemons and may own files on the host; use a "
                     "purpose-built uid such as 10001");
-    if (!p.readonly_root) w.push_back("filesystem: the root filesystem is writable (--read-write)");
+    if (!p.readonly_root && p.root_writes == RootWrites::Image)
+        w.push_back("filesystem: the root filesystem is writable and writes go into the rootfs directory itself (--read-write=image)");
+    else if (!p.readonly_root) w.push_back("filesystem: the root filesystem is writable (--read-write; writes go to a tmpfs layer, discarded at exit)");
     CapSet all = p.caps.bounding;
     all.bits |= p.caps.permitted.bits | p.caps.effective.bits | p.caps.ambient.bits | p.caps.inheritable.bits;
     for (int c = 0; c <= parse::last_capability(); ++c)
@@ -244,6 +250,85 @@ gid_t group_id(const std::string& rootfs, const std::string& value) {
     throw UsageError("--group-add", "'" + value + "' is neither a gid nor a group in the image's /etc/group");
 }
 
+// The image's entry for an id in /etc/passwd or /etc/group (name:x:id:...), or nullopt.
+std::optional<std::vector<std::string>> entry_for(const std::string& text, std::uint32_t id) {
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+        std::vector<std::string> fields;
+        std::size_t start = 0;
+        for (;;) {
+            const auto colon = line.find(':', start);
+            fields.push_back(line.substr(start, colon == std::string::npos ? colon : colon - start));
+            if (colon == std::string::npos) break;
+            start = colon + 1;
+        }
+        if (fields.size() >= 3 && parse::number<std::uint32_t>(fields[2]) == id) return fields;
+    }
+    return std::nullopt;
+}
+
+bool has_name(const std::string& text, const std::string& name) {
+    return text.starts_with(name + ":") || text.find("\n" + name + ":") != std::string::npos;
+}
+
+// The workload's uid and gid get a name where the image has none (as podman does): initdb, `id -un`, git and ssh
+// look their own user up. The entries go to the rootfs layer, never into the image. HOME follows the image's own
+// entry, as docker's does, unless --env or --env-file set it.
+void identity_entries(LaunchPlan& p, const std::vector<std::string>& user_env) {
+    auto read = [&](const char* path) -> std::optional<std::string> {
+        try {
+            return files::read_in_root(p.rootfs, path, "reading the image's users");
+        } catch (const Error&) {
+            return std::nullopt;  // unreadable or not a file: the workload cannot look itself up there either
+        }
+    };
+    auto name_for = [](const std::string& text, std::uint32_t id) {
+        return has_name(text, "hardrun") ? "hardrun" + std::to_string(id) : std::string("hardrun");
+    };
+    auto append = [](std::string text, const std::string& line) {
+        if (!text.empty() && text.back() != '\n') text += '\n';
+        return text + line + '\n';
+    };
+    if (auto passwd = read("/etc/passwd")) {
+        if (auto e = entry_for(*passwd, p.uid)) {
+            const bool user_home = std::any_of(user_env.begin(), user_env.end(), [](const std::string& kv) { return kv.starts_with("HOME="); });
+            if (!user_home && e->size() >= 6 && !(*e)[5].empty() && (*e)[5].front() == '/')
+                for (auto& kv : p.env)
+                    if (kv.starts_with("HOME=")) kv = "HOME=" + (*e)[5];
+        } else {
+            p.layer_files["/etc/passwd"] =
+                append(*passwd, name_for(*passwd, p.uid) + ":x:" + std::to_string(p.uid) + ":" + std::to_string(p.gid) +
+                                    ":hardrun workload:/:/bin/sh");
+        }
+    }
+    if (auto group = read("/etc/group"); group && !entry_for(*group, p.gid))
+        p.layer_files["/etc/group"] = append(*group, name_for(*group, p.gid) + ":x:" + std::to_string(p.gid) + ":");
+}
+
+// /etc/hosts, /etc/hostname and /etc/resolv.conf that fit the sandbox, in the rootfs layer (the image is never
+// written), each only where the image's own does not fit: with --network host the host's hosts and resolv.conf,
+// so names resolve as they do on the host; in the sandbox's own network namespace a hosts file naming localhost
+// and the host name where the image has none (there is no DNS server to reach, so resolv.conf stays the image's);
+// and /etc/hostname saying the sandbox's host name where the image's says another.
+void network_files(LaunchPlan& p) {
+    auto read = [](const std::string& root, const char* path) -> std::optional<std::string> {
+        try {
+            return files::read_in_root(root, path, "reading the network files");
+        } catch (const Error&) {
+            return std::nullopt;
+        }
+    };
+    if (p.network == NetworkMode::Host) {
+        for (const char* f : {"/etc/hosts", "/etc/resolv.conf"})
+            if (auto host = read("/", f); host && read(p.rootfs, f) != host) p.layer_files[f] = *host;
+    } else if (!read(p.rootfs, "/etc/hosts")) {
+        p.layer_files["/etc/hosts"] = "127.0.0.1\tlocalhost " + p.hostname + "\n::1\tlocalhost ip6-localhost ip6-loopback " + p.hostname + "\n";
+    }
+    if (auto name = read(p.rootfs, "/etc/hostname"); name && *name != p.hostname + "\n" && *name != p.hostname)
+        p.layer_files["/etc/hostname"] = p.hostname + "\n";
+}
+
 std::optional<std::int64_t> parse_limit_or_unlimited(const std::string& option, const std::string& v) {
     if (v.empty()) return std::nullopt;
     if (v == "-1" || v == "max" || v == "unlimited") return -1;
@@ -259,9 +344,14 @@ LaunchPlan build_plan(const RunFlags& f, uid_t invoker_uid) {
     p.rootfs = canonical_dir("--rootfs", f.rootfs, true);
     if (p.rootfs == "/") throw UsageError("--rootfs", "'/' is the host's own root; give a separate rootfs directory");
 
-    if (f.read_write && f.read_only_given)
+    if (!f.read_write.empty() && f.read_only_given)
         throw UsageError("--read-write", "cannot be combined with --read-only");
-    p.readonly_root = !f.read_write;
+    if (!f.read_write.empty() && f.read_write != "layer" && f.read_write != "image")
+        throw UsageError("--read-write", "'" + f.read_write + "' is not a choice: --read-write (writes go to a tmpfs "
+                                         "layer, discarded at exit) or --read-write=image (writes go into the rootfs directory)");
+    p.readonly_root = f.read_write.empty();
+    // the image is never written unless the user asked for it by name
+    p.root_writes = f.read_write == "image" ? RootWrites::Image : RootWrites::Layer;
 
     // identity
     bool explicit_user = !f.user.empty();
@@ -348,11 +438,24 @@ LaunchPlan build_plan(const RunFlags& f, uid_t invoker_uid) {
         p.mounts.push_back(m);
     }
     if (!user_tmp) p.mounts.push_back(parse::tmpfs("--tmpfs", "/tmp"));
+    // /var/tmp is a tmpfs like /tmp (where the image has one: a mount point is never made for it)
+    if (std::none_of(p.mounts.begin(), p.mounts.end(), [](const Mount& m) { return m.destination == "/var/tmp" || m.destination == "/var"; })) {
+        Mount vt = parse::tmpfs("--tmpfs", "/var/tmp");
+        vt.if_present = true;
+        p.mounts.push_back(vt);
+    }
     // duplicates
     for (std::size_t i = 0; i < p.mounts.size(); ++i)
         for (std::size_t j = i + 1; j < p.mounts.size(); ++j)
             if (p.mounts[i].destination == p.mounts[j].destination)
                 throw UsageError("--tmpfs/--volume", "two mounts at " + p.mounts[i].destination);
+    // a rootless user namespace maps only the workload's uid and gid: a tmpfs can belong to nobody else
+    if (p.namespaces.user)
+        for (const auto& m : p.mounts)
+            if ((m.uid && *m.uid != p.uid) || (m.gid && *m.gid != p.gid))
+                throw UsageError("--tmpfs", m.destination + ": uid=/gid= other than the workload's own (" +
+                                                std::to_string(p.uid) + ":" + std::to_string(p.gid) +
+                                                ") cannot be mapped in a rootless user namespace");
     order_mounts(p.mounts);
     p.masked_paths = default_masked_paths();
     p.readonly_paths = default_readonly_paths();
@@ -383,6 +486,8 @@ LaunchPlan build_plan(const RunFlags& f, uid_t invoker_uid) {
         std::erase_if(p.env, [&](const std::string& x) { return x.starts_with(key); });
         p.env.push_back(kv);
     }
+    identity_entries(p, env);
+    network_files(p);
     if (!f.workdir.empty()) p.workdir = parse::sandbox_path("--workdir", f.workdir);
     if (p.workdir.starts_with("/proc")) throw UsageError("--workdir", "'" + p.workdir + "' is inside /proc; refusing (CVE-2024-21626)");
 

@@ -650,7 +650,13 @@ std::vector<std::string> describe(const LaunchPlan& p) {
                             {p.namespaces.cgroup, "cgroup"}})
         if (on) ns += (ns.empty() ? "" : ",") + std::string(name);
     out.push_back("namespaces: " + ns);
-    out.push_back("rootfs: " + p.rootfs + (p.readonly_root ? " (read-only)" : " (writable)") + ", pivot_root");
+    std::string writes;
+    if (p.root_writes == RootWrites::Layer)
+        writes = p.readonly_root ? ", never written (a tmpfs layer holds what the launch adds)"
+                                 : " (writes go to a " + parse::human_size(p.root_layer_size) + " tmpfs layer, discarded at exit)";
+    else if (!p.readonly_root) writes = " (writes go into the directory itself)";
+    out.push_back("rootfs: " + p.rootfs + (p.readonly_root ? " (read-only)" : " (writable)") + writes + ", pivot_root");
+    for (const auto& [path, content] : p.layer_files) out.push_back("rootfs layer: " + path + " (the image's has no entry or does not fit)");
     for (const auto& m : p.mounts) {
         if (m.kind == MountKind::Tmpfs)
             out.push_back("tmpfs: " + m.destination + " size=" + parse::human_size(m.size.value_or(0)) +

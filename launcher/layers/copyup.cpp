@@ -17,8 +17,12 @@ namespace hardrun::copyup {
 
 namespace {
 
-void copy_owner_and_times(Sys& sys, int dst_dir, const char* name, const struct stat& st, const std::string& what) {
-    if (int r = sys.fchownat(dst_dir, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW); r < 0)
+// An owner a rootless user namespace cannot map (the image's root, seen as the overflow id) cannot be given:
+// the copy keeps the sandbox's own uid, as a rootless overlayfs copy-up would fail to do at all.
+bool unmappable(int r, bool rootless) { return rootless && (r == -EINVAL || r == -EPERM || r == -EOVERFLOW); }
+
+void copy_owner_and_times(Sys& sys, int dst_dir, const char* name, const struct stat& st, const std::string& what, bool rootless) {
+    if (int r = sys.fchownat(dst_dir, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW); r < 0 && !unmappable(r, rootless))
         throw_errno("mounts", "tmpcopyup " + what, -r, "giving the copy its owner");
     const struct timespec times[2] = {st.st_atim, st.st_mtim};
     if (int r = sys.utimensat(dst_dir, name, times, AT_SYMLINK_NOFOLLOW); r < 0)
@@ -73,7 +77,7 @@ std::vector<std::string> list_names(Sys& sys, int dir, const std::string& where)
     return names;
 }
 
-void copy_dir(Sys& sys, int src, int dst, const std::string& where, int depth) {
+void copy_dir(Sys& sys, int src, int dst, const std::string& where, int depth, bool rootless) {
     if (depth > 64) throw Error("mounts", "tmpcopyup " + where, "the directory tree is deeper than 64 levels");
     const std::vector<std::string> names = list_names(sys, src, where);
     for (const auto& n : names) {
@@ -86,7 +90,7 @@ void copy_dir(Sys& sys, int src, int dst, const std::string& where, int depth) {
             if (!s) throw_errno("mounts", "tmpcopyup " + what, -s.get());
             SysFd t(sys, sys.openat(dst, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0));
             if (!t) throw_errno("mounts", "tmpcopyup " + what, -t.get());
-            copy_dir(sys, s.get(), t.get(), what, depth + 1);
+            copy_dir(sys, s.get(), t.get(), what, depth + 1, rootless);
             if (int r = sys.fchmod(t.get(), st.st_mode & 07777); r < 0) throw_errno("mounts", "tmpcopyup " + what, -r, "chmod");
         } else if (S_ISREG(st.st_mode)) {
             copy_file(sys, src, dst, n.c_str(), st, what);
@@ -103,19 +107,19 @@ void copy_dir(Sys& sys, int src, int dst, const std::string& where, int depth) {
             throw Error("mounts", "tmpcopyup " + what,
                         "is a device node or socket; hardrun copies only directories, files, symlinks and FIFOs");
         }
-        copy_owner_and_times(sys, dst, n.c_str(), st, what);
+        copy_owner_and_times(sys, dst, n.c_str(), st, what, rootless);
     }
 }
 
 }  // namespace
 
-void copy_tree(Sys& sys, int src_dir, int dst_dir, const std::string& what, std::optional<mode_t> mode) {
+void copy_tree(Sys& sys, int src_dir, int dst_dir, const std::string& what, std::optional<mode_t> mode, bool rootless) {
     struct stat st {};
     if (int r = sys.fstat(src_dir, &st); r < 0) throw_errno("mounts", "tmpcopyup " + what, -r);
     SysFd dst(sys, sys.openat(dst_dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0));
     if (!dst) throw_errno("mounts", "tmpcopyup " + what, -dst.get(), "opening the new tmpfs");
-    copy_dir(sys, src_dir, dst.get(), what, 0);
-    if (int r = sys.fchown(dst.get(), st.st_uid, st.st_gid); r < 0) throw_errno("mounts", "tmpcopyup " + what, -r, "chown");
+    copy_dir(sys, src_dir, dst.get(), what, 0, rootless);
+    if (int r = sys.fchown(dst.get(), st.st_uid, st.st_gid); r < 0 && !unmappable(r, rootless)) throw_errno("mounts", "tmpcopyup " + what, -r, "chown");
     if (int r = sys.fchmod(dst.get(), mode ? *mode : (st.st_mode & 07777)); r < 0)
         throw_errno("mounts", "tmpcopyup " + what, -r, "chmod");
 }

@@ -84,7 +84,8 @@ unsigned bind_attrs(const Mount& m, const struct stat& source) {
 
 // Opens (O_PATH) the target inside root, creating missing components (directories, or an empty file for
 // the last one when want_file). Symlinks anywhere in the path are refused.
-SysFd resolve_target(Sys& sys, int rootfd, const std::string& dest, bool want_file, const std::string& what) {
+SysFd resolve_target(Sys& sys, int rootfd, const std::string& dest, bool want_file, const std::string& what,
+                     bool may_create = true) {
     SysFd cur(sys, sys.openat2(rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC, 0, kResolve));
     if (cur.get() < 0) throw_errno("mounts", what, -cur.get(), "cannot open the rootfs");
     auto comps = components(dest);
@@ -93,6 +94,10 @@ SysFd resolve_target(Sys& sys, int rootfd, const std::string& dest, bool want_fi
         const std::string& c = comps[i];
         // no O_NOFOLLOW: with it, openat2 returns an fd to a trailing symlink instead of failing with ELOOP
         int fd = sys.openat2(cur.get(), c.c_str(), O_PATH | O_CLOEXEC, 0, kResolve);
+        if (fd == -ENOENT && !may_create)
+            throw Error("mounts", what,
+                        "the mount point " + dest + " is missing in the image, and hardrun never writes to a --rootfs "
+                        "image (a bug: the rootfs layer should have been made for it)");
         if (fd == -ENOENT) {
             int r = (last && want_file)
                         ? sys.openat(cur.get(), c.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644)
@@ -156,9 +161,9 @@ SysFd clone_tree(Sys& sys, int dfd, const char* path, bool recursive, unsigned a
     return tree;
 }
 
-void setup_dev(Sys& sys, int rootfd, const Mount& m) {
+void setup_dev(Sys& sys, int rootfd, const Mount& m, bool may_create) {
     const std::string what = describe(m);
-    SysFd target = resolve_target(sys, rootfd, m.destination, false, what);
+    SysFd target = resolve_target(sys, rootfd, m.destination, false, what, may_create);
     // nodev: only the device binds below, each a mount of its own, are usable devices (not a node made in /dev)
     SysFd mnt = new_fs(sys, "tmpfs", {{"source", m.source.empty() ? "tmpfs" : m.source}, {"mode", octal(m.mode.value_or(0755))},
                                       {"size", std::to_string(m.size.value_or(65536))}},
@@ -214,12 +219,28 @@ SysFd open_bind_source(Sys& sys, const Mount& m, const std::string& what) {
     return fd;
 }
 
-void mount_one(Sys& sys, int rootfd, const Mount& m, bool rootless) {
+// Opens a path inside the root without following symlinks; -ENOENT is returned, not thrown.
+int open_in(Sys& sys, int rootfd, const std::string& path) {
+    return sys.openat2(rootfd, path.c_str(), O_PATH | O_CLOEXEC, 0, kResolve);
+}
+
+// Whether the path exists inside the root. A symlink on the way counts as there (resolve_target refuses it,
+// naming it); any other failure stops the launch.
+bool exists_in(Sys& sys, int rootfd, const std::string& path, const std::string& what) {
+    int fd = open_in(sys, rootfd, path);
+    if (fd >= 0) sys.close(fd);
+    if (fd < 0 && fd != -ENOENT && fd != -ELOOP && fd != -EXDEV) throw_errno("mounts", what, -fd, "looking " + path + " up in the image");
+    return fd != -ENOENT;
+}
+
+void mount_one(Sys& sys, int rootfd, const Mount& m, bool rootless, bool may_create) {
     const std::string what = describe(m);
     refuse_fake_procfs(sys, m, what);
+    // a default mount for a directory some images have (/var/tmp): none where the image has none
+    if (m.if_present && !exists_in(sys, rootfd, m.destination, what)) return;
     switch (m.kind) {
         case MountKind::Dev:
-            setup_dev(sys, rootfd, m);
+            setup_dev(sys, rootfd, m, may_create);
             return;
         case MountKind::Bind: {
             // the source is a host path: resolved here, in the host's view, before pivot_root
@@ -227,20 +248,22 @@ void mount_one(Sys& sys, int rootfd, const Mount& m, bool rootless) {
             struct stat st {};
             if (int r = sys.fstat(source.get(), &st); r < 0) throw_errno("mounts", what, -r, "the volume source");
             SysFd tree = clone_tree(sys, source.get(), "", m.recursive, bind_attrs(m, st), what);
-            SysFd target = resolve_target(sys, rootfd, m.destination, !S_ISDIR(st.st_mode), what);
+            SysFd target = resolve_target(sys, rootfd, m.destination, !S_ISDIR(st.st_mode), what, may_create);
             attach(sys, tree.get(), target.get(), what);
             return;
         }
         default:
             break;
     }
-    SysFd target = resolve_target(sys, rootfd, m.destination, false, what);
+    SysFd target = resolve_target(sys, rootfd, m.destination, false, what, may_create);
     std::vector<std::pair<std::string, std::string>> opts;
     const char* fstype = "tmpfs";
     switch (m.kind) {
         case MountKind::Tmpfs:
             if (m.size) opts.emplace_back("size", std::to_string(*m.size));
             if (m.mode) opts.emplace_back("mode", octal(*m.mode));
+            if (m.uid) opts.emplace_back("uid", std::to_string(*m.uid));
+            if (m.gid) opts.emplace_back("gid", std::to_string(*m.gid));
             break;
         case MountKind::Proc: fstype = "proc"; break;
         case MountKind::Sysfs: fstype = "sysfs"; break;
@@ -258,7 +281,13 @@ void mount_one(Sys& sys, int rootfd, const Mount& m, bool rootless) {
         const bool copy_up = m.kind == MountKind::Tmpfs && m.copy_up;  // OCI tmpcopyup (oci_copyup.hpp)
         SysFd mnt = new_fs(sys, fstype, opts, copy_up ? attrs_of(m) & ~MOUNT_ATTR_RDONLY : attrs_of(m), what);
         if (copy_up) {
-            copyup::copy_tree(sys, target.get(), mnt.get(), m.destination, m.mode);
+            copyup::copy_tree(sys, target.get(), mnt.get(), m.destination, m.mode, rootless);
+            if (m.uid || m.gid) {  // uid=/gid= name the owner of the tmpfs, not the image's directory
+                SysFd top(sys, sys.openat(mnt.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0));
+                if (!top) throw_errno("mounts", what, -top.get(), "opening it");
+                if (int r = sys.fchown(top.get(), m.uid.value_or(static_cast<uid_t>(-1)), m.gid.value_or(static_cast<gid_t>(-1))); r < 0)
+                    throw_errno("mounts", what, -r, "giving it the owner uid=/gid= name");
+            }
             if (m.readonly)
                 if (int r = sys.mount_setattr(mnt.get(), "", AT_EMPTY_PATH, MOUNT_ATTR_RDONLY, 0, 0); r < 0)
                     throw_errno("mounts", what, -r, "making it read-only");
@@ -274,10 +303,10 @@ void mount_one(Sys& sys, int rootfd, const Mount& m, bool rootless) {
 }
 
 // Secrets: a private tmpfs at /run/secrets, each file mode 0400 owned by the workload, then read-only.
-void mount_secrets(Sys& sys, int rootfd, const LaunchPlan& plan) {
+void mount_secrets(Sys& sys, int rootfd, const LaunchPlan& plan, bool may_create) {
     if (plan.secrets.empty()) return;
     const std::string what = "secrets tmpfs at /run/secrets";
-    SysFd target = resolve_target(sys, rootfd, "/run/secrets", false, what);
+    SysFd target = resolve_target(sys, rootfd, "/run/secrets", false, what, may_create);
     SysFd mnt = new_fs(sys, "tmpfs", {{"source", "tmpfs"}, {"mode", "0500"}, {"size", "1048576"}},
                        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, what);
     for (const auto& s : plan.secrets) {
@@ -315,6 +344,190 @@ int open_inside(Sys& sys, const std::string& path) {
     return sys.openat2(AT_FDCWD, path.c_str(), O_PATH | O_CLOEXEC, 0, kResolve);
 }
 
+
+// --- The rootfs layer (RootWrites::Layer): a --rootfs image is never written ---------------------------------
+//
+// Whatever the launch must create in the image (a mount point it lacks, the passwd/group entry of the workload)
+// and whatever a --read-write workload writes goes to a tmpfs: the root becomes an overlay with the image as its
+// read-only lower layer and a tmpfs as its upper one, made only when one of those is needed. The mount points
+// and files are made in the upper directory before the overlay is mounted (so no copy-up is needed, which a
+// rootless sandbox could not do for files it cannot chown), each directory with the mode, owner and times of
+// its twin in the image, as overlayfs's own copy-up would give it.
+
+bool nested_under(const std::string& path, const std::string& dir) {
+    return dir == "/" || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/');
+}
+
+// The target of mount `i` (plan.mounts.size() for /run/secrets) lies in a filesystem an earlier mount of the plan
+// made (a tmpfs, a volume): creating it there does not touch the image.
+bool inside_earlier_mount(const LaunchPlan& plan, std::size_t i, const std::string& dest) {
+    for (std::size_t j = 0; j < i && j < plan.mounts.size(); ++j)
+        if (nested_under(dest, plan.mounts[j].destination)) return true;
+    return false;
+}
+
+constexpr const char* kLayer = "the rootfs layer";
+
+struct MountPoint {
+    std::string path;
+    bool file = false;  // the bind of a file needs an empty file, not a directory
+};
+
+// The mount points the plan needs that the image lacks (and that no earlier mount provides).
+std::vector<MountPoint> missing_mount_points(Sys& sys, int image, const LaunchPlan& plan) {
+    std::vector<MountPoint> out;
+    for (std::size_t i = 0; i <= plan.mounts.size(); ++i) {
+        if (i == plan.mounts.size() && plan.secrets.empty()) break;
+        const std::string dest = i < plan.mounts.size() ? plan.mounts[i].destination : "/run/secrets";
+        if (inside_earlier_mount(plan, i, dest) || exists_in(sys, image, dest, kLayer)) continue;
+        if (i < plan.mounts.size() && plan.mounts[i].if_present) continue;
+        bool file = false;
+        if (i < plan.mounts.size() && plan.mounts[i].kind == MountKind::Bind) {
+            const Mount& m = plan.mounts[i];
+            SysFd source = open_bind_source(sys, m, describe(m));
+            struct stat st {};
+            if (int r = sys.fstat(source.get(), &st); r < 0) throw_errno("mounts", describe(m), -r, "the volume source");
+            file = !S_ISDIR(st.st_mode);
+        }
+        out.push_back({dest, file});
+    }
+    return out;
+}
+
+struct DirTimes {
+    std::string rel;  // inside the upper directory ("" = itself)
+    struct timespec times[2];
+};
+
+// A directory of the upper layer, made the twin of the image's: mode, and the owner where this user namespace can
+// map it (a rootless sandbox keeps its own for an owner it cannot map). Its times are set last (making entries in
+// it changes them).
+bool unmappable(int r, bool rootless) { return rootless && (r == -EPERM || r == -EINVAL || r == -EOVERFLOW); }
+
+void twin_directory(Sys& sys, int dir, const struct stat& st, const std::string& rel, std::vector<DirTimes>& times,
+                    bool rootless) {
+    if (int r = sys.fchown(dir, st.st_uid, st.st_gid); r < 0 && !unmappable(r, rootless))
+        throw_errno("mounts", kLayer, -r, "giving /" + rel + " its owner");
+    if (int r = sys.fchmod(dir, st.st_mode & 07777); r < 0) throw_errno("mounts", kLayer, -r, "giving /" + rel + " its mode");
+    times.push_back({rel, {st.st_atim, st.st_mtim}});
+}
+
+// Makes `path` (a directory, or an empty file when `file`) in the upper directory, with every directory above it.
+// Stops quietly where the image has something other than a directory: resolve_target refuses it later, naming it.
+void scaffold(Sys& sys, int image, int upper, const std::string& path, bool file, std::vector<DirTimes>& times,
+              bool rootless) {
+    auto comps = components(path);
+    SysFd up(sys, sys.openat(upper, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0));
+    if (!up) throw_errno("mounts", kLayer, -up.get(), "opening its upper directory");
+    SysFd low(sys, -1);
+    bool in_image = true;
+    std::string rel;
+    for (std::size_t i = 0; i < comps.size(); ++i) {
+        const char* c = comps[i].c_str();
+        const bool last = i + 1 == comps.size();
+        rel += (rel.empty() ? "" : "/") + comps[i];
+        struct stat st {};
+        SysFd next(sys, -1);
+        if (in_image) {
+            next = SysFd(sys, sys.openat2(low ? low.get() : image, c, O_PATH | O_CLOEXEC, 0, kResolve));
+            if (next.get() == -ENOENT) in_image = false;
+            else if (next.get() == -ELOOP || next.get() == -EXDEV) return;
+            else if (next.get() < 0) throw_errno("mounts", kLayer, -next.get(), "looking /" + rel + " up in the image");
+            else if (int r = sys.fstat(next.get(), &st); r < 0) throw_errno("mounts", kLayer, -r, "/" + rel + " in the image");
+            else if (!S_ISDIR(st.st_mode)) return;
+        }
+        if (last && file && !in_image) {
+            int f = sys.openat(up.get(), c, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+            if (f < 0 && f != -EEXIST) throw_errno("mounts", kLayer, -f, "creating the mount point /" + rel);
+            if (f >= 0) sys.close(f);
+            return;
+        }
+        const int made = sys.mkdirat(up.get(), c, 0755);
+        if (made < 0 && made != -EEXIST) throw_errno("mounts", kLayer, -made, "creating /" + rel);
+        SysFd dir(sys, sys.openat(up.get(), c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0));
+        if (!dir) throw_errno("mounts", kLayer, -dir.get(), "opening /" + rel);
+        if (made == 0 && in_image) twin_directory(sys, dir.get(), st, rel, times, rootless);
+        else if (made == 0)
+            if (int r = sys.fchmod(dir.get(), 0755); r < 0) throw_errno("mounts", kLayer, -r, "giving /" + rel + " its mode");
+        up = std::move(dir);
+        if (in_image) low = std::move(next);
+    }
+}
+
+// A file of plan.layer_files in the upper directory, with the mode and owner of the image's own (0644 root when
+// the image has none).
+void write_layer_file(Sys& sys, int image, int upper, const std::string& path, const std::string& content,
+                      std::vector<DirTimes>& times, bool rootless) {
+    const auto slash = path.rfind('/');
+    const std::string dir = slash == 0 ? "/" : path.substr(0, slash), name = path.substr(slash + 1);
+    scaffold(sys, image, upper, dir, false, times, rootless);
+    struct stat st {};
+    st.st_mode = S_IFREG | 0644;
+    // (an image's symlink there, e.g. /etc/resolv.conf into /run, is replaced by the file)
+    if (int fd = open_in(sys, image, path); fd >= 0) {
+        SysFd f(sys, fd);
+        if (int r = sys.fstat(fd, &st); r < 0) throw_errno("mounts", kLayer, -r, path + " in the image");
+    } else if (fd != -ENOENT && fd != -ELOOP && fd != -EXDEV) {
+        throw_errno("mounts", kLayer, -fd, "looking " + path + " up in the image");
+    }
+    SysFd d(sys, sys.openat2(upper, dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, kResolve));
+    if (!d) throw_errno("mounts", kLayer, -d.get(), "opening " + dir);
+    SysFd out(sys, sys.openat(d.get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!out) throw_errno("mounts", kLayer, -out.get(), "creating " + path);
+    for (std::size_t off = 0; off < content.size();) {
+        const long w = sys.write(out.get(), content.data() + off, content.size() - off);
+        if (w == -EINTR) continue;
+        if (w <= 0) throw_errno("mounts", kLayer, w < 0 ? static_cast<int>(-w) : ENOSPC, "writing " + path);
+        off += static_cast<std::size_t>(w);
+    }
+    if (int r = sys.fchown(out.get(), st.st_uid, st.st_gid); r < 0 && !unmappable(r, rootless))
+        throw_errno("mounts", kLayer, -r, "giving " + path + " its owner");
+    if (int r = sys.fchmod(out.get(), st.st_mode & 07777); r < 0) throw_errno("mounts", kLayer, -r, "giving " + path + " its mode");
+}
+
+// The overlay: a tmpfs (upper and work directories) attached over the image's path in this private mount
+// namespace (overlayfs takes its layers by path, and only from mounts of the caller's namespace), the image itself
+// (still reachable through its fd) as the lower layer. Returns the overlay's mount, attached in that tmpfs.
+SysFd make_layer(Sys& sys, int image, const LaunchPlan& plan, const std::vector<MountPoint>& points) {
+    const std::string what = std::string(kLayer) + " (a tmpfs over " + plan.rootfs + ")";
+    SysFd t = new_fs(sys, "tmpfs", {{"source", "tmpfs"}, {"size", std::to_string(plan.root_layer_size)}, {"mode", "0755"}},
+                     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, what);
+    for (const char* d : {"upper", "work", "root"})
+        if (int r = sys.mkdirat(t.get(), d, 0700); r < 0) throw_errno("mounts", what, -r, std::string("creating ") + d);
+    {
+        SysFd upper(sys, sys.openat(t.get(), "upper", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0));
+        if (!upper) throw_errno("mounts", what, -upper.get(), "opening its upper directory");
+        std::vector<DirTimes> times;
+        struct stat st {};
+        if (int r = sys.fstat(image, &st); r < 0) throw_errno("mounts", "rootfs " + plan.rootfs, -r);
+        const bool rootless = plan.namespaces.user;
+        twin_directory(sys, upper.get(), st, "", times, rootless);
+        for (const auto& p : points) scaffold(sys, image, upper.get(), p.path, p.file, times, rootless);
+        for (const auto& [path, content] : plan.layer_files)
+            write_layer_file(sys, image, upper.get(), path, content, times, rootless);
+        // deepest first: setting a directory's times does not change its parent's
+        for (auto it = times.rbegin(); it != times.rend(); ++it) {
+            const int r = it->rel.empty() ? sys.utimensat(t.get(), "upper", it->times, AT_SYMLINK_NOFOLLOW)
+                                          : sys.utimensat(upper.get(), it->rel.c_str(), it->times, AT_SYMLINK_NOFOLLOW);
+            if (r < 0) throw_errno("mounts", what, -r, "giving /" + it->rel + " its times");
+        }
+    }
+    attach(sys, t.get(), image, what);
+    auto open_dir = [&](const char* name) {
+        SysFd f(sys, sys.openat(t.get(), name, O_PATH | O_DIRECTORY | O_CLOEXEC, 0));
+        if (!f) throw_errno("mounts", what, -f.get(), std::string("opening its ") + name + " directory");
+        return f;
+    };
+    SysFd upper = open_dir("upper"), work = open_dir("work"), root = open_dir("root");
+    auto fd_path = [](int fd) { return "/proc/self/fd/" + std::to_string(fd); };
+    std::vector<std::pair<std::string, std::string>> opts = {
+        {"source", "overlay"}, {"lowerdir", fd_path(image)}, {"upperdir", fd_path(upper.get())}, {"workdir", fd_path(work.get())}};
+    if (plan.namespaces.user) opts.emplace_back("userxattr", "");  // trusted.* xattrs need CAP_SYS_ADMIN in the host's namespace
+    SysFd overlay = new_fs(sys, "overlay", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, std::string(kLayer) + " (an overlay of " + plan.rootfs + ")");
+    attach(sys, overlay.get(), root.get(), kLayer);
+    return overlay;
+}
+
 }  // namespace
 
 void setup(Sys& sys, const LaunchPlan& plan) {
@@ -326,19 +539,37 @@ void setup(Sys& sys, const LaunchPlan& plan) {
     // peer group before anything is bound, so the sandbox keeps receiving the host's mount events.
     if (int r = sys.mount(nullptr, "/", nullptr, MS_REC | (slave ? MS_SLAVE : MS_PRIVATE), nullptr); r < 0)
         throw_errno("mounts", slave ? "making / a slave" : "making / private", -r);
-    // 2. the rootfs becomes a mount of its own (pivot_root needs one)
-    if (int r = sys.mount(plan.rootfs.c_str(), plan.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr); r < 0)
-        throw_errno("mounts", "binding rootfs " + plan.rootfs, -r);
-    SysFd root(sys, sys.openat(AT_FDCWD, plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW, 0));
-    if (root.get() < 0) throw_errno("mounts", "rootfs " + plan.rootfs, -root.get());
+    // 2. the rootfs becomes a mount of its own (pivot_root needs one): a bind of the image, or, where the launch
+    //    must write to a --rootfs image, the overlay of the rootfs layer (the image is never written)
+    const bool protect = plan.root_writes == RootWrites::Layer;
+    std::vector<MountPoint> points;
+    bool layer = false;
+    SysFd root(sys, -1);
+    if (protect) {
+        SysFd image(sys, sys.openat(AT_FDCWD, plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW, 0));
+        if (image.get() < 0) throw_errno("mounts", "rootfs " + plan.rootfs, -image.get());
+        points = missing_mount_points(sys, image.get(), plan);
+        layer = !plan.readonly_root || !plan.layer_files.empty() || !points.empty();
+        if (layer) root = make_layer(sys, image.get(), plan, points);
+    }
+    if (!layer) {
+        if (int r = sys.mount(plan.rootfs.c_str(), plan.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr); r < 0)
+            throw_errno("mounts", "binding rootfs " + plan.rootfs, -r);
+        root = SysFd(sys, sys.openat(AT_FDCWD, plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW, 0));
+        if (root.get() < 0) throw_errno("mounts", "rootfs " + plan.rootfs, -root.get());
+    }
     //    nodev and nosuid on the root and everything below it: the image's own device nodes and setuid binaries
     //    never work (hardrun's /dev, mounted next, is a mount of its own)
     if (int r = sys.mount_setattr(root.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, 0); r < 0)
         throw_errno("mounts", "rootfs " + plan.rootfs, -r, "making it nodev and nosuid");
     // 3. every mount, parents first, each onto the fd of its target resolved inside the rootfs
+    //    (a mount point is created only in the layer, or inside a filesystem an earlier mount made)
     const bool rootless = plan.namespaces.user;
-    for (const auto& m : plan.mounts) mount_one(sys, root.get(), m, rootless);
-    mount_secrets(sys, root.get(), plan);
+    for (std::size_t i = 0; i < plan.mounts.size(); ++i) {
+        const Mount& m = plan.mounts[i];
+        mount_one(sys, root.get(), m, rootless, !protect || layer || inside_earlier_mount(plan, i, m.destination));
+    }
+    mount_secrets(sys, root.get(), plan, !protect || layer || inside_earlier_mount(plan, plan.mounts.size(), "/run/secrets"));
     // 4. pivot_root into it and detach the old root (never plain chroot)
     if (int r = sys.fchdir(root.get()); r < 0) throw_errno("mounts", "entering rootfs " + plan.rootfs, -r);
     if (int r = sys.pivot_root(".", "."); r < 0) throw_errno("mounts", "pivot_root to " + plan.rootfs, -r);

@@ -182,7 +182,14 @@ Mount tmpfs(std::string_view option, std::string_view value) {
                 auto mode = number<unsigned>(v, 0, 07777, 8);
                 if (!mode) bad(option, quoted(v) + " is not an octal mode; use e.g. mode=1777");
                 m.mode = *mode;
-            } else if (!mount_flag(opt, m)) bad(option, quoted(opt) + " is not a tmpfs option (size=, mode=, noexec, exec, nosuid, suid, nodev, dev, ro, rw)");
+            } else if (opt.starts_with("uid=") || opt.starts_with("gid=")) {
+                // the owner of the tmpfs's root, as the workload sees ids (e.g. mode=0700 for a service's own dir)
+                auto id = number<std::uint32_t>(opt.substr(4), 0, 4294967294U);
+                if (!id) bad(option, quoted(opt.substr(4)) + " is not a numeric " + std::string(opt.substr(0, 3)));
+                (opt[0] == 'u' ? m.uid : m.gid) = *id;
+            } else if (opt == "tmpcopyup") m.copy_up = true;  // podman's name: filled with the image's files there
+            else if (opt == "notmpcopyup") m.copy_up = false;
+            else if (!mount_flag(opt, m)) bad(option, quoted(opt) + " is not a tmpfs option (size=, mode=, uid=, gid=, tmpcopyup, noexec, exec, nosuid, suid, nodev, dev, ro, rw)");
         }
     }
     if (*m.size == 0) bad(option, "size=0 would be unlimited; give a size such as size=64m");

@@ -33,10 +33,9 @@ RunFlags flags_from(std::string_view in) {
             {"-u", &f.user}, {"--landlock", &f.landlock}, {"-m", &f.memory}, {"--memory-swap", &f.memory_swap},
             {"--memory-reservation", &f.memory_reservation}, {"--cpus", &f.cpus}, {"--cpu-shares", &f.cpu_shares},
             {"--pids-limit", &f.pids_limit}, {"--hostname", &f.hostname}, {"--network", &f.network},
-            {"-w", &f.workdir}, {"--rootfs", &f.rootfs}};
+            {"-w", &f.workdir}, {"--rootfs", &f.rootfs}, {"--read-write", &f.read_write}};
         if (auto it = lists.find(key); it != lists.end()) it->second->push_back(val);
         else if (auto s = scalars.find(key); s != scalars.end()) *s->second = val;
-        else if (key == "--read-write") f.read_write = true;
         else if (key == "--read-only") f.read_only_given = true;
         else if (key == "--init") f.init = true;
     }

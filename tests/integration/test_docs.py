@@ -78,7 +78,8 @@ def help_flags(text):
     for line in text.splitlines():
         m = re.match(r"^  (-\S+)", line)
         if m:
-            flags.update(n for n in m.group(1).split(",") if n.startswith("-"))
+            # a flag with a value when given bare shows it in braces (CLI11): --read-write{layer}
+            flags.update(n.split("{")[0] for n in m.group(1).split(",") if n.startswith("-"))
     return flags
 
 

@@ -206,28 +206,40 @@ def test_pid_limit_reached_by_the_invoker():
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to make the read-only mount (in a private namespace)")
 def test_rootfs_on_a_read_only_filesystem(as_user, tmp_rootfs):
-    # the read-only bind lives in a private mount namespace (unshare -m): the host never sees it
+    # the read-only bind lives in a private mount namespace (unshare -m): the host never sees it. hardrun never
+    # writes to a --rootfs image, so an image on a read-only filesystem runs as any other: a mount point it lacks,
+    # a secret and --read-write all live in the rootfs layer (a tmpfs). Only --read-write=image, which writes into
+    # the directory on purpose, meets the read-only filesystem, and says so.
     ro = tmp_rootfs + "-ro"
     os.mkdir(ro)
     os.chmod(ro, 0o755)
     secrets_dir = os.path.join(tmp_rootfs, "run", "secrets")
     if os.path.isdir(secrets_dir):
         os.rmdir(secrets_dir)  # the image has no /run/secrets mount point
-    inner = hardrun_cmd(["--read-write", "-q", "--", "sh", "-c", "echo RAN; touch /x 2>&1 | tail -1"], as_user,
+    inner = hardrun_cmd(["--read-write", "-q", "-u", "0", "--", "sh", "-c", "echo RAN; mkdir /root/x 2>/dev/null && echo wrote; exit 0"], as_user,
                         rootfs=ro)
     inner_missing = hardrun_cmd(["--tmpfs", "/not-in-image", "--", "sh", "-c", "echo RAN"], as_user, rootfs=ro)
     inner_secret = hardrun_cmd(["--secret", "/etc/hostname", "--", "sh", "-c", "echo RAN"], as_user, rootfs=ro)
+    inner_image = hardrun_cmd(["--read-write=image", "-q", "--tmpfs", "/not-in-image", "--", "sh", "-c", "echo RAN"],
+                              as_user, rootfs=ro)
     quote = lambda argv: " ".join("'" + a.replace("'", "'\\''") + "'" for a in argv)  # noqa: E731
     script = (f"mount --bind '{tmp_rootfs}' '{ro}' && mount -o remount,bind,ro '{ro}' && "
-              f"{quote(inner)}; echo rc=$?; {quote(inner_missing)}; echo rc=$?; {quote(inner_secret)}; echo rc=$?")
+              f"{quote(inner)}; echo rc=$?; {quote(inner_missing)}; echo rc=$?; {quote(inner_secret)}; echo rc=$?; "
+              f"{quote(inner_image)}; echo rc=$?")
     p = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script], capture_output=True,
                        text=True, timeout=120)
     out = p.stdout.splitlines()
-    assert out[0] == "RAN" and "Read-only file system" in out[1] and out[2] == "rc=0", p.stdout + p.stderr
-    # a mount point the image lacks cannot be created: one clear error naming the read-only filesystem
-    assert out[3] == "rc=125", p.stdout + p.stderr
+    if as_user is None:
+        assert out[:3] == ["RAN", "wrote", "rc=0"], p.stdout + p.stderr
+        out = out[3:]
+    else:  # rootless: /root belongs to the host's root, whom the user namespace does not map
+        assert out[:2] == ["RAN", "rc=0"], p.stdout + p.stderr
+        out = out[2:]
+    assert out[:4] == ["RAN", "rc=0", "RAN", "rc=0"], p.stdout + p.stderr
+    # --read-write=image: a mount point the image lacks cannot be created: one clear error naming the read-only filesystem
+    assert out[4:] == ["rc=125"], p.stdout + p.stderr
     assert "read-only filesystem" in p.stderr or "Read-only file system" in p.stderr, p.stderr
-    assert out[4] == "rc=125" and "RAN" not in out[3:], p.stdout
+    assert len(p.stderr.strip().splitlines()) == 1, p.stderr
     assert not os.path.ismount(ro)
 
 

@@ -220,6 +220,7 @@ TEST_CASE("harden: the AppArmor exec label is written after no_new_privs, throug
     // sysctl step checks it first when there are sysctls to write: below)
     LaunchPlan no_sysctl = plan_for();
     no_sysctl.sysctl.clear();
+    no_sysctl.layer_files.clear();  // the empty test rootfs has no /etc/hosts: its layer would write one
     Run bad(no_sysctl);
     bad.aa = r.aa;
     bad.sys.proc_is_procfs = false;

@@ -47,6 +47,8 @@ TEST_CASE("lint: hardrun flags, table-driven") {
         {{"--memory", "512m", "--pids-limit", "100", "--user", "0"}, {"user.root"}},
         {{"--memory", "512m", "--pids-limit", "100", "-u", "65534:65534"}, {"user.nobody"}},
         {{"--memory", "512m", "--pids-limit", "100", "--read-write"}, {"fs.writable-root"}},
+        {{"--memory", "512m", "--pids-limit", "100", "--read-write=image"}, {"fs.writable-root", "fs.writes-image"}},
+        {{"--memory", "512m", "--pids-limit", "100", "--tmpfs", "/srv:uid=101,gid=104,mode=0700,tmpcopyup"}, {}},
         {{"--memory", "512m", "--pids-limit", "100", "--cap-add", "NET_BIND_SERVICE"}, {"caps.added"}},
         {{"--memory", "512m", "--pids-limit", "100", "--security-opt", "no-new-privileges=false"}, {"nnp.off"}},
         {{"--memory", "512m", "--pids-limit", "100", "--security-opt", "seccomp=unconfined"}, {"seccomp.unconfined"}},

@@ -140,3 +140,118 @@ TEST_CASE("setup: a volume source that became a symlink after planning is refuse
     CHECK(sys.find("open_tree", at) == -1);  // nothing is cloned or mounted for it
     CHECK(sys.find("pivot_root") == -1);
 }
+
+namespace {
+// A --rootfs image (RootWrites::Layer) whose lookups of `missing` (any component path ending so) fail with ENOENT
+// until the overlay exists.
+struct LayerRun {
+    test::RecordingSys sys;
+    bool overlay_made = false;
+    explicit LayerRun(std::vector<std::string> missing) {
+        sys.fail = [this, missing](const std::string& c) {
+            if (c.rfind("fsopen overlay", 0) == 0) overlay_made = true;
+            if (overlay_made || c.rfind("openat2", 0) != 0) return 0;
+            for (const auto& m : missing)
+                if (c.find(" " + m + " resolve") != std::string::npos) return -ENOENT;
+            return 0;
+        };
+    }
+};
+
+LaunchPlan image_plan(std::vector<Mount> extra = {}) {
+    LaunchPlan p = plan_with(std::move(extra));
+    p.root_writes = RootWrites::Layer;
+    return p;
+}
+}  // namespace
+
+TEST_CASE("setup: a --rootfs image that has every mount point is bound, never overlaid, and nothing is made in it") {
+    LayerRun r({});
+    mounts::setup(r.sys, image_plan());
+    CHECK(r.sys.find("mount /srv/rootfs /srv/rootfs flags=") >= 0);
+    CHECK(r.sys.find("fsopen overlay") == -1);
+    CHECK(r.sys.find("mkdirat") == r.sys.find("mkdirat", r.sys.find("fsopen tmpfs")));  // only inside hardrun's /dev
+}
+
+TEST_CASE("setup: a mount point the image lacks is made in the layer's upper directory, then the root is an overlay") {
+    Mount t;
+    t.kind = MountKind::Tmpfs;
+    t.destination = "/var/lib/app";
+    t.uid = 101;
+    t.gid = 104;
+    LayerRun r({"/var/lib/app", "app"});
+    const int image_fd = 100;  // the first fd the fake hands out: the image, opened before anything else
+    mounts::setup(r.sys, image_plan({t}));
+    const auto& calls = r.sys.calls;
+    REQUIRE(r.sys.find("openat -100 /srv/rootfs") >= 0);
+    CHECK(r.sys.find("mount /srv/rootfs /srv/rootfs") == -1);  // no bind of the image: the overlay is the root
+    const int layer = r.sys.find("fsopen tmpfs");
+    const int overlay = r.sys.find("fsopen overlay");
+    REQUIRE(layer >= 0);
+    REQUIRE(overlay > layer);
+    // the layer's directories and the scaffold of /var/lib/app are made in the tmpfs before the overlay exists
+    CHECK(r.sys.find("mkdirat", layer) > layer);
+    bool made_app = false;
+    for (int i = layer; i < overlay; ++i) made_app |= calls[static_cast<std::size_t>(i)].rfind("mkdirat", 0) == 0 &&
+                                                       calls[static_cast<std::size_t>(i)].ends_with(" app");
+    CHECK(made_app);
+    // nothing is ever made through the image's own fd
+    for (const auto& c : calls) CHECK(c.rfind("mkdirat " + std::to_string(image_fd) + " ", 0) != 0);
+    // the image is the lower layer, by its fd; the tmpfs is attached over it in this namespace first
+    bool over_image = false;
+    for (int i = layer; i < overlay; ++i) {
+        const auto& c = calls[static_cast<std::size_t>(i)];
+        over_image |= c.rfind("move_mount ", 0) == 0 && c.ends_with(" -> " + std::to_string(image_fd));
+    }
+    CHECK(over_image);
+    CHECK(r.sys.find("fsconfig", overlay) > overlay);
+    bool lower = false;
+    for (const auto& c : calls) lower |= c.find("lowerdir=/proc/self/fd/" + std::to_string(image_fd)) != std::string::npos;
+    CHECK(lower);
+    CHECK(r.sys.find("pivot_root . .") > overlay);
+    // uid= and gid= reach the tmpfs
+    bool uid = false, gid = false;
+    for (const auto& c : calls) {
+        uid |= c.rfind("fsconfig", 0) == 0 && c.ends_with(" uid=101");
+        gid |= c.rfind("fsconfig", 0) == 0 && c.ends_with(" gid=104");
+    }
+    CHECK(uid);
+    CHECK(gid);
+}
+
+TEST_CASE("setup: a writable root or a layer file makes the overlay even when nothing is missing") {
+    LaunchPlan p = image_plan();
+    p.readonly_root = false;
+    LayerRun a({});
+    mounts::setup(a.sys, p);
+    CHECK(a.sys.find("fsopen overlay") >= 0);
+    LaunchPlan q = image_plan();
+    q.layer_files["/etc/passwd"] = "hardrun:x:4242:4242::/:/bin/sh\n";
+    LayerRun b({});
+    mounts::setup(b.sys, q);
+    const int overlay = b.sys.find("fsopen overlay");
+    REQUIRE(overlay >= 0);
+    const int w = b.sys.find("write ");
+    CHECK(w >= 0);
+    CHECK(w < overlay);  // written into the upper directory before the overlay is mounted
+    // an OCI bundle's rootfs (RootWrites::Image) is bound and written, as runc does
+    LaunchPlan oci = plan_with();
+    oci.readonly_root = false;
+    LayerRun c({});
+    mounts::setup(c.sys, oci);
+    CHECK(c.sys.find("fsopen overlay") == -1);
+}
+
+TEST_CASE("setup: the layer's overlay is rootless-ready (userxattr) and a failure names the layer") {
+    LaunchPlan p = image_plan();
+    p.readonly_root = false;
+    p.namespaces.user = true;
+    LayerRun r({});
+    mounts::setup(r.sys, p);
+    bool userxattr = false;
+    for (const auto& c : r.sys.calls) userxattr |= c.rfind("fsconfig", 0) == 0 && c.ends_with(" userxattr");
+    CHECK(userxattr);
+    test::RecordingSys bad;
+    bad.fail = [](const std::string& c) { return c.rfind("fsopen overlay", 0) == 0 ? -ENODEV : 0; };
+    CHECK_THROWS_WITH_AS(mounts::setup(bad, p), doctest::Contains("the rootfs layer (an overlay of /srv/rootfs)"), Error);
+}

@@ -138,3 +138,17 @@ TEST_CASE("parse::number: the whole string, digits only, in range") {
     CHECK_FALSE(parse::number<unsigned>("8", 0, 07777, 8));
     CHECK(parse::number_base<std::uint64_t>("a80425fb", 16) == 0xa80425fbULL);
 }
+
+TEST_CASE("parse: tmpfs uid=, gid= and tmpcopyup") {
+    auto m = parse::tmpfs("--tmpfs", "/run/postgresql:uid=101,gid=104,mode=0700,tmpcopyup");
+    CHECK(m.uid == 101U);
+    CHECK(m.gid == 104U);
+    CHECK(m.mode == 0700U);
+    CHECK(m.copy_up);
+    CHECK_FALSE(parse::tmpfs("--tmpfs", "/run").copy_up);  // docker's default: a fresh, empty tmpfs
+    CHECK_FALSE(parse::tmpfs("--tmpfs", "/run:tmpcopyup,notmpcopyup").copy_up);
+    CHECK_FALSE(parse::tmpfs("--tmpfs", "/run").uid);
+    CHECK_THROWS_WITH_AS(parse::tmpfs("--tmpfs", "/run:uid=postgres"), doctest::Contains("is not a numeric uid"), UsageError);
+    CHECK_THROWS_WITH_AS(parse::tmpfs("--tmpfs", "/run:gid=-1"), doctest::Contains("is not a numeric gid"), UsageError);
+    CHECK_THROWS_WITH_AS(parse::tmpfs("--tmpfs", "/run:owner=1"), doctest::Contains("uid=, gid=, tmpcopyup"), UsageError);
+}

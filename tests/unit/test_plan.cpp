@@ -5,12 +5,14 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <string>
 
 #include "hardrun/support/error.hpp"
 #include "hardrun/config/flags.hpp"
 #include "hardrun/layers/identity.hpp"
 #include "hardrun/layers/namespaces.hpp"
+#include "scratch_dir.hpp"
 
 using namespace hardrun;
 
@@ -113,7 +115,7 @@ TEST_CASE("insecure choices are allowed but visible") {
     f.user = "0";
     f.cap_add = {"NET_BIND_SERVICE"};
     f.security_opt = {"seccomp=unconfined", "no-new-privileges=false", "apparmor=unconfined"};
-    f.read_write = true;
+    f.read_write = "layer";
     f.network = "host";
     f.tmpfs = {"/run:exec"};
     LaunchPlan p = build_plan(f, 0);
@@ -218,7 +220,7 @@ TEST_CASE("every bad value gets its own clear error") {
         {[](RunFlags& f) { f.workdir = "relative"; }, "--workdir"},
         {[](RunFlags& f) { f.hostname = "bad_name"; }, "--hostname"},
         {[](RunFlags& f) { f.ulimits = {"nofile=9:1"}; }, "above the hard limit"},
-        {[](RunFlags& f) { f.read_only_given = true; f.read_write = true; }, "cannot be combined"},
+        {[](RunFlags& f) { f.read_only_given = true; f.read_write = "layer"; }, "cannot be combined"},
         {[](RunFlags& f) { f.secrets = {"relative"}; }, "--secret"},
         {[](RunFlags& f) { f.allow_bind = {"70000"}; }, "--allow-bind: '70000'"},
         {[](RunFlags& f) { f.landlock = "off"; f.allow_connect = {"80"}; }, "--landlock=off"},
@@ -285,4 +287,98 @@ TEST_CASE("--pids-limit -1 and 0 mean unlimited like docker: no limit, so no cgr
     CHECK_FALSE(p.resources.pids_max);  // the memory limit needs a cgroup, the pids controller is not asked for
     f.pids_limit = "1";
     CHECK(*build_plan(f, 0).resources.pids_max == 1);
+}
+
+namespace {
+struct Image {
+    ScratchDir d{"hardrun-unit-image"};
+    Image() { std::filesystem::create_directories(d.at("etc")); }
+    void write(const std::string& path, const std::string& text) const { std::ofstream(d.at(path)) << text; }
+};
+}  // namespace
+
+TEST_CASE("the workload's uid and gid get passwd and group entries in the layer when the image has none") {
+    Image img;
+    img.write("etc/passwd", "root:x:0:0:root:/root:/bin/sh\napp:x:10001:10001:app:/home/app:/bin/sh");
+    img.write("etc/group", "root:x:0:\nhardrun:x:5:\n");
+    img.write("etc/hosts", "127.0.0.1 localhost\n");
+    RunFlags f = flags();
+    f.rootfs = img.d.dir;
+    f.user = "4242:4343";
+    LaunchPlan p = build_plan(f, 0);
+    CHECK(p.root_writes == RootWrites::Layer);
+    REQUIRE(p.layer_files.count("/etc/passwd"));
+    CHECK(p.layer_files["/etc/passwd"] ==
+          "root:x:0:0:root:/root:/bin/sh\napp:x:10001:10001:app:/home/app:/bin/sh\nhardrun:x:4242:4343:hardrun workload:/:/bin/sh\n");
+    // the name hardrun is taken in the image's /etc/group: the gid's own name
+    CHECK(p.layer_files["/etc/group"] == "root:x:0:\nhardrun:x:5:\nhardrun4343:x:4343:\n");
+    CHECK(std::find(p.env.begin(), p.env.end(), "HOME=/") != p.env.end());
+    // the image has an entry for 10001: nothing is added, HOME is its home (docker's rule) unless -e sets it
+    f.user.clear();
+    p = build_plan(f, 0);
+    CHECK_FALSE(p.layer_files.count("/etc/passwd"));
+    CHECK(p.layer_files.count("/etc/group"));  // gid 10001 has no group
+    CHECK(std::find(p.env.begin(), p.env.end(), "HOME=/home/app") != p.env.end());
+    f.env = {"HOME=/data"};
+    p = build_plan(f, 0);
+    CHECK(std::find(p.env.begin(), p.env.end(), "HOME=/data") != p.env.end());
+    CHECK(std::count_if(p.env.begin(), p.env.end(), [](const std::string& e) { return e.starts_with("HOME="); }) == 1);
+}
+
+TEST_CASE("network files: only where the image's do not fit the sandbox") {
+    Image img;
+    RunFlags f = flags();
+    f.rootfs = img.d.dir;
+    LaunchPlan p = build_plan(f, 0);  // no /etc/hosts: one naming localhost and the host name
+    REQUIRE(p.layer_files.count("/etc/hosts"));
+    CHECK(p.layer_files["/etc/hosts"].find("127.0.0.1\tlocalhost hardrun\n") == 0);
+    CHECK_FALSE(p.layer_files.count("/etc/hostname"));  // the image has none: none is added
+    img.write("etc/hosts", "127.0.0.1 localhost\n");
+    img.write("etc/hostname", "builder\n");
+    f.hostname = "web1";
+    p = build_plan(f, 0);
+    CHECK_FALSE(p.layer_files.count("/etc/hosts"));
+    CHECK(p.layer_files["/etc/hostname"] == "web1\n");
+    img.write("etc/hostname", "web1\n");
+    CHECK_FALSE(build_plan(f, 0).layer_files.count("/etc/hostname"));
+}
+
+TEST_CASE("--read-write is a layer; --read-write=image writes into the directory, and says so") {
+    RunFlags f = flags();
+    CHECK(build_plan(f, 0).root_writes == RootWrites::Layer);
+    CHECK(build_plan(f, 0).readonly_root);
+    f.read_write = "layer";
+    LaunchPlan p = build_plan(f, 0);
+    CHECK(p.root_writes == RootWrites::Layer);
+    CHECK_FALSE(p.readonly_root);
+    CHECK(has_warning(p, "writes go to a tmpfs layer, discarded at exit"));
+    f.read_write = "image";
+    p = build_plan(f, 0);
+    CHECK(p.root_writes == RootWrites::Image);
+    CHECK(has_warning(p, "writes go into the rootfs directory itself"));
+    f.read_write = "overlay";
+    CHECK_THROWS_WITH_AS(build_plan(f, 0), doctest::Contains("--read-write=image"), UsageError);
+}
+
+TEST_CASE("rootless, a tmpfs can belong only to the workload's own uid and gid") {
+    RunFlags f = flags();
+    f.tmpfs = {"/srv:uid=10001,gid=10001,mode=0700"};
+    CHECK_NOTHROW(build_plan(f, 1000));
+    CHECK_NOTHROW([&] { f.tmpfs = {"/srv:uid=0"}; build_plan(f, 0); }());  // as root every id is there
+    f.tmpfs = {"/srv:uid=0"};
+    CHECK_THROWS_WITH_AS(build_plan(f, 1000), doctest::Contains("cannot be mapped in a rootless user namespace"), UsageError);
+}
+
+TEST_CASE("/var/tmp is a tmpfs where the image has the directory; a user's mount there wins") {
+    const LaunchPlan plain = build_plan(flags(), 0);
+    const Mount* vt = mount_at(plain, "/var/tmp");
+    REQUIRE(vt);
+    CHECK(vt->kind == MountKind::Tmpfs);
+    CHECK(vt->if_present);
+    CHECK(vt->noexec);
+    RunFlags f = flags();
+    f.tmpfs = {"/var/tmp:size=1g"};
+    LaunchPlan p = build_plan(f, 0);
+    CHECK_FALSE(mount_at(p, "/var/tmp")->if_present);
+    CHECK(*mount_at(p, "/var/tmp")->size == (1ULL << 30));
 }

@@ -17,7 +17,7 @@ struct RunFlags {
     std::string bundle;  // --bundle DIR (OCI config.json + rootfs): the OCI front end
     std::vector<std::string> command;
     std::string user;  // "" = default 10001:10001
-    bool read_write = false;
+    std::string read_write;  // "" (read-only), "layer" (--read-write) or "image" (--read-write=image)
     bool read_only_given = false;  // --read-only (the default anyway)
     bool strict_profile = false;
     std::vector<std::string> tmpfs, volumes, cap_add, cap_drop, security_opt, env, ulimits, secrets;

@@ -16,7 +16,7 @@ namespace hardrun::copyup {
 // path of the image is ever followed) and FIFOs, with their modes, owners and modification times. The tmpfs root
 // takes src_dir's owner, and its mode unless `mode` was given. A device node or socket in the tree is an error
 // (a tmpfs is nodev; hardrun does not create devices). `what` names the mount in errors. Every kernel call goes
-// through sys. Throws Error.
-void copy_tree(Sys& sys, int src_dir, int dst_dir, const std::string& what, std::optional<mode_t> mode);
+// through sys. Throws Error. `rootless`: an owner the user namespace cannot map is left as the sandbox's own.
+void copy_tree(Sys& sys, int src_dir, int dst_dir, const std::string& what, std::optional<mode_t> mode, bool rootless);
 
 }  // namespace hardrun::copyup

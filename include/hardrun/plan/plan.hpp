@@ -58,10 +58,22 @@ struct Mount {
     std::optional<mode_t> mode;         // tmpfs mode
     std::vector<std::string> extra;     // other fs options passed through (e.g. "newinstance", "ptmxmode=0666")
     bool copy_up = false;               // tmpfs: copy the image's files at the destination into it (OCI tmpcopyup)
+    std::optional<uid_t> uid;           // tmpfs: owner of its root directory (uid=, a uid inside the sandbox)
+    std::optional<gid_t> gid;           // tmpfs: group of its root directory (gid=)
+    bool if_present = false;            // skipped when the image has no directory there (hardrun's /var/tmp)
     bool operator==(const Mount&) const = default;
 };
 
 enum class Propagation { Private, Slave, Shared, Unbindable };
+
+// Who may write to the rootfs directory.
+//  Layer: nothing ever does (a --rootfs image). Whatever the launch must create there (a mount point the image
+//         lacks, the passwd/group entry of the workload's uid) and whatever a --read-write workload writes goes to
+//         a tmpfs layer: the root becomes an overlay of the image under that tmpfs, made only when it is needed,
+//         and gone with the sandbox (mounts.cpp).
+//  Image: the directory itself is written (an OCI bundle's rootfs, which its engine owns and expects mount points
+//         created in, as runc does; --read-write=image, on purpose).
+enum class RootWrites { Layer, Image };
 
 struct IdMap {
     std::uint32_t inside = 0, outside = 0, count = 1;
@@ -177,6 +189,11 @@ struct LaunchPlan {
     std::string rootfs;  // absolute, canonical host path
     bool readonly_root = true;
     Propagation root_propagation = Propagation::Private;
+    RootWrites root_writes = RootWrites::Image;
+    std::uint64_t root_layer_size = 256ULL << 20;   // the tmpfs layer's size (RootWrites::Layer)
+    // Files the layer adds over the image's own, path inside the rootfs -> whole content (RootWrites::Layer): the
+    // image's /etc/passwd and /etc/group with an entry for the workload's uid and gid when they have none.
+    std::map<std::string, std::string> layer_files;
     std::vector<Mount> mounts;  // in the order they are applied (parents before children)
     std::vector<std::string> masked_paths;
     std::vector<std::string> readonly_paths;

@@ -34,6 +34,7 @@ const std::vector<Rule>& rules() {
         {"user.unknown", Severity::Medium, "the image decides the user (often root)"},
         {"user.nobody", Severity::Low, "runs as the shared 'nobody' uid 65534"},
         {"fs.writable-root", Severity::Medium, "the root filesystem is writable"},
+        {"fs.writes-image", Severity::Medium, "writes go into the rootfs directory itself (--read-write=image)"},
         {"caps.added", Severity::Medium, "a capability is added"},
         {"caps.not-dropped", Severity::High, "the runtime's default capabilities are not dropped"},
         {"nnp.off", Severity::High, "no_new_privs is off: setuid binaries can raise privileges"},
@@ -194,6 +195,12 @@ std::vector<Finding> check(const Subject& s) {
                     "root.readonly: true, plus tmpfs or bind mounts where it writes",
                     "readOnlyRootFilesystem: true, plus emptyDir volumes where it writes"),
             "readonly_root");
+    if (s.writes_image)
+        add("fs.writes-image", Severity::Medium,
+            "writes go into the rootfs directory itself: a compromised workload changes the image for every later run",
+            fx.pick("--read-write (writes go to a tmpfs layer, discarded at exit) and -v HOSTDIR:PATH for what must persist",
+                    "a read-only root, plus bind mounts for what must persist", "readOnlyRootFilesystem: true"),
+            "writes_image");
     // capabilities
     if (!s.privileged) {
         for (const auto& c0 : s.caps_added) {

@@ -266,8 +266,10 @@ Subject from_flags(const std::vector<std::string>& args, const std::string& sour
     if (!f.user.empty()) s.uid = static_cast<long>(parse::user("--user", f.user).first);
     else s.uid = static_cast<long>(kDefaultUid);
     s.where["uid"] = "--user";
-    s.readonly_root = !f.read_write;
+    s.readonly_root = f.read_write.empty();
     s.where["readonly_root"] = "--read-write";
+    s.writes_image = f.read_write == "image";
+    s.where["writes_image"] = "--read-write=image";
     for (const auto& c : f.cap_add) {
         int n = parse::capability("--cap-add", c);
         s.caps_added.push_back(n < 0 ? "ALL" : parse::capability_name(n));

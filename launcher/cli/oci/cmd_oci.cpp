@@ -177,7 +177,7 @@ void refuse_plan_flags(const RunFlags& f) {
     };
     no(!f.rootfs.empty(), "--rootfs");
     no(!f.user.empty(), "--user");
-    no(f.read_write || f.read_only_given, "--read-write/--read-only");
+    no(!f.read_write.empty() || f.read_only_given, "--read-write/--read-only");
     no(!f.tmpfs.empty(), "--tmpfs");
     no(!f.volumes.empty(), "--volume");
     no(!f.cap_add.empty() || !f.cap_drop.empty(), "--cap-add/--cap-drop");

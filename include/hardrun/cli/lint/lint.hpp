@@ -43,6 +43,7 @@ struct Subject {
     bool run_as_non_root = false;   // Kubernetes runAsNonRoot: the kubelet refuses uid 0
     // filesystem
     bool readonly_root = false;
+    bool writes_image = false;  // --read-write=image: writes go into the rootfs directory itself
     std::vector<TmpfsMount> tmpfs;
     bool tmpfs_noexec_settable = true;  // Kubernetes emptyDir cannot say noexec
     std::vector<std::string> host_paths;  // host directories/files mounted in
