@@ -34,7 +34,11 @@ void add_run_flags(CLI::App& app, RunFlags& f) {
                    "PATH[:size=64m,mode=1777,uid=N,gid=N,tmpcopyup,exec,suid,dev,ro]: a tmpfs mount (noexec, nosuid, "
                    "nodev by default; tmpcopyup fills it with the image's files there)")
         ->allow_extra_args(false);
-    app.add_option("-v,--volume", f.volumes, "SRC:DST[:ro|rw][,exec]: bind a host directory (noexec, nosuid, nodev by default)")->allow_extra_args(false);
+    app.add_option("-v,--volume", f.volumes,
+                   "SRC:DST[:ro|rw][,exec]: bind a host directory, or NAME:DST a named volume (noexec, nosuid, nodev by default)")
+        ->allow_extra_args(false);
+    app.add_option("--volumes-dir", f.volumes_dir,
+                   "Directory of the named volumes (default /var/lib/hardrun/volumes; not root: ~/.local/share/hardrun/volumes)");
     app.add_option("--cap-add", f.cap_add, "Add a capability back (all are dropped by default)")
         ->allow_extra_args(false);
     app.add_option("--cap-drop", f.cap_drop, "Drop a capability (ALL is the default)")->allow_extra_args(false);
@@ -250,6 +254,19 @@ gid_t group_id(const std::string& rootfs, const std::string& value) {
     throw UsageError("--group-add", "'" + value + "' is neither a gid nor a group in the image's /etc/group");
 }
 
+}  // namespace
+
+// Named volumes: /var/lib/hardrun/volumes as root (they outlive reboots, unlike the containers' state in /run);
+// rootless, $XDG_DATA_HOME/hardrun/volumes (~/.local/share/hardrun/volumes).
+std::string volumes_dir_default(uid_t invoker_uid) {
+    if (invoker_uid == 0) return "/var/lib/hardrun/volumes";
+    if (const char* x = std::getenv("XDG_DATA_HOME"); x && x[0] == '/') return std::string(x) + "/hardrun/volumes";
+    if (const char* h = std::getenv("HOME"); h && h[0] == '/') return std::string(h) + "/.local/share/hardrun/volumes";
+    return "";
+}
+
+namespace {
+
 // The image's entry for an id in /etc/passwd or /etc/group (name:x:id:...), or nullopt.
 std::optional<std::vector<std::string>> entry_for(const std::string& text, std::uint32_t id) {
     std::istringstream in(text);
@@ -428,6 +445,20 @@ LaunchPlan build_plan(const RunFlags& f, uid_t invoker_uid) {
     }
     for (const auto& v : f.volumes) {
         Mount m = parse::volume("--volume", v);
+        if (!m.volume.empty()) {
+            // a named volume: a directory of hardrun's own, made (and filled from the image) on first use
+            const std::string dir = f.volumes_dir.empty() ? volumes_dir_default(invoker_uid) : f.volumes_dir;
+            if (dir.empty() || dir.front() != '/')
+                throw UsageError("--volumes-dir", "'" + dir + "' is not an absolute path (set HOME or give --volumes-dir)");
+            m.source = dir + "/" + m.volume;
+            struct stat st {};
+            m.fill = ::lstat(m.source.c_str(), &st) != 0 && errno == ENOENT;
+            if (m.fill) {
+                user_tmp |= m.destination == "/tmp";
+                p.mounts.push_back(m);
+                continue;
+            }
+        }
         // never realpath: a symlink in the source may have been planted by another sandbox (files.hpp)
         try {
             m.source = files::resolve_without_symlinks(m.source);

@@ -46,7 +46,7 @@ const char* kind_name(MountKind k) {
 
 std::string describe(const Mount& m) {
     std::string s = std::string(kind_name(m.kind)) + " at " + m.destination;
-    if (m.kind == MountKind::Bind) s = "volume " + m.source + " at " + m.destination;
+    if (m.kind == MountKind::Bind) s = "volume " + (m.volume.empty() ? m.source : m.volume) + " at " + m.destination;
     return s;
 }
 
@@ -345,6 +345,40 @@ int open_inside(Sys& sys, const std::string& path) {
 }
 
 
+// --- Named volumes ---------------------------------------------------------------------------------------
+//
+// A named volume's first use (the plan found no directory for it): the directory is made, the mkdir being the one
+// decision (a concurrent first use that loses the race binds what the winner filled), and filled with what the
+// image has at the destination, owners and modes kept, as docker fills a new volume.
+void create_named_volume(Sys& sys, const LaunchPlan& plan, const Mount& m) {
+    const std::string what = describe(m);
+    std::string prefix;
+    const auto parent = m.source.substr(0, m.source.rfind('/'));
+    for (const auto& c : components(parent)) {
+        prefix += "/" + c;
+        if (int r = sys.mkdirat(AT_FDCWD, prefix.c_str(), 0700); r < 0 && r != -EEXIST)
+            throw_errno("mounts", what, -r, "creating the volumes directory " + prefix);
+    }
+    if (int r = sys.mkdirat(AT_FDCWD, m.source.c_str(), 0755); r == -EEXIST) return;
+    else if (r < 0) throw_errno("mounts", what, -r, "creating its directory " + m.source);
+    SysFd image(sys, sys.openat(AT_FDCWD, plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW, 0));
+    if (!image) throw_errno("mounts", "rootfs " + plan.rootfs, -image.get());
+    SysFd src(sys, open_in(sys, image.get(), m.destination));
+    if (src.get() == -ENOENT) return;  // nothing there in the image: an empty volume
+    if (!src) throw_errno("mounts", what, -src.get(), "looking " + m.destination + " up in the image");
+    struct stat st {};
+    if (int r = sys.fstat(src.get(), &st); r < 0) throw_errno("mounts", what, -r, m.destination + " in the image");
+    if (!S_ISDIR(st.st_mode)) return;
+    SysFd dst(sys, sys.openat2(AT_FDCWD, m.source.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS));
+    if (!dst) throw_errno("mounts", what, -dst.get(), "opening its directory " + m.source);
+    try {
+        copyup::copy_tree(sys, src.get(), dst.get(), m.destination, std::nullopt, plan.namespaces.user);
+    } catch (const Error& e) {
+        throw Error("mounts", what, e.cause() + " (filling the new volume from the image; it is left partly filled at " +
+                                        m.source + ": remove that directory to start afresh)");
+    }
+}
+
 // --- The rootfs layer (RootWrites::Layer): a --rootfs image is never written ---------------------------------
 //
 // Whatever the launch must create in the image (a mount point it lacks, the passwd/group entry of the workload)
@@ -539,6 +573,9 @@ void setup(Sys& sys, const LaunchPlan& plan) {
     // peer group before anything is bound, so the sandbox keeps receiving the host's mount events.
     if (int r = sys.mount(nullptr, "/", nullptr, MS_REC | (slave ? MS_SLAVE : MS_PRIVATE), nullptr); r < 0)
         throw_errno("mounts", slave ? "making / a slave" : "making / private", -r);
+    //    named volumes used for the first time are made now, filled from the image
+    for (const auto& m : plan.mounts)
+        if (m.kind == MountKind::Bind && m.fill) create_named_volume(sys, plan, m);
     // 2. the rootfs becomes a mount of its own (pivot_root needs one): a bind of the image, or, where the launch
     //    must write to a --rootfs image, the overlay of the rootfs layer (the image is never written)
     const bool protect = plan.root_writes == RootWrites::Layer;

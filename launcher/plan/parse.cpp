@@ -202,9 +202,20 @@ Mount volume(std::string_view option, std::string_view value) {
         bad(option, quoted(value) + " is not SRC:DST[:OPTIONS] (ro, rw, exec); use e.g. /srv/data:/data:ro");
     Mount m;
     m.kind = MountKind::Bind;
-    if (parts[0].empty() || parts[0].front() != '/')
-        bad(option, quoted(parts[0]) + " is not an absolute host path (named volumes are not supported)");
-    m.source = std::string(parts[0]);
+    if (!parts[0].empty() && parts[0].front() != '/') {
+        // a named volume, docker's names: [a-zA-Z0-9][a-zA-Z0-9_.-]*
+        const auto name = parts[0];
+        const bool ok = std::isalnum(static_cast<unsigned char>(name[0])) && name.size() <= 128 &&
+                        std::all_of(name.begin(), name.end(), [](char c) {
+                            return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+                        });
+        if (!ok) bad(option, quoted(name) + " is neither an absolute host path nor a volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)");
+        m.volume = std::string(name);
+    } else if (parts[0].empty()) {
+        bad(option, "'' is not an absolute host path or a volume name");
+    } else {
+        m.source = std::string(parts[0]);
+    }
     m.destination = sandbox_path(option, parts[1]);
     if (m.destination == "/") bad(option, "cannot mount a volume over /; use --rootfs");
     m.readonly = false;

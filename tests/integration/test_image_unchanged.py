@@ -12,7 +12,7 @@ import tempfile
 
 import pytest
 
-from conftest import HARDRUN, run, hardrun
+from conftest import ROOTFS, run, hardrun
 
 
 def snapshot(root):
@@ -205,3 +205,38 @@ def test_rootless_tmpfs_owner_must_be_mappable(tmp_rootfs):
     assert "cannot be mapped in a rootless user namespace" in p.stderr
     p = hardrun("run", "--rootfs", tmp_rootfs, "--tmpfs", "/srv:uid=abc", "--", "true")
     assert p.returncode == 125 and "is not a numeric uid" in p.stderr, p.stderr
+
+
+def test_named_volume_is_filled_from_the_image_once_and_persists(tmp_rootfs, as_user, host_dir):
+    os.makedirs(os.path.join(tmp_rootfs, "srv/www"))
+    with open(os.path.join(tmp_rootfs, "srv/www/index.html"), "w") as f:
+        f.write("hello\n")
+    os.chown(os.path.join(tmp_rootfs, "srv/www"), 10001, 10001)
+    os.chown(os.path.join(tmp_rootfs, "srv/www/index.html"), 10001, 10001)
+    vols = os.path.join(host_dir, "volumes")
+    if as_user is not None:
+        os.chown(host_dir, as_user, as_user)  # the rootless user's own volumes directory
+    before = snapshot(tmp_rootfs)
+    args = ["--volumes-dir", vols, "-v", "web:/srv/www"]
+    p = run(args + ["--", "sh", "-c", "cat /srv/www/index.html; echo more >> /srv/www/index.html; "
+                    "grep ' /srv/www ' /proc/self/mountinfo"], rootfs=tmp_rootfs, user=as_user, check=0)
+    lines = p.stdout.splitlines()
+    assert lines[0] == "hello", p.stdout + p.stderr
+    assert "noexec" in lines[1].split(" - ")[0] and "nosuid" in lines[1]  # secure by default, like a host volume
+    with open(os.path.join(vols, "web/index.html")) as f:
+        assert f.read() == "hello\nmore\n"  # the write landed in the volume, on the host
+    # the second run binds the volume as it is: not filled again, the write is still there
+    p = run(args + ["--", "cat", "/srv/www/index.html"], rootfs=tmp_rootfs, user=as_user, check=0)
+    assert p.stdout == "hello\nmore\n"
+    # a volume where the image has nothing starts empty
+    p = run(["--volumes-dir", vols, "-v", "empty:/data2", "--", "sh", "-c", "ls -A /data2 | wc -l"],
+            rootfs=tmp_rootfs, user=as_user, check=0)
+    assert p.stdout.strip() == "0"
+    assert_unchanged(before, tmp_rootfs)
+
+
+def test_named_volume_names_are_checked():
+    p = hardrun("run", "--rootfs", ROOTFS, "-v", "../x:/x", "--", "true")
+    assert p.returncode == 125 and "is neither an absolute host path nor a volume name" in p.stderr, p.stderr
+    p = hardrun("run", "--rootfs", ROOTFS, "-v", "a/b:/x", "--", "true")
+    assert p.returncode == 125 and "is neither an absolute host path nor a volume name" in p.stderr, p.stderr

@@ -17,6 +17,7 @@ struct RunFlags {
     std::string bundle;  // --bundle DIR (OCI config.json + rootfs): the OCI front end
     std::vector<std::string> command;
     std::string user;  // "" = default 10001:10001
+    std::string volumes_dir;  // named volumes (-v NAME:/path) live here (default: volumes_dir_default())
     std::string read_write;  // "" (read-only), "layer" (--read-write) or "image" (--read-write=image)
     bool read_only_given = false;  // --read-only (the default anyway)
     bool strict_profile = false;
@@ -39,6 +40,10 @@ void add_run_flags(CLI::App& app, RunFlags& flags);
 // bare --env names and stat()ing the rootfs/volume sources. Throws UsageError.
 // invoker_uid decides rootless mode (a user namespace) when not 0.
 LaunchPlan build_plan(const RunFlags& flags, uid_t invoker_uid);
+
+// Where named volumes (-v NAME:/path) live when --volumes-dir is not given: /var/lib/hardrun/volumes for root,
+// $XDG_DATA_HOME/hardrun/volumes or ~/.local/share/hardrun/volumes otherwise ("" when neither is set).
+std::string volumes_dir_default(uid_t invoker_uid);
 
 // The default mounts every sandbox gets (/proc, /dev, /dev/pts, /dev/shm, /dev/mqueue, /sys) and the
 // default masked/read-only /proc paths. Shared by the flag and the OCI front ends.

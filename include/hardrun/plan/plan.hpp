@@ -61,6 +61,9 @@ struct Mount {
     std::optional<uid_t> uid;           // tmpfs: owner of its root directory (uid=, a uid inside the sandbox)
     std::optional<gid_t> gid;           // tmpfs: group of its root directory (gid=)
     bool if_present = false;            // skipped when the image has no directory there (hardrun's /var/tmp)
+    std::string volume;                 // Bind of a named volume (-v NAME:/path): its name; source is its directory
+    bool fill = false;                  // a named volume that does not exist yet: created at launch and filled with
+                                        // the image's files at the destination before it is bound (docker's rule)
     bool operator==(const Mount&) const = default;
 };
 

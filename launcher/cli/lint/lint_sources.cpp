@@ -301,8 +301,10 @@ Subject from_flags(const std::vector<std::string>& args, const std::string& sour
     }
     for (const auto& v : f.volumes) {
         Mount m = parse::volume("--volume", v);
-        s.host_paths.push_back(m.source);
-        s.where["mount:" + m.source] = "--volume " + v;
+        if (m.volume.empty()) {  // a named volume is hardrun's own directory, not a host path
+            s.host_paths.push_back(m.source);
+            s.where["mount:" + m.source] = "--volume " + v;
+        }
         if (!m.readonly && !m.noexec) {
             s.exec_volumes.push_back({m.destination, false, "--volume " + v});
             s.where["volume:" + m.destination] = "--volume " + v;

@@ -180,6 +180,7 @@ void refuse_plan_flags(const RunFlags& f) {
     no(!f.read_write.empty() || f.read_only_given, "--read-write/--read-only");
     no(!f.tmpfs.empty(), "--tmpfs");
     no(!f.volumes.empty(), "--volume");
+    no(!f.volumes_dir.empty(), "--volumes-dir");
     no(!f.cap_add.empty() || !f.cap_drop.empty(), "--cap-add/--cap-drop");
     no(!f.security_opt.empty(), "--security-opt");
     no(!f.env.empty(), "--env");
