@@ -520,7 +520,7 @@ std::unique_ptr<Cgroup> Cgroup::create_scope(const LaunchPlan& plan) {
         const std::string path = *facts.v2_mount + rel;
         int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0) throw_errno("cgroups", "opening " + path, errno);
-        std::unique_ptr<Cgroup> cg(new Cgroup(path, UniqueFd(fd), plan.resources));
+        auto cg = std::make_unique<Cgroup>(Key{}, path, UniqueFd(fd), plan.resources);
         cg->unit_ = scope.unit;
         cg->holder_ = std::exchange(holder, -1);
         // Delegate=yes: the scope's own limit files are ours to write, with hardrun's writer and read-back
@@ -624,7 +624,7 @@ std::unique_ptr<Cgroup> Cgroup::create(const LaunchPlan& plan, const std::string
     reaper.watch(fd);
     if (log::verbose() && reaper.running())
         log::info("cgroup reaper started in " + std::to_string(reaper.start_us()) + " us");
-    std::unique_ptr<Cgroup> cg(new Cgroup(path, UniqueFd(fd), res));
+    auto cg = std::make_unique<Cgroup>(Key{}, path, UniqueFd(fd), res);
     cg->reaper_ = std::move(reaper);
     const std::string owner = owner_record();
     (void)::fsetxattr(fd, kOwnerXattr, owner.data(), owner.size(), 0);  // for gc(); optional
@@ -637,7 +637,7 @@ std::unique_ptr<Cgroup> Cgroup::create(const LaunchPlan& plan, const std::string
     return cg;
 }
 
-Cgroup::Cgroup(std::string path, UniqueFd dir, const Resources& limits)
+Cgroup::Cgroup(Key, std::string path, UniqueFd dir, const Resources& limits)
     : path_(std::move(path)), dir_(std::move(dir)), limits_(limits) {}
 
 Cgroup::~Cgroup() {

@@ -72,7 +72,13 @@ private:
 // Owns one cgroup directory hardrun created; the destructor kills what is left in it (cgroup.kill)
 // and removes it. A kill -9 of hardrun skips the destructor: for that, create() also starts a Reaper.
 class Cgroup {
+    // only create() can make one (a passkey: std::make_unique needs a public constructor)
+    struct Key {
+        explicit Key() = default;
+    };
+
 public:
+    Cgroup(Key, std::string path, UniqueFd dir, const Resources& limits);
     // Creates and configures the workload's cgroup, or returns nullptr when the plan asks for no
     // resource limit. Throws Error (fail closed) when limits were asked and cannot be applied here.
     // Before creating it, removes stale cgroups earlier hardrun processes left behind (see gc()).
@@ -98,7 +104,6 @@ public:
     void child_placed();
 
 private:
-    Cgroup(std::string path, UniqueFd dir, const Resources& limits);
     static std::unique_ptr<Cgroup> create_scope(const LaunchPlan& plan);
     std::string unit_;
     pid_t holder_ = -1;
