@@ -57,16 +57,51 @@ static int copy_self(const char *dst) {
     return ok;
 }
 
+/* The directories to try: the usual writable places, then every mount point of the sandbox (a volume or tmpfs
+ * anywhere, e.g. /data), as mountinfo lists them (octal escapes decoded), but /proc and /sys. */
+#define MAX_DIRS 96
+static int exec_dirs(char dirs[][256]) {
+    static const char *const usual[] = {"/tmp", "/dev/shm", "/var/tmp", "/run", "/var/cache", "/var/log", "/home", "/", NULL};
+    int n = 0;
+    for (int i = 0; usual[i]; ++i) snprintf(dirs[n++], 256, "%s", usual[i]);
+    FILE *mi = fopen("/proc/self/mountinfo", "re");
+    if (!mi) return n;
+    char line[4096];
+    while (n < MAX_DIRS && fgets(line, sizeof line, mi)) {
+        /* id parent major:minor root MOUNTPOINT ... */
+        char *f = line;
+        for (int k = 0; k < 4 && f; ++k) f = strchr(f, ' ') ? strchr(f, ' ') + 1 : NULL;
+        if (!f) continue;
+        char mp[256];
+        size_t j = 0;
+        for (; *f && *f != ' ' && j + 1 < sizeof mp; ++f) {
+            if (f[0] == '\\' && f[1] >= '0' && f[1] <= '3' && f[2] && f[3]) {
+                mp[j++] = (char)(((f[1] - '0') << 6) | ((f[2] - '0') << 3) | (f[3] - '0'));
+                f += 3;
+            } else {
+                mp[j++] = *f;
+            }
+        }
+        mp[j] = '\0';
+        if (!strncmp(mp, "/proc", 5) || !strncmp(mp, "/sys", 4)) continue;
+        int seen = 0;
+        for (int i = 0; i < n && !seen; ++i) seen = !strcmp(dirs[i], mp);
+        if (!seen) snprintf(dirs[n++], 256, "%s", mp);
+    }
+    fclose(mi);
+    return n;
+}
+
 static void p_exec_noexec(int argc, char **argv) {
     (void)argc, (void)argv;
-    static const char *const dirs[] = {"/tmp", "/dev/shm", "/var/tmp", "/run", "/var/cache", "/var/log",
-                                       "/home", "/", NULL};
+    static char dirs[MAX_DIRS][256];
+    const int ndirs = exec_dirs(dirs);
     const char *op = "execve() of a binary copied into a writable directory";
-    char tried[512] = "";
+    char tried[1024] = "";
     int last = 0;
-    for (int i = 0; dirs[i]; ++i) {
-        char path[128];
-        snprintf(path, sizeof path, "%s/.hardrun-probe-x%d", strcmp(dirs[i], "/") ? dirs[i] : "", (int)getpid());
+    for (int i = 0; i < ndirs; ++i) {
+        char path[300];
+        snprintf(path, sizeof path, "%.255s/.hardrun-probe-x%d", strcmp(dirs[i], "/") ? dirs[i] : "", (int)getpid());
         if (copy_self(path) != 0) continue;
         pid_t pid = fork();
         if (pid == 0) {

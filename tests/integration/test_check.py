@@ -77,9 +77,15 @@ def test_missing_limits_are_a_note_not_a_failure():
 
 def test_probe_verdict_counts_the_not_applicable_ones():
     code, r, _ = check("--probes")
-    verdicts = [p["verdict"] for p in r["probes"]]
+    # the plan sets no memory or pids limit: those three probes are findings (issue 15 item 6)
+    limit_probes = {"memory-limit", "pids-limit", "fork-bomb"}
+    assert {p["name"] for p in r["probes"] if p["verdict"] == "not-blocked"} == limit_probes, r["verdict"]
+    assert code == 1 and "3 probe(s) not blocked" in r["verdict"], r["verdict"]
+    verdicts = [p["verdict"] for p in r["probes"] if p["name"] not in limit_probes]
     blocked, na = verdicts.count("blocked"), verdicts.count("not-applicable")
-    assert code == 0 and blocked + na == len(verdicts), r["verdict"]
+    assert blocked + na == len(verdicts), r["verdict"]
+    code, r, _ = check("--probes", *[a for p in sorted(set(x["name"] for x in r["probes"]) - limit_probes) for a in ("--probe", p)])
+    assert code == 0, r["verdict"]
     if na:
         assert r["verdict"].startswith(f"{blocked} probe(s) blocked, {na} not applicable here"), r["verdict"]
         assert "every probe was blocked" not in r["verdict"]

@@ -178,7 +178,8 @@ std::vector<std::string> probe_defenses(const std::string& probe, const LaunchPl
             all = all && m.noexec;
         }
         if (all) c.add(w.empty() ? "no writable mount" : "noexec on every writable mount (" + list_text(dirs) + ")");
-        if (plan.landlock.mode != LandlockChoice::Mode::Off) c.add("Landlock (no execute where the plan says noexec)");
+        // Landlock follows the plan: where a writable mount allows exec, so does it
+        if (all && plan.landlock.mode != LandlockChoice::Mode::Off) c.add("Landlock (no execute where the plan says noexec)");
     } else if (n == "mknod-device") {
         c.seccomp({"mknodat", "mknod"});
         c.cap(CAP_MKNOD);

@@ -202,8 +202,10 @@ void run_probes(const CheckCommand& cmd, const LaunchPlan& plan, check::Report& 
         LaunchPlan p = base;
         p.args = {kProbeInSandbox, info.name};
         std::string limit_note;
+        std::string missing_limit;  // the plan sets none: a finding whatever the probe saw under a test limit
         if (info.name == "memory-limit") {
             if (!p.resources.memory_max) {
+                missing_limit = "the plan sets no memory limit, so nothing stops the workload from exhausting the host's memory (add --memory)";
                 p.resources.memory_max = kTestMemoryLimit;
                 p.resources.memory_swap_max = 0;
                 limit_note = "run with a test limit of " + parse::human_size(kTestMemoryLimit) + ": the plan sets none (add --memory)";
@@ -211,12 +213,14 @@ void run_probes(const CheckCommand& cmd, const LaunchPlan& plan, check::Report& 
             p.args.push_back(std::to_string(*p.resources.memory_max));
         } else if (info.name == "pids-limit" || info.name == "fork-bomb") {
             if (!p.resources.pids_max || *p.resources.pids_max < 0) {
+                missing_limit = "the plan sets no pids limit, so nothing stops a fork bomb from filling the host's process table (add --pids-limit)";
                 p.resources.pids_max = kTestPidsLimit;
                 limit_note = "run with a test limit of " + std::to_string(kTestPidsLimit) + " processes: the plan sets none (add --pids-limit)";
             }
             p.args.push_back(std::to_string(*p.resources.pids_max));
         }
-        const auto defenses = check::probe_defenses(info.name, p, program);
+        // (a test limit is no defense of this plan's)
+        const auto defenses = check::probe_defenses(info.name, missing_limit.empty() ? p : base, program);
         const std::string expected = check::expected_line(info, defenses);
         ProbeRun run = run_probe(p, prepared, first && first_evidence, program);
         if (first && first_evidence) *first_evidence = run.evidence;
@@ -231,6 +235,12 @@ void run_probes(const CheckCommand& cmd, const LaunchPlan& plan, check::Report& 
             res.passed = true;
         } else {
             res = check::probe_result(info, expected, run.stdout_text, run.outcome, limit_note);
+        }
+        if (!missing_limit.empty()) {
+            // the mechanism may work (the test limit stopped the probe), but this plan leaves the door open
+            res.detail = missing_limit + (res.detail.empty() ? "" : " [under a test limit: " + res.verdict + ", " + res.detail + "]");
+            res.verdict = "not-blocked";
+            res.passed = false;
         }
         rep.probes.push_back(res);
         if (!cmd.quiet && cmd.format == "human" && cmd.output.empty() && ::isatty(2))
