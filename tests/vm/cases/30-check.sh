@@ -14,15 +14,25 @@ test_probes_all_blocked_with_limits() {
   [ -x "$PROBE" ] || fail "$PROBE is not in the initramfs"
   n=$("$PROBE" list | wc -l)
   [ "$n" -ge 30 ] || fail "only $n probes"
-  check_cmd --probes
-  expect_rc 0 "every probe blocked under the default hardening"
+  check_cmd --probes --memory 128m --pids-limit 64
+  expect_rc 0 "every probe blocked under the default hardening with limits"
   expect_out "Escape probes ($n: $n blocked)"
   # the ones the build host cannot test, each blocked here for real
   for p in memory-limit pids-limit fork-bomb read-kcore sysrq-trigger load-module ioperm; do
     expect_eq "$(verdict_of $p)" blocked "$p"
   done
   expect_out "killed by the OOM killer at the memory limit"
-  expect_out "run with a test limit of 64 MiB: the plan sets none (add --memory)"
+}
+
+test_probes_fail_a_plan_without_limits() {
+  # issue 15 item 6: no limit is a finding, even though the test limit the probe then runs under stops it
+  check_cmd --probes --probe memory-limit --probe pids-limit --probe fork-bomb
+  expect_rc 1 "a plan without memory and pids limits"
+  for p in memory-limit pids-limit fork-bomb; do
+    expect_eq "$(verdict_of $p)" not-blocked "$p"
+  done
+  expect_out "the plan sets no memory limit"
+  expect_out "under a test limit: blocked, killed by the OOM killer"
 }
 
 test_probes_use_the_plans_own_limits() {
