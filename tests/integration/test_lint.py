@@ -15,7 +15,7 @@ def lint(*args):
 
 
 def test_hardened_inputs_pass():
-    for f in ("oci-hardened.json", "k8s-hardened-deployment.yaml", "hardrun-hardened.service"):
+    for f in ("oci-hardened.json", "k8s-hardened-deployment.yaml", "hardrun-hardened.service", "compose-hardened.yaml"):
         p = lint(os.path.join(DATA, f))
         assert p.returncode == 0, (f, p.stdout, p.stderr)
         assert "PASS" in p.stdout
@@ -141,3 +141,37 @@ def test_a_profile_allowing_clone3_is_a_finding(tmp_path):
     assert p.returncode == 1 and "seccomp.clone3" in p.stdout, p.stdout
     line = next(l for l in p.stdout.splitlines() if "seccomp.clone3" in l)
     assert "HIGH" in line or "high" in line, line
+
+
+def test_compose_file(tmp_path):
+    # issue 15 item 7: docker compose files, with the same rules and compose's own fixes, SARIF included
+    path = os.path.join(DATA, "compose-insecure.yaml")
+    p = lint("--format", "json", path)
+    assert p.returncode == 1, p.stderr
+    j = json.loads(p.stdout)
+    by = {s["name"]: {f["rule"]: f for f in s["findings"]} for s in j["subjects"]}
+    assert set(by) == {"service web", "service db"}
+    assert {"mounts.host-path", "caps.added", "tmpfs.exec", "volume.exec"} <= set(by["service web"])
+    assert {"privileged", "ns.host-network", "env.secret", "limits.pids"} <= set(by["service db"])
+    assert by["service db"]["limits.pids"]["fix"].startswith("pids_limit: 512")
+    assert by["service web"]["tmpfs.exec"]["fix"] == 'tmpfs: ["/run:noexec"]'
+    p = lint("--format", "sarif", path)
+    results = json.loads(p.stdout)["runs"][0]["results"]
+    host = [r for r in results if r["ruleId"] == "mounts.host-path"]
+    assert host and host[0]["locations"][0]["physicalLocation"]["region"]["startLine"] == 15
+
+
+def test_unsupported_file_says_what_lint_reads(tmp_path):
+    f = tmp_path / "notes.yaml"
+    f.write_text("title: nothing to lint\n")
+    p = lint(str(f))
+    assert p.returncode == 125 and len(p.stderr.splitlines()) == 1, p.stderr
+    assert "not a Kubernetes manifest, systemd unit, OCI config or compose file" in p.stderr
+
+
+def test_bundle_unit_fixes_are_ones_run_bundle_accepts():
+    # issue 15 item 7: hardrun@.service runs `run --bundle`, which refuses --memory: the fix names config.json
+    p = lint("--format", "json", os.path.join(ROOT, "contrib", "systemd", "hardrun@.service"))
+    fixes = [f["fix"] for s in json.loads(p.stdout)["subjects"] for f in s["findings"]]
+    assert fixes and not any("--memory" in x or "--pids-limit" in x for x in fixes), fixes
+    assert any("linux.resources.memory.limit" in x for x in fixes), fixes

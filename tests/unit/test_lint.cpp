@@ -321,3 +321,69 @@ TEST_CASE("lint: a seccomp profile that allows clone3 (its flags are in memory: 
     CHECK(it->message.find('\n') == std::string::npos);
     CHECK(rules_of(lint::load_file(kLint + "oci-hardened.json")).count("seccomp.clone3") == 0);
 }
+
+TEST_CASE("lint: docker compose services, with docker's defaults where a field is absent") {
+    const std::string bare = "services:\n  app:\n    image: debian\n";
+    auto s = lint::from_compose(bare, "compose.yaml");
+    REQUIRE(s.size() == 1);
+    CHECK(s[0].name == "service app");
+    CHECK(s[0].kind == "compose");
+    // docker's defaults: the image's user, a writable root, its capability set, no no_new_privs, no limits
+    CHECK(rules_of(s) == std::set<std::string>{"user.unknown", "fs.writable-root", "caps.not-dropped", "nnp.off",
+                                               "limits.memory", "limits.pids"});
+    const std::string hardened =
+        "services:\n"
+        "  web:\n"
+        "    image: nginx\n"
+        "    user: \"10001:10001\"\n"
+        "    read_only: true\n"
+        "    cap_drop: [ALL]\n"
+        "    security_opt: [\"no-new-privileges:true\"]\n"
+        "    tmpfs: [\"/run:noexec,size=16m\"]\n"
+        "    volumes:\n"
+        "      - ./html:/srv:ro\n"
+        "      - {type: tmpfs, target: /cache}\n"
+        "    deploy: {resources: {limits: {memory: 256M, pids: 64}}}\n";
+    s = lint::from_compose(hardened, "compose.yaml");
+    REQUIRE(s.size() == 1);
+    CHECK(s[0].uid == 10001);
+    CHECK(s[0].memory_limit == (256ULL << 20));
+    CHECK(s[0].pids_limit == 64);
+    CHECK(rules_of(s) == std::set<std::string>{"tmpfs.exec"});  // the long-syntax tmpfs: docker's are exec-able
+    const std::string weak =
+        "services:\n"
+        "  db:\n"
+        "    image: postgres\n"
+        "    user: root\n"
+        "    network_mode: host\n"
+        "    pid: host\n"
+        "    cap_add: [SYS_ADMIN]\n"
+        "    security_opt: [\"seccomp:unconfined\", \"apparmor=unconfined\"]\n"
+        "    mem_limit: 1g\n"
+        "    pids_limit: -1\n"
+        "    environment: [\"API_TOKEN=0123456789abcdef0123\"]\n"
+        "    volumes: [\"/var/run/docker.sock:/var/run/docker.sock\", \"pgdata:/var/lib/postgresql/data\"]\n"
+        "    devices: [\"/dev/sda:/dev/sda\"]\n";
+    s = lint::from_compose(weak, "compose.yaml");
+    auto got = rules_of(s);
+    for (const char* r : {"user.root", "ns.host-network", "ns.host-pid", "caps.added", "caps.not-dropped",
+                          "seccomp.unconfined", "apparmor.unconfined", "limits.pids", "env.secret", "mounts.host-path",
+                          "volume.exec", "devices.privileged", "nnp.off", "fs.writable-root"})
+        CHECK_MESSAGE(got.count(r), r);
+    CHECK_FALSE(got.count("limits.memory"));
+    // each fix speaks compose
+    for (const auto& f : lint::check(s[0]))
+        if (f.rule == "limits.pids") CHECK(f.fix.find("pids_limit:") != std::string::npos);
+    CHECK(lint::is_compose(bare));
+    CHECK_FALSE(lint::is_compose("apiVersion: v1\nkind: Pod\n"));
+}
+
+TEST_CASE("lint: a unit running hardrun run --bundle gets config.json fixes, which run --bundle accepts") {
+    auto s = lint::from_systemd_unit("[Service]\nExecStart=/usr/bin/hardrun run --bundle /nonexistent/%i\n", "hardrun@.service");
+    REQUIRE_FALSE(s.empty());
+    for (const auto& f : lint::check(s[0])) {
+        CHECK_MESSAGE(f.fix.find("--memory") == std::string::npos, f.fix);
+        CHECK_MESSAGE(f.fix.find("--pids-limit") == std::string::npos, f.fix);
+        if (f.rule == "limits.memory") CHECK(f.fix.find("linux.resources.memory.limit") != std::string::npos);
+    }
+}

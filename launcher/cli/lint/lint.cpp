@@ -115,10 +115,15 @@ Severity host_path_severity(const std::string& p) {
 
 struct Fixes {
     std::string kind;
-    // one phrasing per source kind: flags (and systemd), oci, kubernetes
-    std::string pick(const std::string& flags, const std::string& oci, const std::string& k8s) const {
+    // one phrasing per source kind: flags (and systemd), oci, kubernetes, compose (the flags' when not given). A
+    // systemd unit running `hardrun run --bundle` takes its plan from the bundle's config.json (run refuses plan
+    // flags with --bundle): its fixes are config.json's.
+    std::string pick(const std::string& flags, const std::string& oci, const std::string& k8s,
+                     const std::string& compose = "") const {
         if (kind == "oci") return oci;
+        if (kind == "systemd-bundle") return oci + " (in the bundle's config.json: run --bundle refuses plan flags)";
         if (kind == "kubernetes") return k8s;
+        if (kind == "compose" && !compose.empty()) return compose;
         return flags;
     }
 };
@@ -180,20 +185,23 @@ std::vector<Finding> check(const Subject& s) {
     if (s.uid && *s.uid == 0)
         add("user.root", Severity::High, "the workload runs as uid 0 (root)",
             fx.pick("--user 10001 (a fixed non-root uid; hardrun's default)", "process.user.uid: 10001 (a fixed non-root uid)",
-                    "securityContext: {runAsNonRoot: true, runAsUser: 10001}"),
+                    "securityContext: {runAsNonRoot: true, runAsUser: 10001}", "user: \"10001:10001\" (a fixed non-root uid)"),
             "uid");
     else if (!s.uid && !s.run_as_non_root)
         add("user.unknown", Severity::Medium, "no user is set and runAsNonRoot is not true: the image's USER decides, often root",
-            fx.pick("--user 10001", "process.user.uid: 10001", "securityContext: {runAsNonRoot: true, runAsUser: 10001}"), "uid");
+            fx.pick("--user 10001", "process.user.uid: 10001", "securityContext: {runAsNonRoot: true, runAsUser: 10001}",
+                    "user: \"10001:10001\""),
+            "uid");
     else if (s.uid && *s.uid == 65534)
         add("user.nobody", Severity::Low, "uid 65534 'nobody' is shared by many daemons and may own host files",
-            fx.pick("--user 10001 (a purpose-built uid)", "process.user.uid: 10001", "runAsUser: 10001"), "uid");
+            fx.pick("--user 10001 (a purpose-built uid)", "process.user.uid: 10001", "runAsUser: 10001", "user: \"10001:10001\""), "uid");
     // filesystem
     if (!s.readonly_root)
         add("fs.writable-root", Severity::Medium, "the root filesystem is writable: an attacker can change binaries and plant tools",
             fx.pick("drop --read-write (read-only is hardrun's default) and add --tmpfs or -v where it writes",
                     "root.readonly: true, plus tmpfs or bind mounts where it writes",
-                    "readOnlyRootFilesystem: true, plus emptyDir volumes where it writes"),
+                    "readOnlyRootFilesystem: true, plus emptyDir volumes where it writes",
+                    "read_only: true, plus tmpfs: entries or volumes where it writes"),
             "readonly_root");
     if (s.writes_image)
         add("fs.writes-image", Severity::Medium,
@@ -207,24 +215,30 @@ std::vector<Finding> check(const Subject& s) {
             const std::string c = cap_name(c0);
             add("caps.added", cap_severity(c), (c == "ALL" ? std::string("every capability is added") : c + " is added"),
                 fx.pick("remove --cap-add " + (c == "ALL" ? c : c.substr(4)), "remove " + c + " from process.capabilities",
-                        "remove " + (c == "ALL" ? c : c.substr(4)) + " from securityContext.capabilities.add") +
+                        "remove " + (c == "ALL" ? c : c.substr(4)) + " from securityContext.capabilities.add",
+                        "remove " + (c == "ALL" ? c : c.substr(4)) + " from cap_add") +
                     "; " + cap_hint(c),
                 "caps");
         }
         if (!s.caps_dropped)
             add("caps.not-dropped", Severity::High, "capabilities.drop does not contain ALL: the runtime's default set (about 14) stays",
-                "securityContext.capabilities: {drop: [ALL]} (and add back only what testing proves is needed)", "caps");
+                fx.pick("securityContext.capabilities: {drop: [ALL]} (and add back only what testing proves is needed)",
+                        "securityContext.capabilities: {drop: [ALL]} (and add back only what testing proves is needed)",
+                        "securityContext.capabilities: {drop: [ALL]} (and add back only what testing proves is needed)",
+                        "cap_drop: [ALL] (and cap_add only what testing proves is needed)"),
+                "caps");
         if (!s.no_new_privs)
             add("nnp.off", Severity::High, "no_new_privs is off: setuid binaries and file capabilities can raise privileges",
                 fx.pick("drop --security-opt no-new-privileges=false (on is hardrun's default)", "process.noNewPrivileges: true",
-                        "securityContext.allowPrivilegeEscalation: false"),
+                        "securityContext.allowPrivilegeEscalation: false", "security_opt: [\"no-new-privileges:true\"]"),
                 "nnp");
         // confinement
         if (s.seccomp == Confinement::Unconfined)
             add("seccomp.unconfined", Severity::High, "seccomp is unconfined: every syscall reaches the kernel",
                 fx.pick("drop --security-opt seccomp=unconfined; record a tight profile with `hardrun seccomp record`",
                         "add a linux.seccomp profile (`hardrun spec` embeds hardrun's default) and remove org.hardrun.seccomp=unconfined",
-                        "securityContext.seccompProfile: {type: RuntimeDefault}"),
+                        "securityContext.seccompProfile: {type: RuntimeDefault}",
+                        "drop seccomp:unconfined from security_opt (docker's default profile applies)"),
                 "seccomp");
         else if (s.seccomp == Confinement::Unset)
             add("seccomp.unset", Severity::Medium,
@@ -249,7 +263,8 @@ std::vector<Finding> check(const Subject& s) {
         if (s.apparmor == Confinement::Unconfined)
             add("apparmor.unconfined", Severity::Medium, "AppArmor is unconfined (where AppArmor is enabled)",
                 fx.pick("drop --security-opt apparmor=unconfined (hardrun-default is applied where AppArmor is enabled)",
-                        "process.apparmorProfile: hardrun-default", "securityContext.appArmorProfile: {type: RuntimeDefault}"),
+                        "process.apparmorProfile: hardrun-default", "securityContext.appArmorProfile: {type: RuntimeDefault}",
+                        "drop apparmor:unconfined from security_opt"),
                 "apparmor");
         if (s.landlock_off)
             add("landlock.off", Severity::Low, "Landlock is turned off", "drop --landlock off", "landlock");
@@ -262,24 +277,25 @@ std::vector<Finding> check(const Subject& s) {
     // namespaces
     if (s.host_network)
         add("ns.host-network", Severity::High, "the host's network namespace: host services on localhost and every interface are reachable",
-            fx.pick("--network none (hardrun's default)", "add {\"type\": \"network\"} to linux.namespaces", "hostNetwork: false"),
+            fx.pick("--network none (hardrun's default)", "add {\"type\": \"network\"} to linux.namespaces", "hostNetwork: false",
+                    "drop network_mode: host (publish the ports it serves with ports:)"),
             "host_network");
     if (s.host_pid)
         add("ns.host-pid", Severity::High, "the host's pid namespace: every host process is visible (and signalable)",
-            fx.pick("hardrun always creates a pid namespace", "add {\"type\": \"pid\"} to linux.namespaces", "hostPID: false"), "host_pid");
+            fx.pick("hardrun always creates a pid namespace", "add {\"type\": \"pid\"} to linux.namespaces", "hostPID: false", "drop pid: host"), "host_pid");
     if (s.host_ipc)
         add("ns.host-ipc", Severity::Medium, "the host's ipc namespace: host shared memory and semaphores are reachable",
-            fx.pick("hardrun always creates an ipc namespace", "add {\"type\": \"ipc\"} to linux.namespaces", "hostIPC: false"), "host_ipc");
+            fx.pick("hardrun always creates an ipc namespace", "add {\"type\": \"ipc\"} to linux.namespaces", "hostIPC: false", "drop ipc: host"), "host_ipc");
     if (s.host_uts)
         add("ns.host-uts", Severity::Low, "the host's uts namespace: the workload can rename the host (with CAP_SYS_ADMIN)",
-            fx.pick("hardrun always creates a uts namespace", "add {\"type\": \"uts\"} to linux.namespaces", "(no Pod field)"), "host_uts");
+            fx.pick("hardrun always creates a uts namespace", "add {\"type\": \"uts\"} to linux.namespaces", "(no Pod field)", "drop uts: host"), "host_uts");
     for (const auto& j : s.joined_namespaces)
         add("ns.joined", Severity::Info, "joins the existing namespace " + j, "make sure it is not a host namespace", "namespaces");
     // devices and host paths
     for (const auto& d : s.devices)
         add("devices.privileged", Severity::Critical, "host device reachable: " + d,
             fx.pick("remove the volume of the device", "remove it from linux.devices / the allow rule from linux.resources.devices",
-                    "remove the hostPath volume of the device"),
+                    "remove the hostPath volume of the device", "remove it from devices: (or its volume)"),
             s.where.count("device:" + d) ? "device:" + d : "devices");
     for (const auto& p : s.host_paths) {
         Severity sev = host_path_severity(p);
@@ -290,12 +306,15 @@ std::vector<Finding> check(const Subject& s) {
     // resources
     if (!s.memory_limit)
         add("limits.memory", Severity::Medium, "no memory limit: one workload can exhaust the host's memory",
-            fx.pick("--memory 512m (sized from `hardrun check`'s peak)", "linux.resources.memory.limit", "resources.limits.memory"),
+            fx.pick("--memory 512m (sized from `hardrun check`'s peak)", "linux.resources.memory.limit", "resources.limits.memory",
+                    "mem_limit: 512m (or deploy.resources.limits.memory)"),
             "memory");
     if (!s.pids_limit || *s.pids_limit <= 0) {
         if (s.pids_limit_settable)
             add("limits.pids", Severity::Medium, "no pids limit: a fork bomb takes the host's process table",
-                fx.pick("--pids-limit 512", "linux.resources.pids.limit", "the kubelet's podPidsLimit"), "pids");
+                fx.pick("--pids-limit 512", "linux.resources.pids.limit", "the kubelet's podPidsLimit",
+                        "pids_limit: 512 (or deploy.resources.limits.pids)"),
+                "pids");
         else  // nothing the manifest can change: a note, not a failure
             add("limits.pids", Severity::Info, "a Pod cannot limit its processes: a fork bomb takes the node's process table",
                 "set podPidsLimit in the kubelet configuration", "pids");
@@ -305,20 +324,22 @@ std::vector<Finding> check(const Subject& s) {
             if (!t.noexec && t.destination != "/dev") {
                 add("tmpfs.exec", Severity::Low, "tmpfs " + t.destination + " allows exec: a dropped binary can run",
                     fx.pick("--tmpfs " + t.destination + ":noexec", "add \"noexec\" to the options of the tmpfs at " + t.destination,
-                            "(not settable for emptyDir)"),
+                            "(not settable for emptyDir)", "tmpfs: [\"" + t.destination + ":noexec\"]"),
                     "tmpfs:" + t.destination);
             }
     for (const auto& v : s.exec_volumes)
         add("volume.exec", Severity::Low, "volume " + v.destination + " is writable and allows exec: a dropped binary can run",
             fx.pick("drop exec from the volume (hardrun's volumes are noexec by default), or mount it :ro,exec",
                     "add \"noexec\" (or \"ro\") to the options of the mount at " + v.destination,
-                    "(not settable for Kubernetes volumes)"),
+                    "(not settable for Kubernetes volumes)",
+                    "mount it read_only where the workload need not write (docker mounts volumes exec-able; "
+                    "run it with hardrun, whose volumes are noexec)"),
             "volume:" + v.destination);
     for (const auto& e : s.env) {
         if (e.from_secret || !looks_secret(e.name, e.value)) continue;
         add("env.secret", Severity::High, "environment variable " + e.name + " holds a secret: it leaks into /proc, logs and crash dumps",
             fx.pick("--secret FILE (the workload reads /run/secrets/NAME)", "mount the secret as a read-only file instead of process.env",
-                    "valueFrom.secretKeyRef, or better a Secret volume"),
+                    "valueFrom.secretKeyRef, or better a Secret volume", "secrets: (the service reads /run/secrets/NAME)"),
             "env:" + e.name);
     }
     return out;

@@ -426,7 +426,8 @@ std::vector<Subject> from_systemd_unit(const std::string& text, const std::strin
         if (i + 1 >= words.size()) continue;
         std::vector<std::string> flags(words.begin() + static_cast<std::ptrdiff_t>(i) + 2, words.end());
         Subject s = from_flags(flags, source, env);
-        s.kind = "systemd";
+        const bool bundle = std::any_of(flags.begin(), flags.end(), [](const std::string& w) { return w == "--bundle" || w.starts_with("--bundle="); });
+        s.kind = bundle ? "systemd-bundle" : "systemd";
         s.name = basename_of(source) + " ExecStart (line " + std::to_string(ln) + ")";
         s.start_line = ln;
         s.line.clear();
@@ -473,6 +474,9 @@ std::vector<Subject> load_file(const std::string& path0) {
         if (j.is_object() && (j.contains("ociVersion") || j.contains("process") || j.contains("root"))) return oci_subjects(j, path, text);
         throw Error("lint", path, "JSON that is neither an OCI config.json nor a Kubernetes manifest");
     }
+    if (is_compose(text)) return from_compose(text, path);
+    if (text.find("kind:") == std::string::npos || text.find("apiVersion:") == std::string::npos)
+        throw Error("lint", path, "not a Kubernetes manifest, systemd unit, OCI config or compose file");
     return from_kubernetes(text, path);
 }
 

@@ -36,7 +36,7 @@ struct EnvVar {
 // "process.user.uid" (a JSON path) or "spec.containers[0].securityContext.runAsUser"; lines are 1-based, 0 unknown.
 struct Subject {
     std::string source;  // the file, or "flags"
-    std::string kind;    // "oci", "flags", "systemd", "kubernetes"
+    std::string kind;    // "oci", "flags", "systemd", "systemd-bundle" (run --bundle), "kubernetes", "compose"
     std::string name;    // "config.json", "Deployment/web container app", "hardrun.service ExecStart"
     // identity
     std::optional<long> uid;        // nullopt: decided by the image (may be root)
@@ -111,6 +111,9 @@ std::vector<Subject> load_file(const std::string& path);
 std::vector<Subject> from_oci(const nlohmann::json& config, const std::string& source, const std::string& text);
 std::vector<Subject> from_kubernetes(const std::string& yaml_text, const std::string& source);
 std::vector<Subject> from_systemd_unit(const std::string& text, const std::string& source);
+// docker compose files: one subject per service, docker's defaults where a field is absent (lint_compose.cpp).
+bool is_compose(const std::string& yaml_text);
+std::vector<Subject> from_compose(const std::string& yaml_text, const std::string& source);
 // `hardrun run` flags (the words after "run"); source names them in the report.
 Subject from_flags(const std::vector<std::string>& args, const std::string& source,
                    const std::map<std::string, std::string>& environment = {});
