@@ -109,10 +109,24 @@ SysFd resolve_target(Sys& sys, int rootfd, const std::string& dest, bool want_fi
                                 (r == -EROFS ? " (the rootfs is on a read-only filesystem: create it in the image)" : ""));
             fd = sys.openat2(cur.get(), c.c_str(), O_PATH | O_CLOEXEC, 0, kResolve);
         }
-        if (fd == -ELOOP || fd == -EXDEV)
+        if (fd == -ELOOP || fd == -EXDEV) {
+            // name where the image's link leads (/var/run -> /run): mounting there is what the user meant
+            char target[4096];
+            const long n = sys.readlinkat(cur.get(), c.c_str(), target, sizeof target - 1);
+            std::string hint;
+            if (n > 0) {
+                std::string to(target, static_cast<std::size_t>(n));
+                std::string here;
+                for (std::size_t k = 0; k <= i; ++k) here += "/" + comps[k];
+                std::string rest;
+                for (std::size_t k = i + 1; k < comps.size(); ++k) rest += "/" + comps[k];
+                hint = " (" + here + " -> " + to + " in the image" +
+                       (to.starts_with("/") ? ": mount at " + to + rest + " instead)" : ")");
+            }
             throw Error("mounts", what,
                         "the mount target's path component '" + c +
-                            "' in the rootfs is a symlink; refusing to follow it (mount targets must be real directories)");
+                            "' in the rootfs is a symlink; refusing to follow it (mount targets must be real directories)" + hint);
+        }
         if (fd < 0) throw_errno("mounts", what, -fd);
         cur = SysFd(sys, fd);
     }

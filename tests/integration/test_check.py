@@ -286,3 +286,21 @@ def test_init_reads_the_workload_not_the_reaper():
     assert code == 1
     assert any(f.startswith("mount a tmpfs or a volume at /etc") for f in fixes(r))
     assert "NoNewPrivs:\t1" in err and layer(r, "no_new_privs")["evidence"] == "NoNewPrivs 1"
+
+
+def test_a_symlinked_var_run_gets_the_advice_to_mount_run(tmp_rootfs):
+    # issue 15 item 4(d): Debian's /var/run is a symlink into /run; a mount target never runs through a symlink,
+    # so the fix names /run, and a flag at /var/run says where the link leads
+    link = os.path.join(tmp_rootfs, "var", "run")
+    if os.path.isdir(link) and not os.path.islink(link):
+        os.rmdir(link)
+    os.symlink("/run", link)
+    code, r, _ = check("--diagnose", "--", "sh", "-c", "echo 1 > /var/run/app.pid", rootfs=tmp_rootfs)
+    assert code == 1, r["verdict"]
+    assert any(f.startswith("mount a tmpfs or a volume at /run (--tmpfs /run:noexec") for f in fixes(r)), r["findings"]
+    p = hardrun("run", "--rootfs", tmp_rootfs, "--tmpfs", "/var/run/app", "--", "true")
+    assert p.returncode == 125 and len(p.stderr.splitlines()) == 1, p.stderr
+    assert "(/var/run -> /run in the image: mount at /run/app instead)" in p.stderr
+    # the fix works
+    code, r, _ = check("--tmpfs", "/run", "--", "sh", "-c", "echo 1 > /var/run/app.pid", rootfs=tmp_rootfs)
+    assert code == 0, r["verdict"]

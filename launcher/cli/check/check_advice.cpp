@@ -1,9 +1,11 @@
 // What the hardening refused, and the fix for each: from the failing syscalls the tracer saw (--diagnose), the
 // seccomp filter's denials (user-notification report) and the outcome (OOM, pids limit, setup errors).
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <linux/capability.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -24,6 +26,40 @@ std::string dirname_of(const std::string& p) {
     auto slash = p.rfind('/');
     if (slash == std::string::npos || slash == 0) return "/";
     return p.substr(0, slash);
+}
+
+// A directory as the image resolves it: its symlinks followed inside the rootfs (/var/run -> /run), so the fix
+// names a path hardrun can mount on (mount targets never run through a symlink). The path itself where the
+// rootfs cannot be read; for a path that does not exist, its longest existing parent is resolved.
+std::string image_path(const LaunchPlan& plan, const std::string& dir) {
+    if (plan.rootfs.empty() || dir.empty() || dir[0] != '/') return dir;
+    const int root = ::open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0) return dir;
+    std::string head = dir, tail;
+    std::string out = dir;
+    for (;;) {
+        struct open_how how {};
+        how.flags = O_PATH | O_CLOEXEC;
+        how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+        const long fd = ::syscall(SYS_openat2, root, head.c_str(), &how, sizeof how);
+        if (fd >= 0) {
+            char buf[4096];
+            const ssize_t n = ::readlink(("/proc/self/fd/" + std::to_string(fd)).c_str(), buf, sizeof buf - 1);
+            ::close(static_cast<int>(fd));
+            if (n > 0) {
+                const std::string real(buf, static_cast<std::size_t>(n));
+                if (real == plan.rootfs) out = tail.empty() ? "/" : tail;
+                else if (real.starts_with(plan.rootfs + "/")) out = real.substr(plan.rootfs.size()) + tail;
+            }
+            break;
+        }
+        if (errno != ENOENT || head == "/") break;
+        const auto slash = head.rfind('/');
+        tail = head.substr(slash) + tail;
+        head = slash == 0 ? "/" : head.substr(0, slash);
+    }
+    ::close(root);
+    return out;
 }
 
 std::string errno_name(int err) {
@@ -227,7 +263,7 @@ std::vector<Finding> advise(const LaunchPlan& plan, const std::vector<FailedCall
             continue;
         }
         if (!path.empty() && path[0] == '/' && writes(f) && (f.err == EROFS || f.err == EACCES)) {
-            std::string dir = is_mkdir(f) ? path : dirname_of(path);
+            std::string dir = image_path(plan, is_mkdir(f) ? path : dirname_of(path));
             Finding x;
             x.kind = "filesystem";
             x.count = f.count;
