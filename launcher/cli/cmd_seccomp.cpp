@@ -13,6 +13,7 @@
 #include "hardrun/support/data_file.hpp"
 #include "hardrun/support/error.hpp"
 #include "hardrun/support/files.hpp"
+#include "hardrun/support/json_text.hpp"
 #include "hardrun/config/flags.hpp"
 #include "hardrun/launch/launch.hpp"
 #include "hardrun/support/log.hpp"
@@ -209,18 +210,26 @@ void register_show(CLI::App& parent) {
 void register_record(CLI::App& parent) {
     struct Opts {
         RunFlags flags;
-        std::string output;
+        std::string output, merge;
         bool quiet = false;
     };
     auto o = std::make_shared<Opts>();
     CLI::App* sub = parent.add_subcommand(
         "record", "Run a workload (every layer on) and write a minimal seccomp profile of the syscalls it made");
     sub->add_option("-o,--output", o->output, "The profile to write (Docker JSON format)")->required();
+    sub->add_option("--merge", o->merge,
+                    "Grow an earlier profile: what it allows stays allowed and this run's syscalls are added "
+                    "(e.g. --merge app.json -o app.json; its comment lists every run)");
     sub->add_flag("-q,--quiet", o->quiet, "Do not print warnings");
     add_run_flags(*sub, o->flags);
     sub->callback([o] {
         LaunchPlan plan = plan_from_flags_or_bundle(o->flags);
         if (!o->quiet) print_warnings(plan);
+        seccomp::Supervisor::Earlier earlier;
+        if (!o->merge.empty()) {  // read before the run: -o may name the same file
+            const std::string text = seccomp::read_profile_file(o->merge);
+            earlier = seccomp::Supervisor::earlier_profile(parse_json(text, "seccomp record", o->merge, "not valid JSON"), o->merge);
+        }
         seccomp::Supervisor sup(plan, seccomp::Mode::Record);
         LaunchOptions options;
         sup.attach(options);
@@ -229,7 +238,7 @@ void register_record(CLI::App& parent) {
         std::string command;
         for (const auto& a : plan.args) command += (command.empty() ? "" : " ") + a;
         std::vector<std::string> skipped;
-        nlohmann::ordered_json profile = sup.recorded_profile(command, &skipped);
+        nlohmann::ordered_json profile = sup.recorded_profile(command, earlier, &skipped);
         for (const auto& s : skipped) log::warning("seccomp record: " + s + " has no name hardrun knows; left out of the profile");
         if (out.error) {
             report_outcome(out, plan);

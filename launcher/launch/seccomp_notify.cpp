@@ -230,6 +230,49 @@ json rule_json(const std::vector<std::string>& names, const Action& action, cons
 }  // namespace
 
 json Supervisor::recorded_profile(const std::string& command, std::vector<std::string>* skipped) const {
+    return recorded_profile(command, Earlier{}, skipped);
+}
+
+namespace {
+constexpr const char* kRunsFrom = " seccomp record from: ";
+constexpr const char* kRunsEnd = ". The syscalls the workload made";
+constexpr const char* kRunSep = " | ";
+}  // namespace
+
+Supervisor::Earlier Supervisor::earlier_profile(const nlohmann::json& p, const std::string& source) {
+    Earlier e;
+    if (!p.is_object() || !p.contains("syscalls") || !p.at("syscalls").is_array())
+        throw Error("seccomp record", source, "--merge needs a profile in Docker's format (a syscalls list), such as one seccomp record wrote");
+    for (const auto& r : p.at("syscalls")) {
+        if (!r.is_object() || r.value("action", "") != "SCMP_ACT_ALLOW") continue;
+        if (r.contains("names") && r.at("names").is_array())
+            for (const auto& n : r.at("names"))
+                if (n.is_string()) e.allowed.insert(n.get<std::string>());
+        if (r.contains("name") && r.at("name").is_string()) e.allowed.insert(r.at("name").get<std::string>());
+    }
+    if (p.contains("archMap") && p.at("archMap").is_array())
+        for (const auto& a : p.at("archMap"))
+            if (a.is_object() && a.contains("subArchitectures") && a.at("subArchitectures").is_array())
+                for (const auto& s : a.at("subArchitectures"))
+                    if (s.is_string()) e.sub_arches.insert(s.get<std::string>());
+    // the runs it came from, as this function's own comment lists them
+    const std::string comment = p.value("comment", "");
+    const auto from = comment.find(kRunsFrom), end = comment.find(kRunsEnd);
+    if (from != std::string::npos && end != std::string::npos && end > from) {
+        std::string runs = comment.substr(from + std::strlen(kRunsFrom), end - from - std::strlen(kRunsFrom));
+        for (std::size_t i = 0;;) {
+            const auto j = runs.find(kRunSep, i);
+            e.runs.push_back(runs.substr(i, j == std::string::npos ? j : j - i));
+            if (j == std::string::npos) break;
+            i = j + std::strlen(kRunSep);
+        }
+    } else {
+        e.runs.push_back("the profile " + source);
+    }
+    return e;
+}
+
+json Supervisor::recorded_profile(const std::string& command, const Earlier& earlier, std::vector<std::string>* skipped) const {
     const Resolved* base = prepared_->resolved.get();
     const ArchInfo* native = find_arch(prepared_->native_arch);
     if (!native) native = &native_arch();
@@ -245,6 +288,8 @@ json Supervisor::recorded_profile(const std::string& command, std::vector<std::s
         }
         (c.allowed ? allowed : denied).insert(c.name);
     }
+    allowed.insert(earlier.allowed.begin(), earlier.allowed.end());
+    sub_arches.insert(earlier.sub_arches.begin(), earlier.sub_arches.end());
     auto base_rules = [&](const std::string& name) {
         std::vector<const ResolvedRule*> out;
         if (base)
@@ -294,8 +339,10 @@ json Supervisor::recorded_profile(const std::string& command, std::vector<std::s
                                      "the newest syscall " + base_name + " knows: syscalls up to it are refused with EPERM, "
                                      "newer ones get ENOSYS"));
     json profile;
-    profile["comment"] = "Recorded by hardrun " + std::string(HARDRUN_VERSION) + " seccomp record from: " + command +
-                         ". The syscalls the workload made; argument restrictions kept from " + base_name + ".";
+    std::string runs;
+    for (const auto& r : earlier.runs) runs += r + kRunSep;
+    profile["comment"] = "Recorded by hardrun " + std::string(HARDRUN_VERSION) + kRunsFrom + runs + command + kRunsEnd +
+                         (earlier.runs.empty() ? "" : " in each run") + "; argument restrictions kept from " + base_name + ".";
     profile["defaultAction"] = "SCMP_ACT_ERRNO";
     profile["defaultErrnoRet"] = EPERM;
     profile["archMap"] = json::array({{{"architecture", native->scmp_name},

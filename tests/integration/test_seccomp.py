@@ -206,6 +206,35 @@ def test_recorded_shell_profile_refuses_new_behaviour(tmp_path):
     assert "Operation not permitted" in p.stderr
 
 
+def test_record_merge_grows_a_profile_over_several_runs(tmp_path):
+    # issue 15 item 3: a profile recorded from one run breaks on a slightly different one; --merge grows it
+    profile = tmp_path / "app.json"
+    first = ["sh", "-c", "echo hello"]
+    second = ["sh", "-c", "mkdir /tmp/x && echo made"]
+    rec = hardrun("seccomp", "record", "-q", "-o", str(profile), "--rootfs", ROOTFS, "--", *first)
+    assert rec.returncode == 0, rec.stderr
+    p = run(["--security-opt", f"seccomp={profile}", "--", *second])
+    assert p.returncode != 0 and "made" not in p.stdout  # the first run's profile refuses the second run
+    before = {n for r in json.load(open(profile))["syscalls"] if r["action"] == "SCMP_ACT_ALLOW" for n in r["names"]}
+    rec = hardrun("seccomp", "record", "-q", "--merge", str(profile), "-o", str(profile), "--rootfs", ROOTFS, "--", *second)
+    assert rec.returncode == 0, rec.stderr
+    doc = json.load(open(profile))
+    after = {n for r in doc["syscalls"] if r["action"] == "SCMP_ACT_ALLOW" for n in r["names"]}
+    assert before <= after and ("mkdir" in after or "mkdirat" in after), (before, after)
+    # both runs work under the merged profile, and it still refuses what neither did
+    assert run(["--security-opt", f"seccomp={profile}", "--", *first], check=0).stdout == "hello\n"
+    assert run(["--security-opt", f"seccomp={profile}", "--", *second], check=0).stdout == "made\n"
+    p, res = sysx(["unshare", "mount"], "--security-opt", f"seccomp={profile}")
+    assert refused(res["unshare"]) and refused(res["mount"]), res
+    # the comment lists every run it came from
+    assert "seccomp record from: sh -c echo hello | sh -c mkdir /tmp/x && echo made." in doc["comment"], doc["comment"]
+    # a file that is not a profile is refused with one line
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"hello": 1}')
+    rec = hardrun("seccomp", "record", "--merge", str(bad), "-o", str(tmp_path / "o.json"), "--rootfs", ROOTFS, "--", "true")
+    assert rec.returncode == 125 and "--merge needs a profile in Docker's format" in rec.stderr, rec.stderr
+
+
 def test_strict_profile_serves_http_and_refuses_identity_changes():
     script = ("echo hi > /tmp/index.html; httpd -p 127.0.0.1:8080 -h /tmp && "
               "wget -qO- http://127.0.0.1:8080/index.html; sysx setuid packet inet vsock personality ptrace")

@@ -30,6 +30,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -92,6 +93,17 @@ public:
     // Record: the minimal allowlist profile (Docker JSON format). `command` goes into its comment.
     // Names of syscalls hardrun cannot name are left out and listed in `skipped`.
     nlohmann::ordered_json recorded_profile(const std::string& command, std::vector<std::string>* skipped = nullptr) const;
+    // Record --merge: what an earlier profile brings in. Its allowed syscalls count as made by this run (their
+    // argument restrictions are taken from the base profile again), its sub-architectures stay, and its runs are
+    // listed before this one in the comment.
+    struct Earlier {
+        std::set<std::string> allowed;
+        std::set<std::string> sub_arches;
+        std::vector<std::string> runs;
+    };
+    static Earlier earlier_profile(const nlohmann::json& profile, const std::string& source);
+    nlohmann::ordered_json recorded_profile(const std::string& command, const Earlier& earlier,
+                                            std::vector<std::string>* skipped) const;
 
 private:
     struct Entry {
