@@ -75,7 +75,7 @@ def test_no_command():
     (["--cpus", "x"], "--cpus"),
     (["--user", "root"], "--user"),
     (["--tmpfs", "tmp"], "--tmpfs"),
-    (["--volume", "relative:/x"], "--volume"),
+    (["--volume", "rel/ative:/x"], "--volume"),  # ("relative:/x" is a named volume)
     (["--cap-add", "NOPE"], "--cap-add"),
     (["--ulimit", "nofile"], "--ulimit"),
     (["--security-opt", "what=ever"], "--security-opt"),
