@@ -125,10 +125,10 @@ class Service:
     """One `hardrun run` in the background, its output in a file. stop() sends SIGTERM to hardrun (the
     supervisor, which forwards it to the workload) and returns hardrun's exit status."""
 
-    def __init__(self, args, *, user=None, pass_fds=(), listen_fd=None, tmpdir):
-        self.cmd = run_command(args, rootfs=IMAGE, user=user)
-        self.log_path = os.path.join(tmpdir, "service.log")
-        self.log = open(self.log_path, "wb")
+    def __init__(self, args, *, user=None, pass_fds=(), listen_fd=None, tmpdir, rootfs=None):
+        self.cmd = run_command(args, rootfs=rootfs or IMAGE, user=user)
+        fd, self.log_path = tempfile.mkstemp(prefix="service-", suffix=".log", dir=tmpdir)
+        self.log = os.fdopen(fd, "wb")
         preexec = None
         if listen_fd is not None:
             # socket activation as systemd does it: the socket as fd 3 (dup2 in the child, kept open by

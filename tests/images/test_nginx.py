@@ -53,3 +53,4 @@ def test_nginx_published_port(image_snapshot, service):
     assert_hardened(svc, 10001)
     stopped_cleanly(svc)
     image_snapshot.check()
+

@@ -17,7 +17,8 @@ import subprocess
 
 import pytest
 
-from services import answers, assert_hardened, free_port, host_tool, image_ids, shared_dir, xfail_without_publish
+from services import (IMAGE, answers, assert_hardened, assert_unchanged, free_port, host_tool, image_ids, shared_dir,
+                      snapshot, xfail_without_publish)
 
 PG_UID, PG_GID = image_ids("postgres")
 BIN = "/usr/lib/postgresql/15/bin"
@@ -90,6 +91,23 @@ def test_postgres_persistent_data_volume(image_snapshot, service, workdir):
     assert psql("-c", "select v from t", host=sock) == "kept"
     stopped_cleanly(again)
     image_snapshot.check()
+
+
+@pytest.mark.xfail(strict=True, reason="issue 16 items 1 and 2: --read-write writes into the image instead of an "
+                   "ephemeral layer; the missing mount point /run/postgresql is created in the image")
+def test_postgres_read_write_leaves_the_image_unchanged(service, workdir):
+    """--read-write instead of a tmpfs: postgres writes its lock file, WAL and tables into the image's own
+    cluster (owned by postgres), in a writable layer that goes away with the sandbox. On a private copy of the
+    image, since today those writes land in the tree itself."""
+    image = os.path.join(workdir, "image")
+    subprocess.run(["cp", "-a", IMAGE, image], check=True, timeout=600)
+    before = snapshot(image)
+    sock = shared_dir(workdir, "sock", PG_UID, PG_GID, mode=0o2775)
+    svc = service(AS_POSTGRES + ["--read-write", "-v", f"{sock}:/run/postgresql", "--"] + SERVER, rootfs=image)
+    wait_ready(svc, sock)
+    psql("-c", "create table t (v text)", "-c", "insert into t values ('gone after the run')", host=sock)
+    stopped_cleanly(svc)
+    assert_unchanged(before, snapshot(image))
 
 
 @xfail_without_publish()

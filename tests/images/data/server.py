@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 
 
 class Hello(http.server.BaseHTTPRequestHandler):
@@ -21,14 +22,6 @@ class Hello(http.server.BaseHTTPRequestHandler):
 
     def address_string(self):  # a unix socket's peer has no (host, port)
         return "client"
-
-
-class Stop(Exception):
-    pass
-
-
-def on_term(signum, frame):
-    raise Stop()
 
 
 def main():
@@ -52,12 +45,11 @@ def main():
     server = http.server.HTTPServer(("localhost", 0), Hello, bind_and_activate=False)
     server.socket.close()
     server.socket = sock
-    signal.signal(signal.SIGTERM, on_term)
+    # shutdown() waits for serve_forever to notice, so it runs in a thread; the handler itself returns at once
+    # (an exception raised from it would land in whatever request is being served, and be swallowed there)
+    signal.signal(signal.SIGTERM, lambda signum, frame: threading.Thread(target=server.shutdown).start())
     print(f"listening on {where}", flush=True)
-    try:
-        server.serve_forever()
-    except Stop:
-        pass
+    server.serve_forever()
     sock.close()
     if args[:1] == ["--unix"]:
         os.unlink(args[1])
