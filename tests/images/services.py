@@ -50,15 +50,6 @@ def image_ids(name):
     raise AssertionError(f"no user {name} in {IMAGE}/etc/passwd")
 
 
-def image_gid(name):
-    with open(os.path.join(IMAGE, "etc", "group")) as f:
-        for line in f:
-            fields = line.rstrip("\n").split(":")
-            if fields[0] == name:
-                return int(fields[2])
-    raise AssertionError(f"no group {name} in {IMAGE}/etc/group")
-
-
 def snapshot(root):
     """Every entry under root (root itself included) as path -> (type, mode, uid, gid, size, mtime_ns, link
     target), read with lstat (never following a link). Directories' mtimes catch an entry created and removed."""
@@ -306,7 +297,7 @@ def assert_hardened(service, uid, caps=()):
     want = 0
     for c in caps:
         want |= 1 << CAPS[c]
-    for field in ("CapEff", "CapPrm", "CapBnd"):
+    for field in ("CapEff", "CapPrm", "CapBnd", "CapInh", "CapAmb"):
         assert int(st[field], 16) == want, f"{field} {st[field]}, expected {want:016x} ({caps})"
     assert st["NoNewPrivs"] == "1"
     assert st["Seccomp"] == "2"
