@@ -9,6 +9,7 @@ tree taken before the service started with one taken after it stopped.
 """
 import importlib.util
 import os
+import shutil
 import signal
 import socket
 import stat
@@ -222,9 +223,12 @@ def image_snapshot():
 @pytest.fixture
 def workdir():
     """A host directory for a test's volumes and logs, reachable by every uid (the workload's uid and the
-    rootless test uid); removed afterwards."""
+    rootless test uid), with a copy of tests/images/data in data/; removed afterwards."""
     d = tempfile.mkdtemp(prefix="hardrun-images-")
     os.chmod(d, 0o755)
+    # tests/images/data, where every workload uid can read it (the source tree may sit under a private dir)
+    shutil.copytree(DATA, os.path.join(d, "data"))
+    subprocess.run(["chmod", "-R", "a+rX", os.path.join(d, "data")], check=True)
     yield d
     subprocess.run(["rm", "-rf", "--one-file-system", d], check=False)
 

@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from services import (DATA, UNPRIV_UID, answers, assert_hardened, free_port, http_get, shared_dir,
+from services import (UNPRIV_UID, answers, assert_hardened, free_port, http_get, shared_dir,
                       xfail_without_publish)
 
 NGINX = ["--tmpfs", "/run", "--tmpfs", "/var/lib/nginx", "--tmpfs", "/var/log/nginx"]
@@ -31,7 +31,7 @@ def stopped_cleanly(svc):
 def test_nginx_unix_socket_in_volume(image_snapshot, service, workdir, user):
     uid = 10001 if user is None else user
     sock = shared_dir(workdir, "web", uid, uid)
-    svc = service(NGINX + ["-v", f"{sock}:/run/web", "-v", f"{DATA}/nginx:/etc/nginx/conf.d:ro"] + CMD,
+    svc = service(NGINX + ["-v", f"{sock}:/run/web", "-v", f"{workdir}/data/nginx:/etc/nginx/conf.d:ro"] + CMD,
                   user=user)
     path = os.path.join(sock, "nginx.sock")
     svc.wait_until(answers(lambda: http_get(unix=path)), "nginx to answer on its unix socket")

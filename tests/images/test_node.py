@@ -12,10 +12,13 @@ import os
 
 import pytest
 
-from services import (DATA, UNPRIV_UID, answers, assert_hardened, free_port, http_get, listening_socket, shared_dir,
+from services import (UNPRIV_UID, answers, assert_hardened, free_port, http_get, listening_socket, shared_dir,
                       xfail_without_publish)
 
-CODE = ["-v", f"{DATA}:/srv:ro"]
+
+
+def code(workdir):
+    return ["-v", f"{workdir}/data:/srv:ro"]
 SERVER = ["node", "/srv/server.js"]
 HELLO = "hello from node\n"
 
@@ -32,7 +35,8 @@ def stopped_cleanly(svc):
 def test_node_unix_socket_in_volume(image_snapshot, service, workdir, user):
     uid = 10001 if user is None else user
     sock = shared_dir(workdir, "app", uid, uid)
-    svc = service(CODE + ["-v", f"{sock}:/run/app", "--"] + SERVER + ["--unix", "/run/app/app.sock"], user=user)
+    svc = service(code(workdir) + ["-v", f"{sock}:/run/app", "--"] + SERVER + ["--unix", "/run/app/app.sock"],
+                  user=user)
     path = os.path.join(sock, "app.sock")
     svc.wait_until(answers(lambda: http_get(unix=path)), "the node service to answer on its unix socket")
     assert http_get(unix=path) == (200, HELLO)
@@ -43,10 +47,10 @@ def test_node_unix_socket_in_volume(image_snapshot, service, workdir, user):
 
 
 @pytest.mark.parametrize("user", [None, UNPRIV_UID], ids=["root", "rootless"])
-def test_node_socket_activation(image_snapshot, service, user):
+def test_node_socket_activation(image_snapshot, service, workdir, user):
     listener = listening_socket()
     port = listener.getsockname()[1]
-    svc = service(CODE + ["--"] + SERVER, user=user, listen_fd=listener.fileno())
+    svc = service(code(workdir) + ["--"] + SERVER, user=user, listen_fd=listener.fileno())
     listener.close()  # hardrun holds it now
     url = f"http://127.0.0.1:{port}"
     svc.wait_until(lambda: "listening on fd 3" in svc.output(), "the node service to take fd 3")
@@ -57,9 +61,9 @@ def test_node_socket_activation(image_snapshot, service, user):
 
 
 @xfail_without_publish()
-def test_node_published_port(image_snapshot, service):
+def test_node_published_port(image_snapshot, service, workdir):
     port = free_port()
-    svc = service(CODE + ["-p", f"127.0.0.1:{port}:8000", "--"] + SERVER + ["--port", "8000"])
+    svc = service(code(workdir) + ["-p", f"127.0.0.1:{port}:8000", "--"] + SERVER + ["--port", "8000"])
     url = f"http://127.0.0.1:{port}"
     svc.wait_until(answers(lambda: http_get(url)), f"the node service to answer on {url}")
     assert http_get(url) == (200, HELLO)
