@@ -56,8 +56,6 @@ def wait_ready(svc, host, port=None):
     svc.wait_until(answers(lambda: psql("-c", "select 1", host=host, port=port)), "postgres to accept connections")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16 items 1 and 2: the missing mount point /run/postgresql is "
-                   "created in the image; tmpfs uid=, gid= and tmpcopyup are not built")
 def test_postgres_ephemeral_unix_socket_in_volume(image_snapshot, service, workdir):
     sock = shared_dir(workdir, "sock", PG_UID, PG_GID, mode=0o2775)
     svc = service(AS_POSTGRES + ["--tmpfs", f"{MAIN}:tmpcopyup,uid={PG_UID},gid={PG_GID},mode=0700",
@@ -71,10 +69,8 @@ def test_postgres_ephemeral_unix_socket_in_volume(image_snapshot, service, workd
     image_snapshot.check()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16 item 1: the missing mount point /run/postgresql is created "
-                   "in the image")
 def test_postgres_persistent_data_volume(image_snapshot, service, workdir):
-    data = shared_dir(workdir, "data", PG_UID, PG_GID, mode=0o700)
+    data = shared_dir(workdir, "pgdata", PG_UID, PG_GID, mode=0o700)
     sock = shared_dir(workdir, "sock", PG_UID, PG_GID, mode=0o2775)
     volumes = ["-v", f"{data}:{MAIN}", "-v", f"{sock}:/run/postgresql"]
     init = service(AS_POSTGRES + volumes + ["--", f"{BIN}/initdb", "-D", MAIN, "-U", "postgres",
@@ -93,8 +89,6 @@ def test_postgres_persistent_data_volume(image_snapshot, service, workdir):
     image_snapshot.check()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16 items 1 and 2: --read-write writes into the image instead of an "
-                   "ephemeral layer; the missing mount point /run/postgresql is created in the image")
 def test_postgres_read_write_leaves_the_image_unchanged(service, workdir):
     """--read-write instead of a tmpfs: postgres writes its lock file, WAL and tables into the image's own
     cluster (owned by postgres), in a writable layer that goes away with the sandbox. On a private copy of the
@@ -111,8 +105,6 @@ def test_postgres_read_write_leaves_the_image_unchanged(service, workdir):
 
 
 @xfail_without_publish()
-@pytest.mark.xfail(strict=True, reason="issue 16 items 1 and 2: the missing mount point /run/postgresql is "
-                   "created in the image; tmpfs uid=, gid= and tmpcopyup are not built")
 def test_postgres_published_port(image_snapshot, service, workdir):
     """-p for TCP clients: the password is set through the socket first (peer), then used over TCP with SSL."""
     port = free_port()

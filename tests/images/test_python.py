@@ -30,7 +30,6 @@ def stopped_cleanly(svc):
     assert "stopped cleanly" in out, out
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16 item 1: the missing mount point /run/app is created in the image")
 @pytest.mark.parametrize("user", [None, UNPRIV_UID], ids=["root", "rootless"])
 def test_python_unix_socket_in_volume(image_snapshot, service, workdir, user):
     uid = 10001 if user is None else user

@@ -37,7 +37,6 @@ def stopped_cleanly(svc):
     assert "Redis is now ready to exit, bye bye..." in out, out
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16 item 1: the missing mount point /run/redis is created in the image")
 def test_redis_unix_socket_in_volume(image_snapshot, service, workdir):
     sock = shared_dir(workdir, "redis", 10001, 10001)
     svc = service(["-v", f"{sock}:/run/redis", "--"] + SERVER +
