@@ -103,9 +103,11 @@ SysFd resolve_target(Sys& sys, int rootfd, const std::string& dest, bool want_fi
                         ? sys.openat(cur.get(), c.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644)
                         : sys.mkdirat(cur.get(), c.c_str(), 0755);
             if (r >= 0 && last && want_file) sys.close(r);
+            std::string here;  // the path so far, not the component alone
+            for (std::size_t k = 0; k <= i; ++k) here += "/" + comps[k];
             if (r < 0 && r != -EEXIST)
                 throw_errno("mounts", what, -r,
-                            "the mount point /" + c + " is missing and cannot be created" +
+                            "the mount point " + here + " is missing and cannot be created" +
                                 (r == -EROFS ? " (the rootfs is on a read-only filesystem: create it in the image)" : ""));
             fd = sys.openat2(cur.get(), c.c_str(), O_PATH | O_CLOEXEC, 0, kResolve);
         }

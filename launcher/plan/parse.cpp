@@ -172,7 +172,6 @@ Mount tmpfs(std::string_view option, std::string_view value) {
     m.nodev = true;
     m.noexec = true;  // secure by default: a dropped binary cannot run; ":exec" allows it (and warns)
     m.size = 64ULL << 20;
-    m.mode = 01777;
     if (colon != std::string_view::npos) {
         for (auto opt : split(value.substr(colon + 1), ',')) {
             if (opt.empty()) continue;
@@ -193,6 +192,8 @@ Mount tmpfs(std::string_view option, std::string_view value) {
         }
     }
     if (*m.size == 0) bad(option, "size=0 would be unlimited; give a size such as size=64m");
+    // a fresh tmpfs is everyone's, sticky (like /tmp); one filled from the image takes the image's mode there
+    if (!m.mode && !m.copy_up) m.mode = 01777;
     return m;
 }
 

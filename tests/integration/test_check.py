@@ -107,9 +107,11 @@ def test_write_to_var_log_gets_the_tmpfs_advice(as_user, tmp_path):
 
 
 def test_mkdir_under_var_cache_names_the_directory():
+    # the demo image's /var/cache is empty: the fix mounts it (covering whatever else the workload makes there,
+    # issue 15 item 4c), not the one leaf of this run
     code, r, _ = check("--diagnose", "--", "mkdir", "/var/cache/app")
     assert code == 1
-    assert any(f.startswith("mount a tmpfs or a volume at /var/cache/app") for f in fixes(r)), r["findings"]
+    assert any(f.startswith("mount a tmpfs or a volume at /var/cache (--tmpfs /var/cache ") for f in fixes(r)), r["findings"]
 
 
 def test_write_to_a_read_only_volume_says_mount_it_rw(tmp_path):
@@ -297,10 +299,50 @@ def test_a_symlinked_var_run_gets_the_advice_to_mount_run(tmp_rootfs):
     os.symlink("/run", link)
     code, r, _ = check("--diagnose", "--", "sh", "-c", "echo 1 > /var/run/app.pid", rootfs=tmp_rootfs)
     assert code == 1, r["verdict"]
-    assert any(f.startswith("mount a tmpfs or a volume at /run (--tmpfs /run:noexec") for f in fixes(r)), r["findings"]
+    assert any(f.startswith("mount a tmpfs or a volume at /run (--tmpfs /run ") for f in fixes(r)), r["findings"]
     p = hardrun("run", "--rootfs", tmp_rootfs, "--tmpfs", "/var/run/app", "--", "true")
     assert p.returncode == 125 and len(p.stderr.splitlines()) == 1, p.stderr
     assert "(/var/run -> /run in the image: mount at /run/app instead)" in p.stderr
     # the fix works
     code, r, _ = check("--tmpfs", "/run", "--", "sh", "-c", "echo 1 > /var/run/app.pid", rootfs=tmp_rootfs)
+    assert code == 0, r["verdict"]
+
+
+def test_mkdirs_in_an_empty_image_directory_get_one_fix_for_all(tmp_rootfs):
+    # issue 15 item 4(c): nginx makes body, proxy, fastcgi... in its empty /var/lib/nginx: one run, one fix at the
+    # parent, instead of one leaf per run; a directory with the image's files gets tmpcopyup so none is hidden
+    os.makedirs(os.path.join(tmp_rootfs, "var", "lib", "web"))
+    script = "mkdir /var/lib/web/body && mkdir /var/lib/web/proxy && echo ok"
+    code, r, _ = check("--diagnose", "--", "sh", "-c", script, rootfs=tmp_rootfs)
+    assert code == 1, r["verdict"]
+    assert "mount a tmpfs or a volume at /var/lib/web (--tmpfs /var/lib/web or -v HOSTDIR:/var/lib/web)" in fixes(r), r["findings"]
+    code, r, err = check("--tmpfs", "/var/lib/web", "--", "sh", "-c", script, rootfs=tmp_rootfs)
+    assert code == 0, r["verdict"]  # the fix, followed once, is enough
+    with open(os.path.join(tmp_rootfs, "etc", "app.conf"), "w") as f:
+        f.write("x\n")
+    code, r, _ = check("--diagnose", "--", "sh", "-c", "echo y > /etc/app.conf.new", rootfs=tmp_rootfs)
+    assert any("--tmpfs /etc:tmpcopyup" in x for x in fixes(r)), r["findings"]
+
+
+def test_a_directory_only_its_group_may_enter_gets_group_add(tmp_rootfs):
+    # issue 15 item 4(a): postgres' key is under /etc/ssl/private (0710 root:ssl-cert); the EACCES of a stat or an
+    # open there names the path and the group, and the fix is --group-add, not a capability
+    private = os.path.join(tmp_rootfs, "srv", "private")
+    os.makedirs(private)
+    with open(os.path.join(private, "key"), "w") as f:
+        f.write("secret\n")
+    os.chown(private, 0, 4000)
+    os.chmod(private, 0o710)
+    os.chown(os.path.join(private, "key"), 0, 4000)
+    os.chmod(os.path.join(private, "key"), 0o640)
+    with open(os.path.join(tmp_rootfs, "etc", "group"), "a") as f:
+        f.write("keys:x:4000:\n")
+    for script in ("cat /srv/private/key", "stat /srv/private/key >/dev/null && echo seen"):
+        code, r, _ = check("--diagnose", "--", "sh", "-c", script, rootfs=tmp_rootfs)
+        assert code == 1, r["verdict"]
+        f = [x for x in r["findings"] if "/srv/private/key" in x["message"]]
+        assert f and f[0]["fix"].startswith("--group-add keys "), r["findings"]
+        assert "lets in its group keys (gid 4000)" in f[0]["message"], f[0]
+        assert "--cap-add" not in f[0]["fix"]
+    code, r, err = check("--group-add", "keys", "--", "cat", "/srv/private/key", rootfs=tmp_rootfs)
     assert code == 0, r["verdict"]

@@ -1,9 +1,11 @@
 // What the hardening refused, and the fix for each: from the failing syscalls the tracer saw (--diagnose), the
 // seccomp filter's denials (user-notification report) and the outcome (OOM, pids limit, setup errors).
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <linux/capability.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -13,10 +15,13 @@
 #include <cstring>
 #include <map>
 #include <set>
+#include <sstream>
+#include <optional>
 
 #include "hardrun/cli/check/check.hpp"
 #include "hardrun/support/error.hpp"
 #include "hardrun/plan/parse.hpp"
+#include "hardrun/support/files.hpp"
 
 namespace hardrun::check {
 
@@ -57,6 +62,116 @@ std::string image_path(const LaunchPlan& plan, const std::string& dir) {
         const auto slash = head.rfind('/');
         tail = head.substr(slash) + tail;
         head = slash == 0 ? "/" : head.substr(0, slash);
+    }
+    ::close(root);
+    return out;
+}
+
+// What the image has at a directory (resolved inside the rootfs): nothing, an empty directory, or entries.
+enum class ImageDir { Missing, Empty, Entries, Unknown };
+ImageDir image_dir(const LaunchPlan& plan, const std::string& dir) {
+    if (plan.rootfs.empty()) return ImageDir::Unknown;
+    const int root = ::open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0) return ImageDir::Unknown;
+    struct open_how how {};
+    how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    const long fd = ::syscall(SYS_openat2, root, dir.c_str(), &how, sizeof how);
+    const int err = errno;
+    ::close(root);
+    if (fd < 0) return err == ENOENT ? ImageDir::Missing : ImageDir::Unknown;
+    DIR* d = ::fdopendir(static_cast<int>(fd));
+    if (!d) {
+        ::close(static_cast<int>(fd));
+        return ImageDir::Unknown;
+    }
+    ImageDir state = ImageDir::Empty;
+    while (const dirent* e = ::readdir(d))
+        if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
+            state = ImageDir::Entries;
+            break;
+        }
+    ::closedir(d);
+    return state;
+}
+
+// Where to mount for a failed write: the directory written to. A mkdir's own path is that directory unless its
+// parent is an empty directory of the image (nginx makes body, proxy, fastcgi... in /var/lib/nginx): a tmpfs
+// there covers them all in one run instead of one leaf per run.
+std::string write_target(const LaunchPlan& plan, const FailedCall& f, const std::string& path) {
+    const bool mkdir = f.syscall == "mkdir" || f.syscall == "mkdirat";
+    if (!mkdir) return image_path(plan, dirname_of(path));
+    const std::string parent = image_path(plan, dirname_of(path));
+    if (parent != "/" && image_dir(plan, parent) == ImageDir::Empty) return parent;
+    return image_path(plan, path);
+}
+
+// The --tmpfs flag for a directory: tmpcopyup where the image has files there (a bare tmpfs would hide them).
+std::string tmpfs_flag(const LaunchPlan& plan, const std::string& dir, const std::string& extra = "") {
+    std::string opts = extra;
+    if (image_dir(plan, dir) == ImageDir::Entries) opts += std::string(opts.empty() ? "" : ",") + "tmpcopyup";
+    return "--tmpfs " + dir + (opts.empty() ? "" : ":" + opts);
+}
+
+// The group of a directory on the way to `path` (or of the file) that the workload's uid lacks and that would
+// let it through: /etc/ssl/private is 0710 root:ssl-cert, so postgres reads its key with --group-add ssl-cert.
+struct GroupAccess {
+    std::string dir, name;
+    gid_t gid = 0;
+    bool named = false;
+};
+std::optional<GroupAccess> group_that_opens(const LaunchPlan& plan, const std::string& path) {
+    if (plan.rootfs.empty() || path.empty() || path[0] != '/') return std::nullopt;
+    auto in_groups = [&](gid_t g) {
+        return g == plan.gid || std::find(plan.additional_gids.begin(), plan.additional_gids.end(), g) != plan.additional_gids.end();
+    };
+    const int root = ::open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0) return std::nullopt;
+    std::optional<GroupAccess> out;
+    std::string prefix;
+    std::size_t i = 1;
+    while (!out) {
+        const auto j = path.find('/', i);
+        prefix = path.substr(0, j);
+        const bool last = j == std::string::npos;
+        struct open_how how {};
+        how.flags = O_PATH | O_CLOEXEC;
+        how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+        const long fd = ::syscall(SYS_openat2, root, prefix.c_str(), &how, sizeof how);
+        if (fd < 0) break;
+        struct stat st {};
+        const bool ok = ::fstat(static_cast<int>(fd), &st) == 0;
+        ::close(static_cast<int>(fd));
+        if (!ok) break;
+        const mode_t want = S_ISDIR(st.st_mode) ? S_IXOTH : S_IROTH;  // search a directory, read the file
+        const bool owner = st.st_uid == plan.uid;
+        const bool as_other = (st.st_mode & want) != 0, as_group = (st.st_mode & (want << 3)) != 0;
+        if (!owner && !in_groups(st.st_gid) && !as_other && as_group) {
+            GroupAccess g;
+            g.dir = prefix;
+            g.gid = st.st_gid;
+            g.name = std::to_string(st.st_gid);
+            try {
+                if (auto text = files::read_in_root(plan.rootfs, "/etc/group", "check")) {
+                    std::istringstream in(*text);
+                    std::string line;
+                    while (std::getline(in, line)) {
+                        const auto a = line.find(':'), b = a == std::string::npos ? a : line.find(':', a + 1);
+                        if (b == std::string::npos) continue;
+                        const auto c = line.find(':', b + 1);
+                        if (line.substr(b + 1, c == std::string::npos ? c : c - b - 1) == std::to_string(st.st_gid)) {
+                            g.name = line.substr(0, a);
+                            g.named = true;
+                            break;
+                        }
+                    }
+                }
+            } catch (const Error&) {
+            }
+            out = g;
+        }
+        if (last) break;
+        i = j + 1;
     }
     ::close(root);
     return out;
@@ -111,7 +226,6 @@ bool writes(const FailedCall& f) {
     return w.count(s) > 0;
 }
 
-bool is_mkdir(const FailedCall& f) { return f.syscall == "mkdir" || f.syscall == "mkdirat"; }
 
 // A capability a refused syscall needs: {cap, fix}.
 struct CapNeed {
@@ -263,7 +377,7 @@ std::vector<Finding> advise(const LaunchPlan& plan, const std::vector<FailedCall
             continue;
         }
         if (!path.empty() && path[0] == '/' && writes(f) && (f.err == EROFS || f.err == EACCES)) {
-            std::string dir = image_path(plan, is_mkdir(f) ? path : dirname_of(path));
+            std::string dir = write_target(plan, f, path);
             Finding x;
             x.kind = "filesystem";
             x.count = f.count;
@@ -271,7 +385,7 @@ std::vector<Finding> advise(const LaunchPlan& plan, const std::vector<FailedCall
             if (f.err == EROFS) {
                 x.layer = "filesystem";
                 x.message = head + "the root filesystem is read-only";
-                x.fix = "mount a tmpfs or a volume at " + dir + " (--tmpfs " + dir + ":noexec or -v HOSTDIR:" + dir + ")";
+                x.fix = "mount a tmpfs or a volume at " + dir + " (" + tmpfs_flag(plan, dir) + " or -v HOSTDIR:" + dir + ")";
                 const Mount* m = plan_mount(plan, path);
                 if (below("/proc/sys", path)) {
                     // a mount there would hide the kernel's settings, not change them: hardrun refuses it
@@ -296,7 +410,7 @@ std::vector<Finding> advise(const LaunchPlan& plan, const std::vector<FailedCall
                 } else if (m && m->readonly) {
                     x.message = head + m->destination + " is mounted read-only";
                     x.fix = "if the workload is meant to write there, mount " + m->destination +
-                            " read-write (--tmpfs " + m->destination + ":noexec)";
+                            " read-write (--tmpfs " + m->destination + ")";
                 } else if (m) {
                     x.message = head + "the filesystem at " + m->destination + " is read-only";
                     x.fix = "mount a writable tmpfs or volume at " + dir;
@@ -307,12 +421,13 @@ std::vector<Finding> advise(const LaunchPlan& plan, const std::vector<FailedCall
                 x.message = head + "Landlock refused it (the file modes let uid " + uid + " write there, and the mount "
                                    "is not read-only)";
                 x.fix = "Landlock allows writes only below the writable mounts of the plan (tmpfs, volumes): write "
-                        "below one of them (--tmpfs " + dir + ":noexec, or -v HOSTDIR:" + dir + "); --landlock off "
+                        "below one of them (" + tmpfs_flag(plan, dir) + ", or -v HOSTDIR:" + dir + "); --landlock off "
                         "only if nothing else works";
             } else {
                 x.layer = "user";
                 x.message = head + dir + " is not writable for uid " + uid;
-                x.fix = "mount a tmpfs (--tmpfs " + dir + ":noexec,mode=1777) or a volume owned by uid " + uid + " at " + dir +
+                // (no tmpcopyup: the copies keep the owners that refuse uid now)
+                x.fix = "mount a tmpfs (--tmpfs " + dir + ") or a volume owned by uid " + uid + " at " + dir +
                         ", or give " + dir + " to uid " + uid + " in the image";
             }
             merge(per_dir, std::to_string(f.err) + ":" + x.layer + ":" + dir, x);
@@ -336,8 +451,15 @@ std::vector<Finding> advise(const LaunchPlan& plan, const std::vector<FailedCall
             x.layer = f.err == EROFS ? "filesystem" : "user";
             x.count = f.count;
             x.message = f.syscall + (path.empty() ? "" : "(" + path + ")") + " failed with " + errno_name(f.err);
-            if (f.err == EACCES && !path.empty())
+            if (f.err == EACCES && !path.empty()) {
                 x.fix = "make " + path + " accessible to uid " + uid + " in the image, or mount what it needs there";
+                if (auto g = group_that_opens(plan, path)) {
+                    x.message += ": " + g->dir + " lets in its group " + g->name + " (gid " + std::to_string(g->gid) +
+                                 "), not uid " + uid;
+                    x.fix = "--group-add " + (g->named ? g->name : std::to_string(g->gid)) +
+                            " (a supplementary group of the workload, as the image intends)";
+                }
+            }
             else if (f.err == EROFS)
                 x.fix = "mount a tmpfs or a volume at " + dirname_of(path);
             else
