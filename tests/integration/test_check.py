@@ -346,3 +346,22 @@ def test_a_directory_only_its_group_may_enter_gets_group_add(tmp_rootfs):
         assert "--cap-add" not in f[0]["fix"]
     code, r, err = check("--group-add", "keys", "--", "cat", "/srv/private/key", rootfs=tmp_rootfs)
     assert code == 0, r["verdict"]
+
+
+def test_a_directory_only_its_owner_may_enter_gets_run_as_the_owner(tmp_rootfs):
+    # issue 15 item 4(b): postgres' data directory is 0700 postgres; the EACCES it tolerates on the way to its
+    # "wrong ownership" refusal leads to -u OWNER, not to making a file accessible
+    data = os.path.join(tmp_rootfs, "srv", "db")
+    os.makedirs(data)
+    open(os.path.join(data, "conf"), "w").close()
+    os.chown(data, 4242, 4243)
+    os.chmod(data, 0o700)
+    with open(os.path.join(tmp_rootfs, "etc", "passwd"), "a") as f:
+        f.write("svc:x:4242:4243:a service:/srv/db:/bin/false\n")
+    code, r, _ = check("--diagnose", "--", "cat", "/srv/db/conf", rootfs=tmp_rootfs)
+    assert code == 1, r["verdict"]
+    f = [x for x in r["findings"] if "/srv/db/conf" in x["message"]]
+    assert f and f[0]["fix"].startswith("-u 4242:4243 (run as svc"), r["findings"]
+    assert "lets in only its owner svc (uid 4242)" in f[0]["message"]
+    code, r, _ = check("-u", "4242:4243", "--", "cat", "/srv/db/conf", rootfs=tmp_rootfs)
+    assert code == 0, r["verdict"]

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <map>
 #include <set>
+#include <vector>
 #include <sstream>
 #include <optional>
 
@@ -119,6 +120,8 @@ struct GroupAccess {
     std::string dir, name;
     gid_t gid = 0;
     bool named = false;
+    bool owner = false;  // only the owner gets in: run as it (uid, and gid its passwd entry's)
+    uid_t uid = 0;
 };
 std::optional<GroupAccess> group_that_opens(const LaunchPlan& plan, const std::string& path) {
     if (plan.rootfs.empty() || path.empty() || path[0] != '/') return std::nullopt;
@@ -146,7 +149,39 @@ std::optional<GroupAccess> group_that_opens(const LaunchPlan& plan, const std::s
         const mode_t want = S_ISDIR(st.st_mode) ? S_IXOTH : S_IROTH;  // search a directory, read the file
         const bool owner = st.st_uid == plan.uid;
         const bool as_other = (st.st_mode & want) != 0, as_group = (st.st_mode & (want << 3)) != 0;
-        if (!owner && !in_groups(st.st_gid) && !as_other && as_group) {
+        const bool as_owner = (st.st_mode & (want << 6)) != 0;
+        if (!owner && !in_groups(st.st_gid) && !as_other && !as_group && as_owner && st.st_uid != 0) {
+            // only its owner gets in: the image's service user (postgres' data directory is 0700 postgres)
+            GroupAccess u;
+            u.dir = prefix;
+            u.owner = true;
+            u.gid = st.st_gid;
+            u.uid = st.st_uid;
+            u.name = std::to_string(st.st_uid);
+            try {
+                if (auto text = files::read_in_root(plan.rootfs, "/etc/passwd", "check")) {
+                    std::istringstream in(*text);
+                    std::string line;
+                    while (std::getline(in, line)) {
+                        std::vector<std::string> f;
+                        for (std::size_t a = 0;;) {
+                            const auto b = line.find(':', a);
+                            f.push_back(line.substr(a, b == std::string::npos ? b : b - a));
+                            if (b == std::string::npos) break;
+                            a = b + 1;
+                        }
+                        if (f.size() >= 4 && f[2] == std::to_string(st.st_uid)) {
+                            u.name = f[0];
+                            u.named = true;
+                            if (auto g = parse::number<std::uint32_t>(f[3])) u.gid = *g;
+                            break;
+                        }
+                    }
+                }
+            } catch (const Error&) {
+            }
+            out = u;
+        } else if (!owner && !in_groups(st.st_gid) && !as_other && as_group) {
             GroupAccess g;
             g.dir = prefix;
             g.gid = st.st_gid;
@@ -453,7 +488,11 @@ std::vector<Finding> advise(const LaunchPlan& plan, const std::vector<FailedCall
             x.message = f.syscall + (path.empty() ? "" : "(" + path + ")") + " failed with " + errno_name(f.err);
             if (f.err == EACCES && !path.empty()) {
                 x.fix = "make " + path + " accessible to uid " + uid + " in the image, or mount what it needs there";
-                if (auto g = group_that_opens(plan, path)) {
+                if (auto g = group_that_opens(plan, path); g && g->owner) {
+                    x.message += ": " + g->dir + " lets in only its owner " + g->name + " (uid " + std::to_string(g->uid) + ")";
+                    x.fix = "-u " + std::to_string(g->uid) + ":" + std::to_string(g->gid) + " (run as " + g->name +
+                            ", the image's owner of " + g->dir + ")";
+                } else if (g) {
                     x.message += ": " + g->dir + " lets in its group " + g->name + " (gid " + std::to_string(g->gid) +
                                  "), not uid " + uid;
                     x.fix = "--group-add " + (g->named ? g->name : std::to_string(g->gid)) +
