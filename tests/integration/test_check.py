@@ -365,3 +365,43 @@ def test_a_directory_only_its_owner_may_enter_gets_run_as_the_owner(tmp_rootfs):
     assert "lets in only its owner svc (uid 4242)" in f[0]["message"]
     code, r, _ = check("-u", "4242:4243", "--", "cat", "/srv/db/conf", rootfs=tmp_rootfs)
     assert code == 0, r["verdict"]
+
+
+SERVER = "trap 'echo stopping; exit 0' TERM; while :; do sleep 0.1; done"
+
+
+def test_a_server_is_served_for_a_while_then_stopped_with_sigterm():
+    # issue 15 item 5: --timeout stops a server with SIGTERM; its clean exit is no failure
+    code, r, err = check("--timeout", "1s", "--", "sh", "-c", SERVER)
+    assert code == 0, r["verdict"]
+    assert r["serve"]["stopped_by_check"] is True and r["serve"]["killed"] is False, r["serve"]
+    assert 0.9 <= r["serve"]["served_seconds"] < 10
+    assert "stopping" in err
+    # with --init, a program without a SIGTERM handler is stopped too (the init forwards it: exit 143)
+    code, r, _ = check("--init", "--timeout", "1", "--", "sleep", "100")
+    assert code == 0, r["verdict"]
+
+
+def test_a_server_that_ignores_sigterm_gets_its_report_with_the_cause():
+    code, r, _ = check("--timeout", "500ms", "--", "sh", "-c", "trap '' TERM; while :; do sleep 0.1; done", timeout=60)
+    assert code == 2, r["verdict"]
+    assert r["serve"]["killed"] is True
+    assert "did not stop on SIGTERM and was killed" in r["verdict"]
+    assert any("did not exit within 10 s of SIGTERM" in n for n in r["notes"]), r["notes"]
+
+
+def test_exercise_runs_a_client_on_the_host_while_the_server_serves(tmp_path):
+    # the server writes into a volume; the client on the host waits for it, then check stops the server
+    vol = tmp_path / "v"
+    vol.mkdir()
+    os.chmod(vol, 0o777)
+    server = "trap 'exit 0' TERM; echo up > /srv/out/state; while :; do sleep 0.1; done"
+    client = f"for i in $(seq 100); do test -s {vol}/state && exit 0; sleep 0.1; done; exit 9"
+    code, r, _ = check("-v", f"{vol}:/srv/out", "--exercise", client, "--", "sh", "-c", server)
+    assert code == 0, r["verdict"]
+    assert r["serve"]["exercise_status"] == 0 and r["serve"]["stopped_by_check"], r["serve"]
+    # a failing client is the verdict's cause
+    code, r, _ = check("--exercise", "exit 3", "--", "sh", "-c", SERVER)
+    assert code == 2 and "the exercise `exit 3` exited 3" in r["verdict"], r["verdict"]
+    p = hardrun("check", "--rootfs", ROOTFS, "--timeout", "soon", "--", "true")
+    assert p.returncode == 125 and "is not a duration" in p.stderr, p.stderr

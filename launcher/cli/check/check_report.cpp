@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -523,7 +524,19 @@ void classify(Report& r) {
     else if (probe_failed) why.push_back("a probe could not run");
     if (r.ran_workload && r.outcome) {
         const auto& o = *r.outcome;
-        const bool success = !o.error && o.status && *o.status == 0;
+        bool success = !o.error && o.status && *o.status == 0;
+        if (r.serve && r.serve->stopped && !r.serve->killed && !o.error) {
+            // check stopped it: an exit on SIGTERM (the signal, 143, or 0 after a clean shutdown) is no failure
+            success = (o.signal && (*o.signal == SIGTERM || *o.signal == SIGINT)) ||
+                      (o.status && (*o.status == 0 || *o.status == 143 || *o.status == 130));
+        }
+        if (r.serve && r.serve->killed)
+            r.notes.push_back("the workload did not exit within 10 s of SIGTERM and was killed (SIGKILL); the findings "
+                              "below may say why (a server that cannot save its state on the way out)");
+        if (r.serve && r.serve->exercise_status && *r.serve->exercise_status != 0) {
+            success = false;
+            r.notes.push_back("the exercise `" + r.serve->exercise + "` exited " + std::to_string(*r.serve->exercise_status));
+        }
         if (o.error && o.error_step == "exec") {
             r.exit_code = 2;
             r.verdict = "the workload failed on its own: " + *o.error;
@@ -538,6 +551,9 @@ void classify(Report& r) {
                 r.exit_code = 2;
                 std::string how = o.signal ? "killed by signal " + std::to_string(*o.signal)
                                            : "exit status " + std::to_string(o.status.value_or(-1));
+                if (r.serve && r.serve->killed) how = "it did not stop on SIGTERM and was killed";
+                else if (r.serve && r.serve->exercise_status && *r.serve->exercise_status != 0)
+                    how = "the exercise `" + r.serve->exercise + "` exited " + std::to_string(*r.serve->exercise_status);
                 r.verdict = "the workload failed on its own (" + how + "): nothing the hardening refused was seen" +
                             (r.diagnose ? "" : " (run with --diagnose to trace failing syscalls)");
             }
@@ -679,6 +695,14 @@ nlohmann::json render_json(const Report& r) {
                           {"op", p.op},       {"errno", p.err},     {"detail", p.detail},     {"passed", p.passed}});
     j["probes"] = probes;
     j["exit_code"] = r.exit_code;
+    if (r.serve) {
+        json sv = {{"stopped_by_check", r.serve->stopped}, {"killed", r.serve->killed}, {"served_seconds", r.serve->seconds}};
+        if (!r.serve->exercise.empty()) {
+            sv["exercise"] = r.serve->exercise;
+            sv["exercise_status"] = r.serve->exercise_status ? json(*r.serve->exercise_status) : json(nullptr);
+        }
+        j["serve"] = sv;
+    }
     j["verdict"] = r.verdict;
     return j;
 }

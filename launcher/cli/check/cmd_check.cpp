@@ -3,10 +3,18 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
+#include <thread>
 #include <fstream>
 #include <iostream>
 
@@ -36,12 +44,121 @@ constexpr std::int64_t kTestPidsLimit = 64;
 
 struct CheckCommand {
     RunFlags flags;
+    std::string timeout;   // a server: stop it with SIGTERM after this long (--timeout)
+    std::string exercise;  // a client command run on the host while it serves; then SIGTERM (--exercise)
     bool probes = false;
     std::vector<std::string> only;
     bool diagnose = false;
     std::string format = "human";
     std::string junit, output;
     bool quiet = false;
+};
+
+// --timeout 30, 30s, 2m, 500ms -> seconds
+double duration(const std::string& option, const std::string& v) {
+    std::size_t used = 0;
+    double n = -1;
+    try {
+        n = std::stod(v, &used);
+    } catch (...) {
+    }
+    const std::string unit = v.substr(used);
+    const double scale = unit.empty() || unit == "s" ? 1 : unit == "ms" ? 0.001 : unit == "m" ? 60 : unit == "h" ? 3600 : -1;
+    if (n <= 0 || scale < 0 || !std::isfinite(n)) throw UsageError(option, "'" + v + "' is not a duration; use e.g. 30s, 2m or 500ms");
+    return n * scale;
+}
+
+// Serving a server for a while (--timeout, --exercise): once the workload was exec'ed, a thread runs the client
+// command on the host (as hardrun's invoker) and/or waits out the timeout, then stops the workload the way an
+// init system does: SIGTERM, and SIGKILL after a grace period. The workload is signalled through a pidfd, so a
+// reused pid is never hit.
+class Server {
+public:
+    static constexpr double kGraceSeconds = 10;
+    Server(double timeout, std::string exercise) : timeout_(timeout), exercise_(std::move(exercise)) {}
+    ~Server() { join(); }
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    bool active() const { return timeout_ > 0 || !exercise_.empty(); }
+    void started(pid_t workload) {
+        pidfd_ = UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, workload, 0)));
+        thread_ = std::thread([this] { serve(); });
+    }
+    void exited() {
+        std::lock_guard<std::mutex> g(m_);
+        exited_ = true;
+        cv_.notify_all();
+    }
+    void join() {
+        if (thread_.joinable()) {
+            exited();
+            thread_.join();
+        }
+    }
+    bool stopped() const { return stopped_; }
+    bool killed() const { return killed_; }
+    std::optional<int> exercise_status() const { return exercise_status_; }
+    double served_seconds() const { return served_; }
+
+private:
+    void signal(int sig) {
+        if (pidfd_) (void)::syscall(SYS_pidfd_send_signal, pidfd_.get(), sig, nullptr, 0);
+    }
+    void serve() {
+        using clock = std::chrono::steady_clock;
+        const auto start = clock::now();
+        const auto deadline = timeout_ > 0 ? start + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(timeout_))
+                                           : clock::time_point::max();
+        if (!exercise_.empty()) {
+            const pid_t pid = ::fork();
+            if (pid == 0) {
+                ::execl("/bin/sh", "sh", "-c", exercise_.c_str(), static_cast<char*>(nullptr));
+                ::_exit(127);
+            }
+            int status = 0;
+            bool done = pid < 0;
+            while (!done) {
+                const pid_t r = ::waitpid(pid, &status, WNOHANG);
+                if (r == pid) break;
+                std::unique_lock<std::mutex> l(m_);
+                if (clock::now() >= deadline || exited_) {  // the server is gone or the time is up: so is the client
+                    l.unlock();
+                    ::kill(pid, SIGTERM);
+                    ::waitpid(pid, &status, 0);
+                    break;
+                }
+                cv_.wait_for(l, std::chrono::milliseconds(50));
+            }
+            if (pid > 0) exercise_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            else exercise_status_ = 127;
+        } else {
+            std::unique_lock<std::mutex> l(m_);
+            cv_.wait_until(l, deadline, [this] { return exited_; });
+        }
+        std::unique_lock<std::mutex> l(m_);
+        served_ = std::chrono::duration<double>(clock::now() - start).count();
+        if (exited_) return;
+        stopped_ = true;
+        l.unlock();
+        signal(SIGTERM);
+        l.lock();
+        if (cv_.wait_for(l, std::chrono::duration<double>(kGraceSeconds), [this] { return exited_; })) return;
+        killed_ = true;
+        l.unlock();
+        signal(SIGKILL);
+    }
+
+    double timeout_;
+    std::string exercise_;
+    UniqueFd pidfd_;
+    std::thread thread_;
+    std::mutex m_;
+    std::condition_variable cv_;
+    bool exited_ = false;
+    std::atomic<bool> stopped_{false}, killed_{false};
+    std::optional<int> exercise_status_;
+    double served_ = 0;
 };
 
 std::string exe_dir() {
@@ -264,6 +381,13 @@ void register_check(CLI::App& app) {
     CLI::App* sub = app.add_subcommand(
         "check", "Run a workload once under the hardening and report each layer, what it refused and how to fix it");
     add_run_flags(*sub, cmd->flags);
+    sub->add_option("--timeout", cmd->timeout,
+                    "A server: let it serve this long (30s, 2m), then stop it with SIGTERM (SIGKILL 10 s later) and report")
+        ->allow_extra_args(false);
+    sub->add_option("--exercise", cmd->exercise,
+                    "A server: run this shell command on the host while it serves (a client that retries until the "
+                    "service answers), then stop it with SIGTERM; its exit status is part of the verdict")
+        ->allow_extra_args(false);
     sub->add_flag("--probes", cmd->probes, "Run the escape probes inside the sandbox (the command is then optional)");
     sub->add_option("--probe", cmd->only, "Run only this probe (repeatable; implies --probes)")->allow_extra_args(false);
     sub->add_flag("--diagnose", cmd->diagnose,
@@ -294,6 +418,7 @@ void register_check(CLI::App& app) {
             rep.command = plan.args;
             rep.ran_workload = true;
             LaunchOptions opts;
+            Server server(cmd->timeout.empty() ? 0 : duration("--timeout", cmd->timeout), cmd->exercise);
             std::unique_ptr<seccomp::Supervisor> sup;
             std::unique_ptr<check::Tracer> tracer;
             std::optional<evidence::Evidence> fallback;
@@ -303,7 +428,11 @@ void register_check(CLI::App& app) {
                 sup->attach(opts);
                 tracer = std::make_unique<check::Tracer>(cmd->diagnose, program_of(sup->prepared()));
                 opts.hooks.on_clone = [&](pid_t child) { tracer->attach(child); };
-                opts.hooks.on_exec = [&](pid_t child) { fallback = evidence::collect(child); };
+                opts.hooks.on_exec = [&](pid_t child) {
+                    fallback = evidence::collect(child);
+                    if (server.active()) server.started(child);
+                };
+                opts.hooks.on_exit = [&](const Outcome&) { server.exited(); };
                 // JSON on stdout: keep the workload's own output out of it
                 const bool json_stdout = cmd->format == "json" && (cmd->output.empty() || cmd->output == "-");
                 StdioSwap swap(-1, json_stdout ? 2 : -1);
@@ -317,8 +446,17 @@ void register_check(CLI::App& app) {
                 out.error_step = e.step().empty() ? "setup" : e.step();
                 out.exit_code = e.exit_code();
             }
+            server.join();
             if (sup) sup->stop();
             check::TraceResult tr = tracer ? tracer->finish() : check::TraceResult{};
+            if (server.active()) {
+                rep.serve = check::Serve{};
+                rep.serve->stopped = server.stopped();
+                rep.serve->killed = server.killed();
+                rep.serve->seconds = server.served_seconds();
+                rep.serve->exercise = cmd->exercise;
+                rep.serve->exercise_status = server.exercise_status();
+            }
             if (tr.evidence) {
                 ev = tr.evidence;
             } else if (fallback) {

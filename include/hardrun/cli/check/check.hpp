@@ -103,8 +103,18 @@ ProbeResult probe_result(const ProbeInfo& info, const std::string& expected, con
                          const OutcomeView& outcome, const std::string& limit_note);
 
 // ---- the report ----------------------------------------------------------------------------------------------
+// A server check stopped itself (--timeout, --exercise).
+struct Serve {
+    bool stopped = false;  // check sent SIGTERM (the workload had not exited by itself)
+    bool killed = false;   // ... and SIGKILL, the workload ignoring SIGTERM for the grace period
+    double seconds = 0;    // how long it served before that
+    std::string exercise;  // the client command, if any
+    std::optional<int> exercise_status;
+};
+
 struct Report {
     std::vector<std::string> command;
+    std::optional<Serve> serve;
     bool ran_workload = false;
     bool diagnose = false;
     std::vector<Layer> layers;
