@@ -97,6 +97,10 @@ void register_run(CLI::App& app) {
         }
         LaunchPlan plan = plan_from_flags_or_bundle(cmd->flags);
         if (rootfs_run_is_a_container()) {  // --name, -d, --pid-file, --preserve-fds, --keep (cmd_oci.cpp)
+            if (!plan.publish.empty())  // pasta is the foreground supervisor's child, ended with the workload
+                throw UsageError("--publish", "cannot be combined with --name, -d, --pid-file, --preserve-fds or --keep yet "
+                                              "(pasta is ended by hardrun's own supervisor); run in the foreground, under "
+                                              "systemd for a service");
             if (!cmd->report.empty())
                 throw UsageError("--report", "cannot be combined with --name, -d, --pid-file, --preserve-fds or --keep (use `hardrun check`)");
             throw Exit{as_container(sd_mode, [&](const PrepareLaunch& prepare) {

@@ -18,6 +18,7 @@
 #include "hardrun/layers/identity.hpp"
 #include "hardrun/layers/namespaces.hpp"
 #include "hardrun/plan/parse.hpp"
+#include "hardrun/plan/publish.hpp"
 #include "hardrun/layers/sysctl.hpp"
 
 namespace hardrun {
@@ -75,7 +76,9 @@ void add_run_flags(CLI::App& app, RunFlags& f) {
         ->allow_extra_args(false);
     app.add_option("--sysctl", f.sysctls, "NAME=VALUE: a namespaced sysctl (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*)")
         ->allow_extra_args(false);
-    app.add_option("-p,--publish", f.publish, "Refused for now: publishing a port needs a user-mode network")
+    app.add_option("-p,--publish", f.publish,
+                   "[IP:]HOSTPORT:PORT[/tcp|/udp]: forward a port of the host's loopback (127.0.0.1 by default, or "
+                   "[::1]) into the sandbox with pasta (Debian's passt); inbound only, the workload still has no route out")
         ->allow_extra_args(false);
     // Like docker run: options end at the first positional word; the rest is the workload's argv
     // (with or without a "--" before it).
@@ -400,10 +403,11 @@ LaunchPlan build_plan(const RunFlags& f, uid_t invoker_uid) {
         namespaces::default_rootless_maps(p, invoker_uid, ::getegid());
     }
     if (!f.hostname.empty()) p.hostname = parse::hostname("--hostname", f.hostname);
-    if (!f.publish.empty())
-        throw UsageError("--publish", "is not supported yet (it needs a user-mode network such as pasta); reach the "
-                                      "workload through a unix socket in a volume (-v HOSTDIR:/run/app), socket "
-                                      "activation (systemd .socket units), or --network host with --allow-bind PORT");
+    // -p: pasta forwards the host's loopback ports into the sandbox's own network namespace (launch/pasta.hpp)
+    if (!f.publish.empty() && p.network == NetworkMode::Host)
+        throw UsageError("--publish", "cannot be combined with --network host: the workload already binds the host's "
+                                      "ports itself (drop -p, or drop --network host)");
+    p.publish = parse::publish_all("--publish", f.publish);
 
     // supplementary groups (the image's own names are looked up inside it)
     for (const auto& g : f.group_add) {

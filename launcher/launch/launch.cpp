@@ -36,6 +36,7 @@
 #include "hardrun/support/log.hpp"
 #include "hardrun/layers/mounts.hpp"
 #include "hardrun/layers/namespaces.hpp"
+#include "hardrun/launch/pasta.hpp"
 #include "hardrun/launch/runtime.hpp"
 #include "hardrun/plan/parse.hpp"
 #include "hardrun/support/sys_fd.hpp"
@@ -412,11 +413,12 @@ struct Started {
     UniqueFd sync;       // write end: kept open for the child's lifetime (its lifeline)
     UniqueFd fd_socket;  // supervisor end
     std::unique_ptr<cgroups::Cgroup> cgroup;
+    std::unique_ptr<pasta::Forwarder> net;  // -p: ended by PID once the workload has ended
     sigset_t old_mask{};
 };
 
 Started start_child(const LaunchPlan& plan, const LaunchOptions& options, const seccomp::Prepared& filter,
-                    const apparmor::Decision& aa, bool detached) {
+                    const apparmor::Decision& aa, bool detached, const std::string& pasta_exe = {}) {
     apparmor::refuse_ptrace_of_unconfined_reaper(plan, aa, keeps_reaper(plan, aa, detached));
     // CVE-2019-5736: a privileged hardrun is never dumpable, so no process can open /proc/<hardrun>/exe or mem
     if (::geteuid() == 0) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -501,6 +503,8 @@ Started start_child(const LaunchPlan& plan, const LaunchOptions& options, const 
         if (plan.namespaces.user && !plan.uid_mappings.empty() && !plan.namespaces.join.count("user"))
             namespaces::write_id_maps(s.pid, plan);  // a joined user namespace has its maps
         if (options.hooks.on_clone) options.hooks.on_clone(s.pid);
+        // -p: the sandbox's network namespace exists; its ports are open before the child's first step
+        if (!plan.publish.empty()) s.net = pasta::Forwarder::start(plan, s.pid, pasta_exe);
     } catch (...) {
         ::kill(s.pid, SIGKILL);
         ::waitpid(s.pid, nullptr, 0);
@@ -556,7 +560,8 @@ Outcome launch(const LaunchPlan& plan, const LaunchOptions& options) {
     const seccomp::Prepared filter =
         options.seccomp_prepared ? *options.seccomp_prepared : seccomp::prepare(plan, options.seccomp_mode);
     const apparmor::Decision aa = apparmor::decide(plan);
-    Started s = start_child(plan, options, filter, aa, false);
+    const std::string pasta_exe = plan.publish.empty() ? std::string() : pasta::executable(plan.publish);
+    Started s = start_child(plan, options, filter, aa, false, pasta_exe);
 
     Outcome out;
     if (s.fd_socket) {
@@ -593,6 +598,7 @@ Outcome launch(const LaunchPlan& plan, const LaunchOptions& options) {
         }
         if (sig > 0 && sig != SIGCHLD) ::kill(s.pid, sig);
     }
+    if (s.net) s.net->stop();  // the workload has ended: pasta goes, by its PID
     sigprocmask(SIG_SETMASK, &s.old_mask, nullptr);
     out.wall = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
     out.user_cpu_us = ru.ru_utime.tv_sec * 1000000L + ru.ru_utime.tv_usec;
@@ -620,6 +626,10 @@ Outcome launch(const LaunchPlan& plan, const LaunchOptions& options) {
 }
 
 Detached launch_detached(const LaunchPlan& plan, const LaunchOptions& options) {
+    if (!plan.publish.empty())  // pasta is the supervisor's child, ended when the workload ends: no detached supervisor
+        throw Error("network", pasta::ports_text(plan.publish),
+                    "-p needs hardrun in the foreground as the workload's supervisor; run without -d/--name (under "
+                    "systemd for a service)");
     const seccomp::Prepared filter =
         options.seccomp_prepared ? *options.seccomp_prepared : seccomp::prepare(plan, options.seccomp_mode);
     const apparmor::Decision aa = apparmor::decide(plan);
@@ -682,7 +692,10 @@ std::vector<std::string> describe(const LaunchPlan& p) {
         case AppArmorChoice::Mode::Unconfined: out.push_back("apparmor: UNCONFINED"); break;
     }
     out.push_back(landlock::describe(p));
-    out.push_back(std::string("network: ") + (p.network == NetworkMode::None ? "none (loopback only)" : "HOST"));
+    out.push_back(std::string("network: ") + (p.network == NetworkMode::Host ? "HOST"
+                                              : p.publish.empty()           ? "none (loopback only)"
+                                                                            : "loopback only; published by pasta, inbound only: " +
+                                                                                  pasta::ports_text(p.publish)));
     out.push_back("hostname: " + p.hostname);
     if (!p.resources.empty()) {
         std::string r;

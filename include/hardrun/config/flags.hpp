@@ -30,7 +30,7 @@ struct RunFlags {
     std::vector<std::string> env_files;  // --env-file FILE: docker's NAME=VALUE lines, before --env
     std::vector<std::string> group_add;  // --group-add GID|NAME (a name is looked up in the image's /etc/group)
     std::vector<std::string> sysctls;    // --sysctl NAME=VALUE: namespaced sysctls only
-    std::vector<std::string> publish;    // -p/--publish: refused until it has a user-mode network (issue 16)
+    std::vector<std::string> publish;    // -p/--publish [IP:]HOSTPORT:PORT[/tcp|/udp] (pasta; plan.publish)
 };
 
 // Registers the run flags on a CLI11 (sub)command.

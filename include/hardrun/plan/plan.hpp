@@ -181,6 +181,16 @@ struct Hooks {
 
 enum class NetworkMode { None, Host };
 
+// -p/--publish [IP:]HOSTPORT:PORT[/tcp|/udp]: a port of the host's loopback forwarded by pasta into the sandbox's
+// own network namespace (launch/pasta.hpp). Inbound only: the workload gets no route out (docs/security.md).
+struct PublishedPort {
+    std::string host_ip = "127.0.0.1";  // a loopback address (127.0.0.0/8 or ::1)
+    std::uint16_t host_port = 0;
+    std::uint16_t port = 0;             // inside the sandbox
+    bool udp = false;                   // tcp otherwise
+    bool operator==(const PublishedPort&) const = default;
+};
+
 struct LaunchPlan {
     // --- what to run
     std::vector<std::string> args;
@@ -206,6 +216,7 @@ struct LaunchPlan {
     Namespaces namespaces;
     std::vector<IdMap> uid_mappings, gid_mappings;  // only with namespaces.user
     NetworkMode network = NetworkMode::None;
+    std::vector<PublishedPort> publish;  // -p: needs the sandbox's own network namespace
     std::string hostname = "hardrun";
     std::map<std::string, std::string> sysctl;
     uid_t uid = kDefaultUid;

@@ -196,6 +196,8 @@ void refuse_plan_flags(const RunFlags& f) {
     no(f.init, "--init");
     no(!f.landlock.empty() || !f.allow_bind.empty() || !f.allow_connect.empty(), "--landlock/--allow-bind/--allow-connect");
     no(f.strict_profile, "--strict-profile");
+    if (!f.publish.empty())  // config.json has no published ports, and pasta lives with a foreground supervisor
+        throw UsageError("--publish", "cannot be combined with --bundle; run the bundle's rootfs with --rootfs DIR -p ...");
 }
 
 // ------------------------------------------------------------------------------------------------------
