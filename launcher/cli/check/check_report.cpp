@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "hardrun/cli/check/check.hpp"
+#include "hardrun/launch/pasta.hpp"
 #include "hardrun/layers/landlock.hpp"
 #include "hardrun/plan/parse.hpp"
 
@@ -420,13 +421,18 @@ std::vector<Layer> assess(const LaunchPlan& plan, const evidence::Evidence& ev) 
     {
         Layer l{"network", plan.network == NetworkMode::None ? "none (loopback only)" : "host", "", "", Status::Ok, {}, {}};
         l.applied = plan.network == NetworkMode::None ? "a network namespace with lo up" : "the host's network namespace";
+        if (!plan.publish.empty()) {  // -p: pasta's tap (down, no address, no route) is the one other interface
+            l.asked += "; published: " + pasta::ports_text(plan.publish);
+            l.applied += "; pasta forwards the host's loopback ports in (inbound only: no route out), tap " +
+                         std::string(pasta::kTapName) + " down";
+        }
         if (ev.interfaces.empty() && ev.ns.empty()) {
             unverified(l);
         } else {
             l.evidence = "interfaces: " + (ev.interfaces.empty() ? std::string("none") : join(ev.interfaces));
             if (plan.network == NetworkMode::None && plan.namespaces.net && plan.namespaces.join.count("network") == 0)
                 for (const auto& i : ev.interfaces)
-                    if (i != "lo") {
+                    if (i != "lo" && !(i == pasta::kTapName && !plan.publish.empty())) {
                         l.status = Status::Failed;
                         l.warnings.push_back("network: interface " + i + " is visible");
                     }

@@ -49,6 +49,7 @@ const std::vector<Rule>& rules() {
         {"ns.host-ipc", Severity::Medium, "shares the host's ipc namespace"},
         {"ns.host-uts", Severity::Low, "shares the host's uts namespace"},
         {"ns.joined", Severity::Info, "joins an existing namespace"},
+        {"net.publish", Severity::Info, "a port of the host's loopback is forwarded in (pasta, inbound only)"},
         {"devices.privileged", Severity::Critical, "a host device is reachable"},
         {"mounts.host-path", Severity::High, "a sensitive host path is mounted in"},
         {"masked.off", Severity::High, "/proc paths that expose the host are not masked"},
@@ -280,6 +281,11 @@ std::vector<Finding> check(const Subject& s) {
             fx.pick("--network none (hardrun's default)", "add {\"type\": \"network\"} to linux.namespaces", "hostNetwork: false",
                     "drop network_mode: host (publish the ports it serves with ports:)"),
             "host_network");
+    for (const auto& port : s.published)
+        add("net.publish", Severity::Info,
+            "-p " + port + ": every local user of the host can connect to it; the workload still has no route out",
+            "publish only what a client on this host needs (a unix socket in a volume reaches only who can open it)",
+            "publish");
     if (s.host_pid)
         add("ns.host-pid", Severity::High, "the host's pid namespace: every host process is visible (and signalable)",
             fx.pick("hardrun always creates a pid namespace", "add {\"type\": \"pid\"} to linux.namespaces", "hostPID: false", "drop pid: host"), "host_pid");

@@ -13,6 +13,7 @@
 #include "hardrun/cli/lint/lint.hpp"
 #include "hardrun/config/oci.hpp"
 #include "hardrun/plan/parse.hpp"
+#include "hardrun/plan/publish.hpp"
 
 namespace hardrun::lint {
 
@@ -290,6 +291,10 @@ Subject from_flags(const std::vector<std::string>& args, const std::string& sour
     s.where["landlock"] = "--landlock";
     s.host_network = f.network == "host";
     s.where["host_network"] = "--network";
+    if (!f.publish.empty() && s.host_network)
+        throw UsageError("--publish", "cannot be combined with --network host: the workload already binds the host's ports itself");
+    for (const auto& port : parse::publish_all("--publish", f.publish)) s.published.push_back(parse::publish_text(port));
+    s.where["publish"] = "--publish";
     if (!f.memory.empty()) s.memory_limit = parse::size("--memory", f.memory);
     s.where["memory"] = "--memory";
     if (!f.pids_limit.empty()) s.pids_limit = f.pids_limit == "max" ? -1 : std::stoll(f.pids_limit);
