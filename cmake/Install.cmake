@@ -200,7 +200,7 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # the default build links libseccomp, libcap-ng, libapparmor and yaml-cpp statically and libsystemd (no static
 # archive in Debian) dynamically, so Depends is libsystemd0 and libc6 (tests/integration/test_package.py)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_SUGGESTS "apparmor, busybox-static")
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "apparmor, busybox-static, passt")  # passt: pasta for -p
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
   "${PROJECT_SOURCE_DIR}/packaging/deb/conffiles;${PROJECT_SOURCE_DIR}/packaging/deb/postinst;${PROJECT_SOURCE_DIR}/packaging/deb/postrm")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)  # conffiles 0644, maintainer scripts 0755

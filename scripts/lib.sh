@@ -21,6 +21,8 @@ need_packages() {
 
 BUILD_PACKAGES=(build-essential cmake pkg-config file scdoc libseccomp-dev libcap-ng-dev libapparmor-dev libsystemd-dev
   nlohmann-json3-dev libcli11-dev doctest-dev libyaml-cpp-dev busybox-static)
+# what a launch runs besides hardrun: pasta (Debian's passt) forwards -p ports into the sandbox
+RUNTIME_PACKAGES=(passt)
 TEST_PACKAGES=(python3 python3-pytest util-linux iproute2 mandoc systemd dpkg-dev python3-jsonschema podman lintian
   mmdebstrap postgresql-client redis-tools)  # the last line: the images tier (scripts/mkimage, the host's clients)
 
