@@ -116,7 +116,6 @@ def test_preserve_fds_and_pid_file_in_the_foreground(rt, tmp_path):
     (["-it"], ["--tty"]),
     (["--rm", "-d"], ["--rm", "hardrun delete NAME"]),
     (["--rm", "--keep"], ["--rm", "--keep"]),
-    (["-p", "8080:80"], ["--publish", "unix socket in a volume"]),
     (["--console-socket", "/nonexistent.sock"], ["--console-socket", "--bundle"]),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) and v and v[0].startswith("-") else None)
 def test_refused_flags_name_the_alternative(rt, flags, needles):
