@@ -115,8 +115,9 @@ void kill_and_reap(pid_t pid) {
 }
 
 // In the forked child, before exec: only async-signal-safe calls.
-[[noreturn]] void exec_pasta(const char* exe, char* const* argv, const int (&from)[6], bool as_root) {
+[[noreturn]] void exec_pasta(const char* exe, char* const* argv, const int (&from)[6], bool as_root, pid_t supervisor) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);  // kept: pasta changes neither uid nor gains capabilities
+    if (::getppid() != supervisor) ::_exit(127);  // the supervisor died before PDEATHSIG was set
     if (as_root) {
         // the bounding set pasta needs to join a network namespace of the host's user namespace, make its tap and
         // bind the host ports: nothing else can ever come back, and no exec may raise privileges
@@ -221,9 +222,10 @@ std::unique_ptr<Forwarder> Forwarder::start(const LaunchPlan& plan, pid_t child,
     argv.push_back(nullptr);
     const int from[6] = {null.get(), out.get(), out.get(), netns.get(), user ? user.get() : -1, ready.write.get()};
 
+    const pid_t supervisor = ::getpid();
     const pid_t pid = ::fork();
     if (pid < 0) throw_errno("network", what, errno, "fork for pasta");
-    if (pid == 0) exec_pasta(exe.c_str(), argv.data(), from, as_root);
+    if (pid == 0) exec_pasta(exe.c_str(), argv.data(), from, as_root, supervisor);
     std::unique_ptr<Forwarder> f(new Forwarder(pid));
     ready.write.reset();
 
