@@ -145,7 +145,14 @@ void attach(Sys& sys, int mntfd, int targetfd, const std::string& what) {
 SysFd new_fs(Sys& sys, const char* fstype, const std::vector<std::pair<std::string, std::string>>& opts,
              unsigned attrs, const std::string& what) {
     SysFd fs(sys, sys.fsopen(fstype, FSOPEN_CLOEXEC));
-    if (fs.get() < 0) throw_errno("mounts", what, -fs.get(), std::string("fsopen(") + fstype + ")");
+    if (fs.get() < 0)
+        throw_errno("mounts", what, -fs.get(),
+                    std::string("fsopen(") + fstype + ")" +
+                        (fs.get() == -ENODEV && std::string(fstype) == "overlay"
+                             ? ": this kernel has no overlayfs (modprobe overlay), which hardrun needs to add what the "
+                               "image lacks without writing to it; or give the image the missing mount points, or use "
+                               "--read-write=image"
+                             : ""));
     for (const auto& [k, v] : opts) {
         int r = v.empty() ? sys.fsconfig(fs.get(), FSCONFIG_SET_FLAG, k.c_str(), nullptr, 0)
                           : sys.fsconfig(fs.get(), FSCONFIG_SET_STRING, k.c_str(), v.c_str(), 0);
@@ -573,7 +580,8 @@ SysFd make_layer(Sys& sys, int image, const LaunchPlan& plan, const std::vector<
     std::vector<std::pair<std::string, std::string>> opts = {
         {"source", "overlay"}, {"lowerdir", fd_path(image)}, {"upperdir", fd_path(upper.get())}, {"workdir", fd_path(work.get())}};
     if (plan.namespaces.user) opts.emplace_back("userxattr", "");  // trusted.* xattrs need CAP_SYS_ADMIN in the host's namespace
-    SysFd overlay = new_fs(sys, "overlay", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, std::string(kLayer) + " (an overlay of " + plan.rootfs + ")");
+    SysFd overlay = new_fs(sys, "overlay", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+                           std::string(kLayer) + " (an overlay of " + plan.rootfs + ")");
     attach(sys, overlay.get(), root.get(), kLayer);
     return overlay;
 }

@@ -12,8 +12,7 @@ import re
 
 import pytest
 
-from services import (UNPRIV_UID, answers, assert_hardened, free_port, http_get, shared_dir,
-                      xfail_without_publish)
+from services import (UNPRIV_UID, answers, assert_hardened, free_port, http_get, shared_dir)
 
 NGINX = ["--tmpfs", "/run", "--tmpfs", "/var/lib/nginx", "--tmpfs", "/var/log/nginx"]
 CMD = ["--", "nginx", "-g", "daemon off; error_log stderr notice;"]
@@ -42,7 +41,6 @@ def test_nginx_unix_socket_in_volume(image_snapshot, service, workdir, user):
     image_snapshot.check()
 
 
-@xfail_without_publish()
 def test_nginx_published_port(image_snapshot, service):
     port = free_port()
     svc = service(NGINX + ["-p", f"127.0.0.1:{port}:80"] + CMD)

@@ -12,8 +12,7 @@ import os
 
 import pytest
 
-from services import (UNPRIV_UID, answers, assert_hardened, free_port, http_get, listening_socket, shared_dir,
-                      xfail_without_publish)
+from services import (UNPRIV_UID, answers, assert_hardened, free_port, http_get, listening_socket, shared_dir)
 
 
 
@@ -59,7 +58,6 @@ def test_node_socket_activation(image_snapshot, service, workdir, user):
     image_snapshot.check()
 
 
-@xfail_without_publish()
 def test_node_published_port(image_snapshot, service, workdir):
     port = free_port()
     svc = service(code(workdir) + ["-p", f"127.0.0.1:{port}:8000", "--"] + SERVER + ["--port", "8000"])

@@ -18,7 +18,7 @@ import subprocess
 import pytest
 
 from services import (IMAGE, answers, assert_hardened, assert_unchanged, free_port, host_tool, image_ids, shared_dir,
-                      snapshot, xfail_without_publish)
+                      snapshot)
 
 PG_UID, PG_GID = image_ids("postgres")
 BIN = "/usr/lib/postgresql/15/bin"
@@ -104,7 +104,6 @@ def test_postgres_read_write_leaves_the_image_unchanged(service, workdir):
     assert_unchanged(before, snapshot(image))
 
 
-@xfail_without_publish()
 def test_postgres_published_port(image_snapshot, service, workdir):
     """-p for TCP clients: the password is set through the socket first (peer), then used over TCP with SSL."""
     port = free_port()

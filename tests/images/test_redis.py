@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from services import answers, assert_hardened, free_port, host_tool, shared_dir, xfail_without_publish
+from services import answers, assert_hardened, free_port, host_tool, shared_dir
 
 SERVER = ["redis-server", "--save", "", "--appendonly", "no"]
 
@@ -49,7 +49,6 @@ def test_redis_unix_socket_in_volume(image_snapshot, service, workdir):
     image_snapshot.check()
 
 
-@xfail_without_publish()
 def test_redis_published_port(image_snapshot, service):
     port = free_port()
     svc = service(["-p", f"127.0.0.1:{port}:6379", "--"] + SERVER + ["--bind", "0.0.0.0", "--protected-mode", "no"])

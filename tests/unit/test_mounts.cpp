@@ -255,3 +255,11 @@ TEST_CASE("setup: the layer's overlay is rootless-ready (userxattr) and a failur
     bad.fail = [](const std::string& c) { return c.rfind("fsopen overlay", 0) == 0 ? -ENODEV : 0; };
     CHECK_THROWS_WITH_AS(mounts::setup(bad, p), doctest::Contains("the rootfs layer (an overlay of /srv/rootfs)"), Error);
 }
+
+TEST_CASE("setup: a kernel without overlayfs is named, with the ways around it") {
+    LaunchPlan p = image_plan();
+    p.readonly_root = false;
+    test::RecordingSys sys;
+    sys.fail = [](const std::string& c) { return c.rfind("fsopen overlay", 0) == 0 ? -ENODEV : 0; };
+    CHECK_THROWS_WITH_AS(mounts::setup(sys, p), doctest::Contains("modprobe overlay"), Error);
+}
