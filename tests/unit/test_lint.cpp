@@ -374,6 +374,12 @@ TEST_CASE("lint: docker compose services, with docker's defaults where a field i
     // each fix speaks compose
     for (const auto& f : lint::check(s[0]))
         if (f.rule == "limits.pids") CHECK(f.fix.find("pids_limit:") != std::string::npos);
+    // ports: without an address are on every interface (docker's default); 127.0.0.1:... is not a finding
+    auto ports = lint::from_compose("services:\n  w:\n    ports: [\"8080:80\", \"127.0.0.1:9090:90\", \"0.0.0.0:443:8443\"]\n", "c.yaml");
+    REQUIRE(ports.size() == 1);
+    CHECK(ports[0].published_everywhere == std::vector<std::string>{"8080:80", "443:8443"});
+    for (const auto& f : lint::check(ports[0]))
+        if (f.rule == "net.publish-all") CHECK(f.fix.find("127.0.0.1:") != std::string::npos);
     CHECK(lint::is_compose(bare));
     CHECK_FALSE(lint::is_compose("apiVersion: v1\nkind: Pod\n"));
 }

@@ -50,6 +50,7 @@ const std::vector<Rule>& rules() {
         {"ns.host-uts", Severity::Low, "shares the host's uts namespace"},
         {"ns.joined", Severity::Info, "joins an existing namespace"},
         {"net.publish", Severity::Info, "a port of the host's loopback is forwarded in (pasta, inbound only)"},
+        {"net.publish-all", Severity::Low, "a port is published on every interface of the host (compose ports: without an address)"},
         {"devices.privileged", Severity::Critical, "a host device is reachable"},
         {"mounts.host-path", Severity::High, "a sensitive host path is mounted in"},
         {"masked.off", Severity::High, "/proc paths that expose the host are not masked"},
@@ -281,6 +282,10 @@ std::vector<Finding> check(const Subject& s) {
             fx.pick("--network none (hardrun's default)", "add {\"type\": \"network\"} to linux.namespaces", "hostNetwork: false",
                     "drop network_mode: host (publish the ports it serves with ports:)"),
             "host_network");
+    for (const auto& port : s.published_everywhere)
+        add("net.publish-all", Severity::Low,
+            "ports: " + port + " is published on every interface of the host: any machine that reaches it can connect",
+            "ports: [\"127.0.0.1:" + port + "\"] (the host's loopback only; a reverse proxy for the rest)", "publish");
     for (const auto& port : s.published)
         add("net.publish", Severity::Info,
             "-p " + port + ": every local user of the host can connect to it; the workload still has no route out",

@@ -175,6 +175,22 @@ Subject service(const std::string& name, const YAML::Node& svc, const std::strin
     at("host_uts", "uts", defined(svc["uts"]) ? svc["uts"] : svc);
     for (const auto& [d, node] : items(svc["devices"])) s.devices.push_back("device " + d.substr(0, d.find(':')));
     at("devices", "devices", defined(svc["devices"]) ? svc["devices"] : svc);
+    // ports: docker publishes a port without a host address on every interface (0.0.0.0 and ::)
+    for (const auto& [p, node] : items(svc["ports"])) {
+        const auto colons = std::count(p.begin(), p.end(), ':');
+        const bool everywhere = colons == 1 || p.starts_with("0.0.0.0:") || p.starts_with("[::]:") || p.starts_with(":::");
+        if (everywhere && colons >= 1) {
+            const std::string port = p.starts_with("0.0.0.0:") ? p.substr(8) : p.starts_with("[::]:") ? p.substr(5) : p;
+            s.published_everywhere.push_back(port);
+            s.line["publish"] = line_of(node, s.start_line);
+        }
+    }
+    const YAML::Node ports = svc["ports"];
+    if (defined(ports) && ports.IsSequence())
+        for (const auto& e : ports)
+            if (e.IsMap() && !defined(e["host_ip"]) && defined(e["published"]))  // the long syntax
+                s.published_everywhere.push_back(scalar(e["published"]) + ":" + scalar(e["target"]));
+    s.where["publish"] = base + "ports";
     // resources: mem_limit / pids_limit, or deploy.resources.limits
     const YAML::Node limits = child(child(child(svc, "deploy"), "resources"), "limits");
     const YAML::Node mem = defined(svc["mem_limit"]) ? svc["mem_limit"] : child(limits, "memory");

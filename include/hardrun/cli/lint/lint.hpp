@@ -63,6 +63,7 @@ struct Subject {
     bool host_network = false, host_pid = false, host_ipc = false, host_uts = false, host_user_ns_only = false;
     std::vector<std::string> joined_namespaces;  // OCI linux.namespaces[].path
     std::vector<std::string> published;  // -p: "127.0.0.1:8080->80/tcp" (pasta, inbound only)
+    std::vector<std::string> published_everywhere;  // compose ports: without a host address ("8080:80")
     // devices
     std::vector<std::string> devices;  // privileged devices, described
     // resources
