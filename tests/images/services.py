@@ -9,6 +9,7 @@ tree taken before the service started with one taken after it stopped.
 """
 import importlib.util
 import os
+import re
 import shutil
 import signal
 import socket
@@ -150,6 +151,15 @@ class Service:
             self.kill()
             raise AssertionError(f"hardrun did not exit within {timeout} s of {sig.name}:\n{self.output()}")
         return self.returncode
+
+    def stopped_cleanly(self, *shutdown):
+        """SIGTERM to hardrun: it exits 0 and the service printed each of its own shutdown lines (a string to
+        find, or a compiled regular expression to search for)."""
+        rc = self.stop()
+        out = self.output()
+        assert rc == 0, f"exit {rc}:\n{out}"
+        for line in shutdown:
+            assert (line.search(out) if isinstance(line, re.Pattern) else line in out), (line, out)
 
     def kill(self):
         """SIGKILL to hardrun, by pid: the workload dies with it (PDEATHSIG, its pid namespace)."""

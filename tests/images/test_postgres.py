@@ -44,12 +44,7 @@ def psql(*args, host, port=None, password=None, timeout=30):
     return p.stdout.strip()
 
 
-def stopped_cleanly(svc):
-    rc = svc.stop()
-    out = svc.output()
-    assert rc == 0, f"exit {rc}:\n{out}"
-    assert "received smart shutdown request" in out, out
-    assert "database system is shut down" in out, out
+SHUTDOWN = ("received smart shutdown request", "database system is shut down")  # the service's own shutdown lines
 
 
 def wait_ready(svc, host, port=None):
@@ -65,7 +60,7 @@ def test_postgres_ephemeral_unix_socket_in_volume(image_snapshot, service, workd
     assert psql("-c", "select v from t", host=sock) == "hello from postgres"
     assert psql("-c", "show ssl", host=sock) == "on"
     assert_hardened(svc, PG_UID)
-    stopped_cleanly(svc)
+    svc.stopped_cleanly(*SHUTDOWN)
     image_snapshot.check()
 
 
@@ -81,11 +76,11 @@ def test_postgres_persistent_data_volume(image_snapshot, service, workdir):
     wait_ready(svc, sock)
     psql("-c", "create table t (v text)", "-c", "insert into t values ('kept')", host=sock)
     assert_hardened(svc, PG_UID)
-    stopped_cleanly(svc)
+    svc.stopped_cleanly(*SHUTDOWN)
     again = service(AS_POSTGRES + volumes + ["--"] + SERVER)
     wait_ready(again, sock)
     assert psql("-c", "select v from t", host=sock) == "kept"
-    stopped_cleanly(again)
+    again.stopped_cleanly(*SHUTDOWN)
     image_snapshot.check()
 
 
@@ -100,7 +95,7 @@ def test_postgres_read_write_leaves_the_image_unchanged(service, workdir):
     svc = service(AS_POSTGRES + ["--read-write", "-v", f"{sock}:/run/postgresql", "--"] + SERVER, rootfs=image)
     wait_ready(svc, sock)
     psql("-c", "create table t (v text)", "-c", "insert into t values ('gone after the run')", host=sock)
-    stopped_cleanly(svc)
+    svc.stopped_cleanly(*SHUTDOWN)
     assert_unchanged(before, snapshot(image))
 
 
@@ -116,5 +111,5 @@ def test_postgres_published_port(image_snapshot, service, workdir):
     assert psql("-c", "select ssl from pg_stat_ssl where pid = pg_backend_pid()", host="127.0.0.1", port=port,
                 password="hardrun-test") == "t"
     assert_hardened(svc, PG_UID)
-    stopped_cleanly(svc)
+    svc.stopped_cleanly(*SHUTDOWN)
     image_snapshot.check()

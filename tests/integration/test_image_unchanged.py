@@ -8,7 +8,6 @@ import os
 import shutil
 import stat
 import subprocess
-import tempfile
 
 import pytest
 
@@ -46,17 +45,9 @@ def image(tmp_rootfs):
     return tmp_rootfs
 
 
-@pytest.fixture
-def host_dir():
-    d = tempfile.mkdtemp(prefix="hardrun-test-host-")
-    os.chmod(d, 0o755)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
-
-
-def test_missing_mount_points_are_made_in_the_layer(image, as_user, host_dir):
-    vol = os.path.join(host_dir, "conf")
-    secret = os.path.join(host_dir, "token")
+def test_missing_mount_points_are_made_in_the_layer(image, as_user, shared_dir):
+    vol = os.path.join(shared_dir, "conf")
+    secret = os.path.join(shared_dir, "token")
     for path, text in ((vol, "listen 80;\n"), (secret, "s3cret")):
         with open(path, "w") as f:
             f.write(text)
@@ -207,15 +198,15 @@ def test_rootless_tmpfs_owner_must_be_mappable(tmp_rootfs):
     assert p.returncode == 125 and "is not a numeric uid" in p.stderr, p.stderr
 
 
-def test_named_volume_is_filled_from_the_image_once_and_persists(tmp_rootfs, as_user, host_dir):
+def test_named_volume_is_filled_from_the_image_once_and_persists(tmp_rootfs, as_user, shared_dir):
     os.makedirs(os.path.join(tmp_rootfs, "srv/www"))
     with open(os.path.join(tmp_rootfs, "srv/www/index.html"), "w") as f:
         f.write("hello\n")
     os.chown(os.path.join(tmp_rootfs, "srv/www"), 10001, 10001)
     os.chown(os.path.join(tmp_rootfs, "srv/www/index.html"), 10001, 10001)
-    vols = os.path.join(host_dir, "volumes")
+    vols = os.path.join(shared_dir, "volumes")
     if as_user is not None:
-        os.chown(host_dir, as_user, as_user)  # the rootless user's own volumes directory
+        os.chown(shared_dir, as_user, as_user)  # the rootless user's own volumes directory
     before = snapshot(tmp_rootfs)
     args = ["--volumes-dir", vols, "-v", "web:/srv/www"]
     p = run(args + ["--", "sh", "-c", "cat /srv/www/index.html; echo more >> /srv/www/index.html; "

@@ -213,11 +213,17 @@ def test_pasta_absent_names_the_package():
     assert "ran" not in p.stdout
 
 
-def test_pasta_ends_with_the_workload(as_user):
-    p = start(["-p", f"{free_port()}:80", "--", "sh", "-c", "echo up; read line; exit 7"], user=as_user)
+def started_with_pasta(script, as_user):
+    """hardrun with -p running `script` (which prints "up" first), and its pasta, alive."""
+    p = start(["-p", f"{free_port()}:80", "--", "sh", "-c", "echo up; " + script], user=as_user)
     wait_line(p, "up")
     pasta = pasta_of(p.pid)
     assert pasta and alive(pasta)
+    return p, pasta
+
+
+def test_pasta_ends_with_the_workload(as_user):
+    p, pasta = started_with_pasta("read line; exit 7", as_user)
     p.stdin.close()  # the workload reads EOF and exits 7
     p.wait(timeout=10)
     assert p.returncode == 7  # the workload's status passes through
@@ -225,10 +231,7 @@ def test_pasta_ends_with_the_workload(as_user):
 
 
 def test_pasta_ends_when_the_workload_is_killed(as_user):
-    p = start(["-p", f"{free_port()}:80", "--", "sh", "-c", "echo up; exec sleep 60"], user=as_user)
-    wait_line(p, "up")
-    pasta = pasta_of(p.pid)
-    assert pasta and alive(pasta)
+    p, pasta = started_with_pasta("exec sleep 60", as_user)
     workload = [c for c in children(p.pid) if c != pasta[0]]
     assert len(workload) == 1
     os.kill(workload[0], signal.SIGKILL)
@@ -238,10 +241,7 @@ def test_pasta_ends_when_the_workload_is_killed(as_user):
 
 
 def test_pasta_ends_when_hardrun_is_killed(as_user):
-    p = start(["-p", f"{free_port()}:80", "--", "sh", "-c", "echo up; exec sleep 60"], user=as_user)
-    wait_line(p, "up")
-    pasta = pasta_of(p.pid)
-    assert pasta and alive(pasta)
+    p, pasta = started_with_pasta("exec sleep 60", as_user)
     os.kill(p.pid, signal.SIGKILL)
     p.wait(timeout=10)
     end = time.monotonic() + 5
