@@ -243,17 +243,9 @@ std::vector<std::string> read_env_file(const std::string& path) {
 // --group-add: a number, or a name in the image's /etc/group (read inside the rootfs, never through its symlinks).
 gid_t group_id(const std::string& rootfs, const std::string& value) {
     if (auto n = parse::number<std::uint32_t>(value, 0, 4294967294U)) return *n;
-    const auto text = files::read_in_root(rootfs, "/etc/group", "--group-add");
-    std::istringstream in(text.value_or(""));
-    std::string line;
-    while (std::getline(in, line)) {
-        // name:password:gid:members
-        const auto a = line.find(':'), b = a == std::string::npos ? a : line.find(':', a + 1);
-        if (b == std::string::npos || line.substr(0, a) != value) continue;
-        const auto c = line.find(':', b + 1);
-        if (auto gid = parse::number<std::uint32_t>(line.substr(b + 1, c == std::string::npos ? c : c - b - 1), 0, 4294967294U))
-            return *gid;
-    }
+    const auto text = files::read_in_root(rootfs, "/etc/group", "--group-add");  // name:password:gid:members
+    if (auto e = files::account_entry(text.value_or(""), 0, value); e && e->size() > 2)
+        if (auto gid = parse::number<std::uint32_t>((*e)[2], 0, 4294967294U)) return *gid;
     throw UsageError("--group-add", "'" + value + "' is neither a gid nor a group in the image's /etc/group");
 }
 
@@ -272,39 +264,16 @@ namespace {
 
 // The image's entry for an id in /etc/passwd or /etc/group (name:x:id:...), or nullopt.
 std::optional<std::vector<std::string>> entry_for(const std::string& text, std::uint32_t id) {
-    std::istringstream in(text);
-    std::string line;
-    while (std::getline(in, line)) {
-        std::vector<std::string> fields;
-        std::size_t start = 0;
-        for (;;) {
-            const auto colon = line.find(':', start);
-            fields.push_back(line.substr(start, colon == std::string::npos ? colon : colon - start));
-            if (colon == std::string::npos) break;
-            start = colon + 1;
-        }
-        if (fields.size() >= 3 && parse::number<std::uint32_t>(fields[2]) == id) return fields;
-    }
-    return std::nullopt;
-}
-
-bool has_name(const std::string& text, const std::string& name) {
-    return text.starts_with(name + ":") || text.find("\n" + name + ":") != std::string::npos;
+    return files::account_entry(text, 2, std::to_string(id));
 }
 
 // The workload's uid and gid get a name where the image has none (as podman does): initdb, `id -un`, git and ssh
 // look their own user up. The entries go to the rootfs layer, never into the image. HOME follows the image's own
 // entry, as docker's does, unless --env or --env-file set it.
 void identity_entries(LaunchPlan& p, const std::vector<std::string>& user_env) {
-    auto read = [&](const char* path) -> std::optional<std::string> {
-        try {
-            return files::read_in_root(p.rootfs, path, "reading the image's users");
-        } catch (const Error&) {
-            return std::nullopt;  // unreadable or not a file: the workload cannot look itself up there either
-        }
-    };
+    auto read = [&](const char* path) { return files::read_in_root_if_readable(p.rootfs, path); };
     auto name_for = [](const std::string& text, std::uint32_t id) {
-        return has_name(text, "hardrun") ? "hardrun" + std::to_string(id) : std::string("hardrun");
+        return files::account_entry(text, 0, "hardrun") ? "hardrun" + std::to_string(id) : std::string("hardrun");
     };
     auto append = [](std::string text, const std::string& line) {
         if (!text.empty() && text.back() != '\n') text += '\n';
@@ -332,13 +301,7 @@ void identity_entries(LaunchPlan& p, const std::vector<std::string>& user_env) {
 // and the host name where the image has none (there is no DNS server to reach, so resolv.conf stays the image's);
 // and /etc/hostname saying the sandbox's host name where the image's says another.
 void network_files(LaunchPlan& p) {
-    auto read = [](const std::string& root, const char* path) -> std::optional<std::string> {
-        try {
-            return files::read_in_root(root, path, "reading the network files");
-        } catch (const Error&) {
-            return std::nullopt;
-        }
-    };
+    auto read = [](const std::string& root, const char* path) { return files::read_in_root_if_readable(root, path); };
     if (p.network == NetworkMode::Host) {
         for (const char* f : {"/etc/hosts", "/etc/resolv.conf"})
             if (auto host = read("/", f); host && read(p.rootfs, f) != host) p.layer_files[f] = *host;

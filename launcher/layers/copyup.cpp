@@ -17,10 +17,6 @@ namespace hardrun::copyup {
 
 namespace {
 
-// An owner a rootless user namespace cannot map (the image's root, seen as the overflow id) cannot be given:
-// the copy keeps the sandbox's own uid, as a rootless overlayfs copy-up would fail to do at all.
-bool unmappable(int r, bool rootless) { return rootless && (r == -EINVAL || r == -EPERM || r == -EOVERFLOW); }
-
 void copy_owner_and_times(Sys& sys, int dst_dir, const char* name, const struct stat& st, const std::string& what, bool rootless) {
     if (int r = sys.fchownat(dst_dir, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW); r < 0 && !unmappable(r, rootless))
         throw_errno("mounts", "tmpcopyup " + what, -r, "giving the copy its owner");
@@ -112,6 +108,8 @@ void copy_dir(Sys& sys, int src, int dst, const std::string& where, int depth, b
 }
 
 }  // namespace
+
+bool unmappable(int r, bool rootless) { return rootless && (r == -EINVAL || r == -EPERM || r == -EOVERFLOW); }
 
 void copy_tree(Sys& sys, int src_dir, int dst_dir, const std::string& what, std::optional<mode_t> mode, bool rootless) {
     struct stat st {};

@@ -72,6 +72,13 @@ std::vector<std::string> components(const std::string& path) {
     return out;
 }
 
+// "/a/b" from the components [from, to) of a path
+std::string joined(const std::vector<std::string>& comps, std::size_t from, std::size_t to) {
+    std::string out;
+    for (std::size_t k = from; k < to; ++k) out += "/" + comps[k];
+    return out;
+}
+
 // A bind of a host path is always nosuid and nodev: a device node or a setuid binary in a volume (which the
 // workload, another container or the image may have put there) never works. Only a bind whose source is
 // itself a device node the plan wants usable (OCI linux.devices, checked at plan time) keeps dev.
@@ -103,8 +110,7 @@ SysFd resolve_target(Sys& sys, int rootfd, const std::string& dest, bool want_fi
                         ? sys.openat(cur.get(), c.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644)
                         : sys.mkdirat(cur.get(), c.c_str(), 0755);
             if (r >= 0 && last && want_file) sys.close(r);
-            std::string here;  // the path so far, not the component alone
-            for (std::size_t k = 0; k <= i; ++k) here += "/" + comps[k];
+            const std::string here = joined(comps, 0, i + 1);  // the path so far, not the component alone
             if (r < 0 && r != -EEXIST)
                 throw_errno("mounts", what, -r,
                             "the mount point " + here + " is missing and cannot be created" +
@@ -118,10 +124,7 @@ SysFd resolve_target(Sys& sys, int rootfd, const std::string& dest, bool want_fi
             std::string hint;
             if (n > 0) {
                 std::string to(target, static_cast<std::size_t>(n));
-                std::string here;
-                for (std::size_t k = 0; k <= i; ++k) here += "/" + comps[k];
-                std::string rest;
-                for (std::size_t k = i + 1; k < comps.size(); ++k) rest += "/" + comps[k];
+                const std::string here = joined(comps, 0, i + 1), rest = joined(comps, i + 1, comps.size());
                 hint = " (" + here + " -> " + to + " in the image" +
                        (to.starts_with("/") ? ": mount at " + to + rest + " instead)" : ")");
             }
@@ -363,9 +366,7 @@ void mount_secrets(Sys& sys, int rootfd, const LaunchPlan& plan, bool may_create
 }
 
 // Opens a path after pivot_root without following symlinks; -ENOENT is returned, not thrown.
-int open_inside(Sys& sys, const std::string& path) {
-    return sys.openat2(AT_FDCWD, path.c_str(), O_PATH | O_CLOEXEC, 0, kResolve);
-}
+int open_inside(Sys& sys, const std::string& path) { return open_in(sys, AT_FDCWD, path); }
 
 
 // --- Named volumes ---------------------------------------------------------------------------------------
@@ -459,7 +460,7 @@ struct DirTimes {
 // A directory of the upper layer, made the twin of the image's: mode, and the owner where this user namespace can
 // map it (a rootless sandbox keeps its own for an owner it cannot map). Its times are set last (making entries in
 // it changes them).
-bool unmappable(int r, bool rootless) { return rootless && (r == -EPERM || r == -EINVAL || r == -EOVERFLOW); }
+using copyup::unmappable;
 
 void twin_directory(Sys& sys, int dir, const struct stat& st, const std::string& rel, std::vector<DirTimes>& times,
                     bool rootless) {

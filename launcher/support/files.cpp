@@ -217,19 +217,22 @@ std::string resolve_without_symlinks(const std::string& path) {
 
 namespace hardrun::files {
 
+UniqueFd open_in_root(int rootfd, const std::string& path, int flags) {
+    struct open_how how {};
+    how.flags = static_cast<std::uint64_t>(flags) | O_CLOEXEC;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    return UniqueFd(static_cast<int>(::syscall(SYS_openat2, rootfd, path.c_str(), &how, sizeof how)));
+}
+
 std::optional<std::string> read_in_root(const std::string& root, const std::string& path, const std::string& what,
                                         std::size_t limit) {
     UniqueFd dir(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!dir) throw_errno(what, root, errno);
-    struct open_how how {};
-    how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
-    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-    const long r = ::syscall(SYS_openat2, dir.get(), path.c_str(), &how, sizeof how);
-    if (r < 0) {
+    UniqueFd fd = open_in_root(dir.get(), path, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+    if (!fd) {
         if (errno == ENOENT) return std::nullopt;
         throw_errno(what, root + path, errno);
     }
-    UniqueFd fd(static_cast<int>(r));
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) throw_errno(what, root + path, errno);
     if (!S_ISREG(st.st_mode)) throw Error(what, root + path, "is not a regular file");
@@ -246,6 +249,31 @@ std::optional<std::string> read_in_root(const std::string& root, const std::stri
         if (out.size() > limit) throw Error(what, root + path, "is larger than " + std::to_string(limit) + " bytes");
     }
     return out;
+}
+
+std::optional<std::string> read_in_root_if_readable(const std::string& root, const std::string& path) {
+    try {
+        return read_in_root(root, path, "reading the image");
+    } catch (const Error&) {
+        return std::nullopt;
+    }
+}
+
+std::optional<std::vector<std::string>> account_entry(std::string_view text, std::size_t key, std::string_view value) {
+    while (!text.empty()) {
+        const auto nl = text.find('\n');
+        const std::string_view line = text.substr(0, nl);
+        text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+        std::vector<std::string> fields;
+        for (std::size_t a = 0;;) {
+            const auto b = line.find(':', a);
+            fields.emplace_back(line.substr(a, b == std::string_view::npos ? b : b - a));
+            if (b == std::string_view::npos) break;
+            a = b + 1;
+        }
+        if (key < fields.size() && fields[key] == value) return fields;
+    }
+    return std::nullopt;
 }
 
 }  // namespace hardrun::files

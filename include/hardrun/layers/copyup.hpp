@@ -19,4 +19,8 @@ namespace hardrun::copyup {
 // through sys. Throws Error. `rootless`: an owner the user namespace cannot map is left as the sandbox's own.
 void copy_tree(Sys& sys, int src_dir, int dst_dir, const std::string& what, std::optional<mode_t> mode, bool rootless);
 
+// Whether a failed chown (-errno r) only means the owner cannot be mapped in a rootless user namespace (the
+// image's root, seen as the overflow id): the copy then keeps the sandbox's own uid. As root every chown must work.
+bool unmappable(int r, bool rootless);
+
 }  // namespace hardrun::copyup

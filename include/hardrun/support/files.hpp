@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "hardrun/support/fd.hpp"
 
@@ -47,5 +48,16 @@ std::string resolve_without_symlinks(const std::string& path);
 // regular file, is larger than `limit` bytes or cannot be read.
 std::optional<std::string> read_in_root(const std::string& root, const std::string& path, const std::string& what,
                                         std::size_t limit = 1 << 20);
+// The same for a file that only helps (the image's passwd, group, hosts): nullopt also when it cannot be read, as
+// the workload could not read it either.
+std::optional<std::string> read_in_root_if_readable(const std::string& root, const std::string& path);
+
+// Opens `path` inside the directory `rootfd` the way the sandbox resolves it (openat2 RESOLVE_IN_ROOT |
+// RESOLVE_NO_MAGICLINKS: the image's symlinks stay inside the image). Not open on failure, errno set.
+UniqueFd open_in_root(int rootfd, const std::string& path, int flags);
+
+// The fields of the first line of an /etc/passwd or /etc/group text whose field `key` (0: the name, 2: the id)
+// is `value`, or nullopt.
+std::optional<std::vector<std::string>> account_entry(std::string_view text, std::size_t key, std::string_view value);
 
 }  // namespace hardrun::files

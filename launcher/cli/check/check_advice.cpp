@@ -2,11 +2,9 @@
 // seccomp filter's denials (user-notification report) and the outcome (OOM, pids limit, setup errors).
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <linux/capability.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,12 +14,12 @@
 #include <map>
 #include <set>
 #include <vector>
-#include <sstream>
 #include <optional>
 
 #include "hardrun/cli/check/check.hpp"
 #include "hardrun/support/error.hpp"
 #include "hardrun/plan/parse.hpp"
+#include "hardrun/support/fd.hpp"
 #include "hardrun/support/files.hpp"
 
 namespace hardrun::check {
@@ -39,53 +37,36 @@ std::string dirname_of(const std::string& p) {
 // rootfs cannot be read; for a path that does not exist, its longest existing parent is resolved.
 std::string image_path(const LaunchPlan& plan, const std::string& dir) {
     if (plan.rootfs.empty() || dir.empty() || dir[0] != '/') return dir;
-    const int root = ::open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (root < 0) return dir;
+    UniqueFd root(::open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root) return dir;
     std::string head = dir, tail;
-    std::string out = dir;
     for (;;) {
-        struct open_how how {};
-        how.flags = O_PATH | O_CLOEXEC;
-        how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-        const long fd = ::syscall(SYS_openat2, root, head.c_str(), &how, sizeof how);
-        if (fd >= 0) {
+        if (UniqueFd fd = files::open_in_root(root.get(), head, O_PATH)) {
             char buf[4096];
-            const ssize_t n = ::readlink(("/proc/self/fd/" + std::to_string(fd)).c_str(), buf, sizeof buf - 1);
-            ::close(static_cast<int>(fd));
-            if (n > 0) {
-                const std::string real(buf, static_cast<std::size_t>(n));
-                if (real == plan.rootfs) out = tail.empty() ? "/" : tail;
-                else if (real.starts_with(plan.rootfs + "/")) out = real.substr(plan.rootfs.size()) + tail;
-            }
-            break;
+            const ssize_t n = ::readlink(("/proc/self/fd/" + std::to_string(fd.get())).c_str(), buf, sizeof buf - 1);
+            const std::string real = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "";
+            if (real == plan.rootfs) return tail.empty() ? "/" : tail;
+            if (real.starts_with(plan.rootfs + "/")) return real.substr(plan.rootfs.size()) + tail;
+            return dir;
         }
-        if (errno != ENOENT || head == "/") break;
+        if (errno != ENOENT || head == "/") return dir;
         const auto slash = head.rfind('/');
         tail = head.substr(slash) + tail;
         head = slash == 0 ? "/" : head.substr(0, slash);
     }
-    ::close(root);
-    return out;
 }
 
 // What the image has at a directory (resolved inside the rootfs): nothing, an empty directory, or entries.
 enum class ImageDir { Missing, Empty, Entries, Unknown };
 ImageDir image_dir(const LaunchPlan& plan, const std::string& dir) {
     if (plan.rootfs.empty()) return ImageDir::Unknown;
-    const int root = ::open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (root < 0) return ImageDir::Unknown;
-    struct open_how how {};
-    how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
-    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-    const long fd = ::syscall(SYS_openat2, root, dir.c_str(), &how, sizeof how);
-    const int err = errno;
-    ::close(root);
-    if (fd < 0) return err == ENOENT ? ImageDir::Missing : ImageDir::Unknown;
-    DIR* d = ::fdopendir(static_cast<int>(fd));
-    if (!d) {
-        ::close(static_cast<int>(fd));
-        return ImageDir::Unknown;
-    }
+    UniqueFd root(::open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root) return ImageDir::Unknown;
+    UniqueFd fd = files::open_in_root(root.get(), dir, O_RDONLY | O_DIRECTORY);
+    if (!fd) return errno == ENOENT ? ImageDir::Missing : ImageDir::Unknown;
+    DIR* d = ::fdopendir(fd.get());
+    if (!d) return ImageDir::Unknown;
+    fd.release();  // closedir closes it
     ImageDir state = ImageDir::Empty;
     while (const dirent* e = ::readdir(d))
         if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
@@ -108,10 +89,8 @@ std::string write_target(const LaunchPlan& plan, const FailedCall& f, const std:
 }
 
 // The --tmpfs flag for a directory: tmpcopyup where the image has files there (a bare tmpfs would hide them).
-std::string tmpfs_flag(const LaunchPlan& plan, const std::string& dir, const std::string& extra = "") {
-    std::string opts = extra;
-    if (image_dir(plan, dir) == ImageDir::Entries) opts += std::string(opts.empty() ? "" : ",") + "tmpcopyup";
-    return "--tmpfs " + dir + (opts.empty() ? "" : ":" + opts);
+std::string tmpfs_flag(const LaunchPlan& plan, const std::string& dir) {
+    return "--tmpfs " + dir + (image_dir(plan, dir) == ImageDir::Entries ? ":tmpcopyup" : "");
 }
 
 // The group of a directory on the way to `path` (or of the file) that the workload's uid lacks and that would
@@ -128,88 +107,47 @@ std::optional<GroupAccess> group_that_opens(const LaunchPlan& plan, const std::s
     auto in_groups = [&](gid_t g) {
         return g == plan.gid || std::find(plan.additional_gids.begin(), plan.additional_gids.end(), g) != plan.additional_gids.end();
     };
-    const int root = ::open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (root < 0) return std::nullopt;
-    std::optional<GroupAccess> out;
-    std::string prefix;
-    std::size_t i = 1;
-    while (!out) {
+    // the image's account named by an id, from its passwd or group file: name, and (passwd) primary gid
+    auto account = [&](const char* file, std::uint32_t id) {
+        const auto text = files::read_in_root_if_readable(plan.rootfs, file);
+        return text ? files::account_entry(*text, 2, std::to_string(id)) : std::nullopt;
+    };
+    UniqueFd root(::open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root) return std::nullopt;
+    for (std::size_t i = 1;;) {
         const auto j = path.find('/', i);
-        prefix = path.substr(0, j);
-        const bool last = j == std::string::npos;
-        struct open_how how {};
-        how.flags = O_PATH | O_CLOEXEC;
-        how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-        const long fd = ::syscall(SYS_openat2, root, prefix.c_str(), &how, sizeof how);
-        if (fd < 0) break;
+        const std::string prefix = path.substr(0, j);
+        UniqueFd fd = files::open_in_root(root.get(), prefix, O_PATH);
         struct stat st {};
-        const bool ok = ::fstat(static_cast<int>(fd), &st) == 0;
-        ::close(static_cast<int>(fd));
-        if (!ok) break;
+        if (!fd || ::fstat(fd.get(), &st) != 0) return std::nullopt;
         const mode_t want = S_ISDIR(st.st_mode) ? S_IXOTH : S_IROTH;  // search a directory, read the file
-        const bool owner = st.st_uid == plan.uid;
-        const bool as_other = (st.st_mode & want) != 0, as_group = (st.st_mode & (want << 3)) != 0;
-        const bool as_owner = (st.st_mode & (want << 6)) != 0;
-        if (!owner && !in_groups(st.st_gid) && !as_other && !as_group && as_owner && st.st_uid != 0) {
+        const bool outsider = st.st_uid != plan.uid && !in_groups(st.st_gid) && !(st.st_mode & want);
+        GroupAccess g;
+        g.dir = prefix;
+        g.gid = st.st_gid;
+        if (outsider && !(st.st_mode & (want << 3)) && (st.st_mode & (want << 6)) && st.st_uid != 0) {
             // only its owner gets in: the image's service user (postgres' data directory is 0700 postgres)
-            GroupAccess u;
-            u.dir = prefix;
-            u.owner = true;
-            u.gid = st.st_gid;
-            u.uid = st.st_uid;
-            u.name = std::to_string(st.st_uid);
-            try {
-                if (auto text = files::read_in_root(plan.rootfs, "/etc/passwd", "check")) {
-                    std::istringstream in(*text);
-                    std::string line;
-                    while (std::getline(in, line)) {
-                        std::vector<std::string> f;
-                        for (std::size_t a = 0;;) {
-                            const auto b = line.find(':', a);
-                            f.push_back(line.substr(a, b == std::string::npos ? b : b - a));
-                            if (b == std::string::npos) break;
-                            a = b + 1;
-                        }
-                        if (f.size() >= 4 && f[2] == std::to_string(st.st_uid)) {
-                            u.name = f[0];
-                            u.named = true;
-                            if (auto g = parse::number<std::uint32_t>(f[3])) u.gid = *g;
-                            break;
-                        }
-                    }
-                }
-            } catch (const Error&) {
+            g.owner = true;
+            g.uid = st.st_uid;
+            g.name = std::to_string(st.st_uid);
+            if (auto e = account("/etc/passwd", st.st_uid); e && e->size() > 3) {
+                g.name = (*e)[0];
+                g.named = true;
+                if (auto gid = parse::number<std::uint32_t>((*e)[3])) g.gid = *gid;
             }
-            out = u;
-        } else if (!owner && !in_groups(st.st_gid) && !as_other && as_group) {
-            GroupAccess g;
-            g.dir = prefix;
-            g.gid = st.st_gid;
-            g.name = std::to_string(st.st_gid);
-            try {
-                if (auto text = files::read_in_root(plan.rootfs, "/etc/group", "check")) {
-                    std::istringstream in(*text);
-                    std::string line;
-                    while (std::getline(in, line)) {
-                        const auto a = line.find(':'), b = a == std::string::npos ? a : line.find(':', a + 1);
-                        if (b == std::string::npos) continue;
-                        const auto c = line.find(':', b + 1);
-                        if (line.substr(b + 1, c == std::string::npos ? c : c - b - 1) == std::to_string(st.st_gid)) {
-                            g.name = line.substr(0, a);
-                            g.named = true;
-                            break;
-                        }
-                    }
-                }
-            } catch (const Error&) {
-            }
-            out = g;
+            return g;
         }
-        if (last) break;
+        if (outsider && (st.st_mode & (want << 3))) {  // its group gets in
+            g.name = std::to_string(st.st_gid);
+            if (auto e = account("/etc/group", st.st_gid)) {
+                g.name = (*e)[0];
+                g.named = true;
+            }
+            return g;
+        }
+        if (j == std::string::npos) return std::nullopt;
         i = j + 1;
     }
-    ::close(root);
-    return out;
 }
 
 std::string errno_name(int err) {
