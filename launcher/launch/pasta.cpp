@@ -187,7 +187,7 @@ std::string executable(const std::vector<PublishedPort>& ports) {
     std::string dir;
     while (std::getline(dirs, dir, ':')) {
         if (dir.empty() || dir.front() != '/') continue;
-        const std::string exe = dir + "/pasta";
+        std::string exe = dir + "/pasta";
         struct stat st {};
         if (::stat(exe.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(exe.c_str(), X_OK) == 0) return exe;
     }

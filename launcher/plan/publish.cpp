@@ -25,7 +25,7 @@ std::uint16_t port_number(std::string_view option, std::string_view value, std::
 
 // The host address: loopback only, as pasta serves it here (no route out of the sandbox: docs/security.md).
 std::string host_address(std::string_view option, std::string_view value, std::string_view ip, bool bracketed) {
-    const std::string addr(ip);
+    std::string addr(ip);
     const std::string refuse = "'" + std::string(value) + "': ";
     unsigned char buf[16];
     if (!bracketed && ::inet_pton(AF_INET, addr.c_str(), buf) == 1) {

@@ -83,7 +83,7 @@ ImageDir image_dir(const LaunchPlan& plan, const std::string& dir) {
 std::string write_target(const LaunchPlan& plan, const FailedCall& f, const std::string& path) {
     const bool mkdir = f.syscall == "mkdir" || f.syscall == "mkdirat";
     if (!mkdir) return image_path(plan, dirname_of(path));
-    const std::string parent = image_path(plan, dirname_of(path));
+    std::string parent = image_path(plan, dirname_of(path));
     if (parent != "/" && image_dir(plan, parent) == ImageDir::Empty) return parent;
     return image_path(plan, path);
 }
