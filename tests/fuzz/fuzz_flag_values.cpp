@@ -47,7 +47,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         case 4:
             fuzz::accepts([&] {
                 Mount m = parse::volume("--volume", v);
-                if (m.source.empty() || m.source.front() != '/') fuzz::broken("volume: relative source", all);
+                // either a host path, absolute, or a named volume whose directory --volumes-dir gives later
+                if (m.volume.empty() == m.source.empty()) fuzz::broken("volume: neither or both of a path and a name", all);
+                if (!m.source.empty() && m.source.front() != '/') fuzz::broken("volume: relative source", all);
+                if (!m.volume.empty() && (m.volume.find('/') != std::string::npos || m.volume == "." || m.volume == ".."))
+                    fuzz::broken("volume: a name that is a path", all);
                 if (!clean_path(m.destination) || m.destination == "/") fuzz::broken("volume: bad destination", all);
             }, all);
             break;

@@ -34,6 +34,17 @@ TEST_CASE("fuzz regression build_plan: '..st' is a file name, '..' is refused") 
     CHECK_THROWS_AS(parse::volume("-v", "/src:/a/.."), UsageError);
 }
 
+// flag_values: tests/fuzz/regressions/flag_values/named-volume-*, "Osr8:/..." (case 4, --volume). Since -v NAME:/path
+// names a volume, a source that is not a path is a name: the fuzzer's property (absolute sources only) was older
+// than named volumes. A volume is a host path or a name, never both, never neither.
+TEST_CASE("fuzz regression flag_values: a named volume has a name and no source yet") {
+    Mount m = parse::volume("--volume", "Osr8:/\xa2\xa2/dat");
+    CHECK(m.volume == "Osr8");
+    CHECK(m.source.empty());
+    CHECK(m.destination == "/\xa2\xa2/dat");
+    CHECK_THROWS_AS(parse::volume("--volume", "Osr8/x:/d"), UsageError);
+}
+
 // flag values: the parsers reject with UsageError only, whatever the bytes (a few shapes libFuzzer tried).
 TEST_CASE("fuzz regression flag_values: odd bytes are usage errors") {
     for (const char* v : {"", "\xff", "1e999", "18446744073709551616", "0x10", "1.", ".5g", "1..5m", "-1", "9999999999999t"})
