@@ -46,7 +46,11 @@ echo "== sanitize: unit tests"
 echo "== sanitize: integration and security tests against $SAN/hardrun"
 export HARDRUN=$SAN/hardrun HARDRUN_ROOTFS=$ROOTFS_DIR HARDRUN_HELPERS=$BUILD_DIR/helpers \
   HARDRUN_SOURCE=$HARDRUN_ROOT HARDRUN_BUILD=$BUILD_DIR HARDRUN_SANITIZED=1
-export HARDRUN_LOAD_SEQUENTIAL=${HARDRUN_LOAD_SEQUENTIAL:-200} HARDRUN_LOAD_CONCURRENT=${HARDRUN_LOAD_CONCURRENT:-10x10} \
+# smaller load runs, but not so small that the leak check judges noise: ASan's allocator maps memory 64 KiB at a
+# time, and concurrent launches take such a step now and then, so the concurrent loop must be long enough that half
+# a 1 KiB-per-launch leak exceeds one step (10x20: 190 launches, 95 KiB allowed; 10x10 allowed 45 KiB, and one
+# ordinary 64 KiB step, 36480 -> 36544 KiB, failed it)
+export HARDRUN_LOAD_SEQUENTIAL=${HARDRUN_LOAD_SEQUENTIAL:-200} HARDRUN_LOAD_CONCURRENT=${HARDRUN_LOAD_CONCURRENT:-10x20} \
   HARDRUN_RACE_LAUNCHES=${HARDRUN_RACE_LAUNCHES:-150} HARDRUN_FAULT_LAUNCHES=${HARDRUN_FAULT_LAUNCHES:-100}
 t0=$(date +%s)
 /usr/bin/python3 -m pytest -q -p no:cacheprovider --junitxml="$out/integration.xml" \
