@@ -8,12 +8,15 @@
 #include <linux/sched.h>
 #include <poll.h>
 #include <sched.h>
+#include <linux/seccomp.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <linux/capability.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -346,6 +349,11 @@ int harden(Sys& sys, ChildContext& c) {
     (void)sys.sigprocmask(SIG_SETMASK, &none, nullptr);
     if (c.detached) wait_for_start(sys, c);               //    OCI create: wait for `start` (before the FIFO fd is closed)
     close_inherited_fds(sys, c);                     //    only 0-2 (+ preserved) reach the workload
+    if (c.dumpable_for_handoff) {                     //    the supervisor takes the listener as our own user:
+        // alone in a new PID namespace (start_child refuses otherwise), so nothing but that user sees us; execve
+        // makes the workload dumpable anyway
+        if (int r = sys.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0); r < 0) throw_errno("seccomp", "PR_SET_DUMPABLE for the listener handoff", -r);
+    }
     return seccomp::load(sys, *c.filter, c.fd_socket);  // 9. seccomp last, then execve
 }
 
@@ -360,6 +368,7 @@ namespace {
         const std::string hook_state = plan.hooks.start_container.empty() ? std::string() : read_hook_state(c.sync_fd);
         const int listener = harden(real_sys(), c);
         if (listener >= 0) {
+            // Handoff::Take: a notification, answered with success by the supervisor once it holds the listener
             if (int r = fdpass::send(c.fd_socket, listener, {}, seccomp::kHandoffSendFlags); r < 0)
                 throw_errno("seccomp", "passing the listener to the supervisor", -r);
             ::close(listener);
@@ -417,9 +426,35 @@ struct Started {
     sigset_t old_mask{};
 };
 
+// seccomp Handoff::Take: may this supervisor take a non-dumpable child's fd (CAP_SYS_PTRACE over it)?
+// (CapEff of /proc/self/status, not libcap-ng: its process-wide state holds the workload's capability set)
+bool may_take_fds_of_nondumpable() {
+    std::ifstream status("/proc/self/status");
+    for (std::string line; std::getline(status, line);)
+        if (line.starts_with("CapEff:")) return (std::stoull(line.substr(7), nullptr, 16) >> CAP_SYS_PTRACE) & 1U;
+    return false;
+}
+
+// Handoff::Take without CAP_SYS_PTRACE: the child is dumpable from just before its filter until execve (which
+// makes the workload dumpable in any case). Only where nothing but the invoking user can see it then: alone in
+// a PID namespace of its own, with no reaper (PID 1 would stay dumpable and never exec) and no start hooks.
+bool dumpable_for_handoff(const LaunchPlan& plan, const seccomp::Prepared& filter, bool reaper) {
+    if (filter.handoff != seccomp::Handoff::Take || may_take_fds_of_nondumpable()) return false;
+    const char* why = !plan.namespaces.pid || plan.namespaces.join.count("pid") ? "its own PID namespace"
+                      : reaper                                                 ? "no --init (a reaper as PID 1)"
+                      : !plan.hooks.start_container.empty()                    ? "no startContainer hooks"
+                                                                               : nullptr;
+    if (why)
+        throw Error("seccomp", "--report under a profile that refuses sendmsg",
+                    std::string("without CAP_SYS_PTRACE hardrun takes the listener from a child that is alone, which "
+                                "needs ") + why + "; allow sendmsg in the profile, or run as root");
+    return true;
+}
+
 Started start_child(const LaunchPlan& plan, const LaunchOptions& options, const seccomp::Prepared& filter,
                     const apparmor::Decision& aa, bool detached, const std::string& pasta_exe = {}) {
     apparmor::refuse_ptrace_of_unconfined_reaper(plan, aa, keeps_reaper(plan, aa, detached));
+    const bool dumpable_handoff = dumpable_for_handoff(plan, filter, keeps_reaper(plan, aa, detached));
     // CVE-2019-5736: a privileged hardrun is never dumpable, so no process can open /proc/<hardrun>/exe or mem
     if (::geteuid() == 0) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     Started s;
@@ -489,6 +524,7 @@ Started start_child(const LaunchPlan& plan, const LaunchOptions& options, const 
         ChildContext c{&plan, &filter, &aa, report.write.get(), sync.read.get(),
                        sock_child ? sock_child.get() : -1, detached, exec_fifo ? exec_fifo.get() : -1,
                        console_socket ? console_socket.get() : -1, &joined.fds()};
+        c.dumpable_for_handoff = dumpable_handoff;
         child_main(c);
     }
     s.pid = static_cast<pid_t>(pid);
@@ -541,6 +577,68 @@ void wait_during_setup(Started& s, int fd) {
     }
 }
 
+// seccomp Handoff::Take, the supervisor's half: read the child's HandoffOffer, take the offered fd with
+// pidfd_getfd once the child's filter made it (a few microseconds after the offer), make sure it is a seccomp
+// listener, then answer the child's handoff sendmsg (the filter's first notification) with success. Empty when
+// the child failed before (its report says why). Throws Error after killing and reaping the child.
+UniqueFd take_listener(Started& s, int sendmsg_nr) {
+    seccomp::HandoffOffer offer;
+    ssize_t got;
+    do got = ::read(s.fd_socket.get(), &offer, sizeof offer);
+    while (got < 0 && errno == EINTR);
+    if (got != static_cast<ssize_t>(sizeof offer)) return {};
+    try {
+        const std::string what = "the child's notification listener (pid " + std::to_string(s.pid) + ", fd " +
+                                 std::to_string(offer.listener_fd) + ")";
+        UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, s.pid, 0)));
+        if (!pidfd) throw_errno("seccomp", what, errno, "pidfd_open");
+        UniqueFd fd;
+        for (long wait_ns = 20'000, waited = 0;; waited += wait_ns, wait_ns = std::min(wait_ns * 2, 2'000'000L)) {
+            fd.reset(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(), offer.listener_fd, 0)));
+            if (fd) break;
+            if (errno != EBADF)
+                throw_errno("seccomp", what, errno,
+                            errno == EPERM ? "pidfd_getfd needs ptrace access to the child (CAP_SYS_PTRACE; Yama's "
+                                             "kernel.yama.ptrace_scope at most 1); or allow sendmsg in the profile"
+                                           : "pidfd_getfd (Linux 5.6+)");
+            struct pollfd exited {pidfd.get(), POLLIN, 0};
+            if (::poll(&exited, 1, 0) == 1) return {};  // it failed before loading: its report says why
+            if (waited > 10'000'000'000L) throw Error("seccomp", what, "the child did not load its filter within 10 s");
+            struct timespec ts {0, wait_ns};
+            ::nanosleep(&ts, nullptr);
+        }
+        char link[64] = {};
+        const std::string self = "/proc/self/fd/" + std::to_string(fd.get());
+        if (::readlink(self.c_str(), link, sizeof link - 1) < 0 || std::string_view(link) != "anon_inode:seccomp notify")
+            throw Error("seccomp", what, std::string("is not a seccomp listener (") + link + ")");
+        // the child's next call is the handoff sendmsg: a notification (the profile refuses it) to answer
+        struct pollfd ready {fd.get(), POLLIN, 0};
+        if (int n = ::poll(&ready, 1, 10'000); n != 1 || !(ready.revents & POLLIN))
+            throw Error("seccomp", what, n == 0 ? "no handoff from the child within 10 s" : "the child is gone");
+        seccomp_notif_sizes sizes{};
+        if (::syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0) throw_errno("seccomp", what, errno, "SECCOMP_GET_NOTIF_SIZES");
+        std::vector<unsigned char> req_buf(std::max<std::size_t>(sizes.seccomp_notif, sizeof(seccomp_notif)));
+        std::vector<unsigned char> resp_buf(std::max<std::size_t>(sizes.seccomp_notif_resp, sizeof(seccomp_notif_resp)));
+        auto* req = reinterpret_cast<seccomp_notif*>(req_buf.data());
+        auto* resp = reinterpret_cast<seccomp_notif_resp*>(resp_buf.data());
+        if (::ioctl(fd.get(), SECCOMP_IOCTL_NOTIF_RECV, req) != 0) throw_errno("seccomp", what, errno, "receiving the handoff");
+        const auto& d = req->data;
+        if (static_cast<pid_t>(req->pid) != s.pid || d.nr != sendmsg_nr ||
+            d.args[0] != static_cast<std::uint64_t>(offer.socket_fd) ||
+            static_cast<int>(d.args[2]) != seccomp::kHandoffSendFlags)
+            throw Error("seccomp", what, "its first notification (syscall " + std::to_string(d.nr) + ") is not the handoff");
+        resp->id = req->id;
+        resp->val = 1;  // the one byte fdpass::send sends: the handoff "succeeded"; nothing was sent
+        if (::ioctl(fd.get(), SECCOMP_IOCTL_NOTIF_SEND, resp) != 0) throw_errno("seccomp", what, errno, "answering the handoff");
+        return fd;
+    } catch (...) {
+        ::kill(s.pid, SIGKILL);
+        while (::waitpid(s.pid, nullptr, 0) < 0 && errno == EINTR) {}
+        sigprocmask(SIG_SETMASK, &s.old_mask, nullptr);
+        throw;
+    }
+}
+
 // Reads the child's report: nullopt when the pipe closed without one (the workload was exec'ed).
 std::optional<ChildMessage> read_report(Started& s) {
     wait_during_setup(s, s.report.get());
@@ -566,7 +664,8 @@ Outcome launch(const LaunchPlan& plan, const LaunchOptions& options) {
     Outcome out;
     if (s.fd_socket) {
         wait_during_setup(s, s.fd_socket.get());
-        UniqueFd listener = fdpass::receive(s.fd_socket.get());
+        UniqueFd listener =
+            filter.handoff == seccomp::Handoff::Take ? take_listener(s, filter.handoff_sendmsg_nr) : fdpass::receive(s.fd_socket.get());
         if (listener && options.hooks.on_listener) options.hooks.on_listener(std::move(listener), s.pid);
     }
     std::optional<ChildMessage> failure = read_report(s);

@@ -4,6 +4,7 @@
  *                           "TEST ok" (the call succeeded) or "TEST ERRNO" (e.g. "mount EPERM")
  *   sysx getppid-loop N     N getppid() calls; prints "getppid-loop ns/call=X.X"
  *   sysx raw NR [A0 ...]    syscall(NR, A0...): prints "raw-NR ok" or "raw-NR ERRNO"
+ *   sysx fds                the open file descriptors: "fds 0,1,2"
  *
  * vsock_hi, vsock_hi_ff and alg_hi call socket() with AF_VSOCK / AF_ALG in the low 32 bits of the domain and
  * high bits set (0x100000028, 0xffffffff00000028, 0x100000026): the kernel reads the int domain as AF_VSOCK /
@@ -126,6 +127,14 @@ static int run_test(const char *t) {
         r = sc(SYS_setuid, (long)getuid(), 0, 0, 0, 0, 0);
     } else if (!strcmp(t, "getpid")) {
         r = sc(SYS_getpid, 0, 0, 0, 0, 0, 0);
+    } else if (!strcmp(t, "fds")) {  /* the open fds below 1024, e.g. "fds 0,1,2" (fcntl only: no /proc) */
+        char list[4096] = "";
+        size_t len = 0;
+        for (int fd = 0; fd < 1024 && len < sizeof list - 8; fd++)
+            if (fcntl(fd, F_GETFD) >= 0) len += (size_t)snprintf(list + len, sizeof list - len, "%s%d", len ? "," : "", fd);
+        printf("fds %s\n", len ? list : "none");
+        fflush(stdout);
+        return 0;
     } else if (!strcmp(t, "int80_getpid")) {
 #if defined(__x86_64__)
         long ret;

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from conftest import HARDRUN, HELPERS, ROOT, ROOTFS, hardrun, run
+from conftest import HARDRUN, HELPERS, ROOT, ROOTFS, UNPRIV_UID, hardrun, run
 
 DATA = os.path.join(ROOT, "tests", "data", "seccomp")
 PROFILES = os.path.join(ROOT, "profiles", "seccomp")
@@ -135,6 +135,56 @@ def test_report_lists_exactly_the_refused_syscalls(as_user, shared_dir):
     for d in doc["denied"]:
         assert d["arch"] == "x86_64" or not os.uname().machine == "x86_64"
     assert doc["workload"]["exit_code"] == 0
+
+
+def record(profile, workload, user=None, flags=()):
+    cmd = [HARDRUN, "seccomp", "record", "-q", *flags, "-o", profile, "--rootfs", ROOTFS, "--", *workload]
+    if user is not None:
+        cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"] + cmd
+    rec = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert rec.returncode == 0, rec.stderr
+    return json.load(open(profile))
+
+
+def test_report_works_under_a_recorded_profile_that_refuses_sendmsg(as_user, shared_dir):
+    # issue 15 item 2: the listener used to go to the supervisor with sendmsg, so --report refused every profile
+    # that refuses sendmsg (recorded ones do); now the supervisor takes it (pidfd_getfd), root and rootless
+    profile = os.path.join(shared_dir, "rec.json")
+    workload = ["sysx", "getpid", "fds"]
+    doc = record(profile, workload, user=as_user)
+    allowed = {n for r in doc["syscalls"] if r["action"] == "SCMP_ACT_ALLOW" for n in r["names"]}
+    assert "sendmsg" not in allowed and doc["defaultAction"] == "SCMP_ACT_ERRNO"  # what makes this test matter
+    tests = ["getpid", "fds", "unshare", "mount", "mount"]
+    flags = ["--security-opt", f"seccomp={profile}"]
+    p1, plain = sysx(tests, *flags, user=as_user)
+    report = os.path.join(shared_dir, "report.json")
+    p2, reported = sysx(tests, *flags, "--report", report, user=as_user)
+    assert p2.returncode == p1.returncode == 0, p2.stderr
+    assert reported == plain, (plain, reported)  # the workload sees what it sees without --report
+    assert plain["getpid"] == "ok" and refused(plain["unshare"]) and refused(plain["mount"])
+    # the listener did not reach the workload: its open fds are 0-2 only (no "anon_inode:seccomp notify")
+    assert reported["fds"] == "0,1,2", reported
+    denied = {d["syscall"]: d for d in json.load(open(report))["denied"]}
+    assert set(denied) == {"unshare", "mount"}, denied  # hardrun's own handoff is not among them
+    assert denied["mount"]["count"] == 2
+
+
+def test_report_under_a_profile_without_sendmsg_rootless_needs_the_child_alone(shared_dir):
+    # rootless, the supervisor takes the listener from a child made dumpable for that moment: only from a child
+    # alone in its PID namespace, so --init (a reaper that never execs) is refused, naming the way out
+    profile = os.path.join(shared_dir, "rec.json")
+    doc = record(profile, ["sysx", "getpid"], flags=["--init"])  # the reaper's own calls too
+    assert "sendmsg" not in {n for r in doc["syscalls"] if r["action"] == "SCMP_ACT_ALLOW" for n in r["names"]}
+    p = run(["--init", "--security-opt", f"seccomp={profile}", "--report", os.path.join(shared_dir, "r.json"),
+             "--", "sysx", "getpid"], user=UNPRIV_UID)
+    assert p.returncode == 125, p.stderr
+    assert p.stderr.strip().splitlines()[-1] == (
+        "hardrun: seccomp: --report under a profile that refuses sendmsg: without CAP_SYS_PTRACE hardrun takes the "
+        "listener from a child that is alone, which needs no --init (a reaper as PID 1); allow sendmsg in the "
+        "profile, or run as root"), p.stderr
+    # as root the same launch works (CAP_SYS_PTRACE: the child stays non-dumpable)
+    assert run(["--init", "--security-opt", f"seccomp={profile}", "--report", os.path.join(shared_dir, "r.json"),
+                "--", "sysx", "getpid"]).returncode == 0
 
 
 def test_report_is_empty_for_a_clean_workload_and_notes_a_sigsys_kill(tmp_path):

@@ -1,6 +1,7 @@
 // A recording fake of the Sys seam (like youki's): logs every call with its arguments and returns fake
 // fds, so the order and arguments of the apply steps can be checked without privileges.
 #pragma once
+#include <linux/seccomp.h>
 #include <cap-ng.h>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -192,7 +193,12 @@ public:
     int umask(mode_t m) override { return rec("umask " + std::to_string(m)); }
     int setsid() override { return rec("setsid"); }
     long join_session_keyring() override { return rec("join_session_keyring"); }
-    int seccomp_load(unsigned flags, const sock_fprog*) override { return rec("seccomp_load " + std::to_string(flags)); }
+    // the fd a filter with SECCOMP_FILTER_FLAG_NEW_LISTENER returns, when set (the kernel's lowest free fd)
+    int listener_fd = -1;
+    int seccomp_load(unsigned flags, const sock_fprog*) override {
+        const int r = rec("seccomp_load " + std::to_string(flags));
+        return r < 0 || listener_fd < 0 || !(flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) ? r : listener_fd;
+    }
     int loopback_up() override { return rec("loopback_up"); }
     int fcntl_dupfd_cloexec(int f, int min) override { return fd("dupfd " + std::to_string(f) + " >=" + std::to_string(min)); }
     int setns(int f, int type) override { return rec("setns " + std::to_string(f) + " " + std::to_string(type)); }

@@ -542,7 +542,7 @@ TEST_CASE("seccomp: Report and Record programs are the profile's with notifying 
     CHECK(simulate(rec_all.program, make_data(SCMP_ARCH_X86, 20)).ret == SECCOMP_RET_KILL_PROCESS);
 }
 
-TEST_CASE("seccomp: a profile refusing sendmsg cannot be reported on; NOTIFY is refused, with or without listenerPath") {
+TEST_CASE("seccomp: a profile refusing sendmsg is reported on by taking the listener; NOTIFY is refused") {
     char tmpl[] = "/tmp/hardrun-seccomp-unit-XXXXXX";
     int fd = ::mkstemp(tmpl);
     REQUIRE(fd >= 0);
@@ -553,6 +553,49 @@ TEST_CASE("seccomp: a profile refusing sendmsg cannot be reported on; NOTIFY is 
     LaunchPlan plan;
     plan.seccomp.mode = SeccompChoice::Mode::Profile;
     plan.seccomp.profile_path = tmpl;
+    // the supervisor takes the listener (pidfd_getfd) and answers the handoff sendmsg, a notification now: no stub
+    // rule, nothing let through that the profile refuses
+    Prepared take = prepare(plan, Mode::Report);
+    CHECK(take.handoff == Handoff::Take);
+    CHECK(take.handoff_fd_insn == -1);
+    CHECK(take.wants_listener());
+    const int sendmsg_nr = syscall_number(*find_arch("x86_64"), "sendmsg");
+    for (std::uint64_t fd : {3, 9}) {
+        const std::uint64_t handoff[] = {fd, 0, static_cast<std::uint64_t>(kHandoffSendFlags)};
+        CHECK(simulate(take.program, make_data(take.native_arch, sendmsg_nr, handoff)).ret == SECCOMP_RET_USER_NOTIF);
+    }
+    {
+        // load() first offers the number the listener will get (the lowest free fd) on the handoff socket
+        test::RecordingSys sys;
+        CHECK_THROWS_WITH_AS(load(sys, take, -1), doctest::Contains("needs a socket to the supervisor"), Error);
+        sys.next_fd = 5;
+        sys.listener_fd = 5;
+        CHECK(load(sys, take, 9) == 5);
+        REQUIRE(sys.calls.size() == 3);
+        CHECK(sys.calls[0] == "dupfd 9 >=0");
+        CHECK(sys.calls[1].rfind("write 9 ", 0) == 0);
+        CHECK(sys.calls[2] == "seccomp_load " + std::to_string(SECCOMP_FILTER_FLAG_NEW_LISTENER));
+        HandoffOffer offer;
+        REQUIRE(sys.written[9].size() == sizeof offer);
+        std::memcpy(&offer, sys.written[9].data(), sizeof offer);
+        CHECK(offer.listener_fd == 5);
+        CHECK(offer.socket_fd == 9);
+        // the kernel gave another number (it cannot): fail closed, the supervisor would take the wrong fd
+        sys.listener_fd = 8;  // the offer is 6 now
+        CHECK_THROWS_WITH_AS(load(sys, take, 9), doctest::Contains("the listener got fd 8, not the offered 6"), Error);
+    }
+    // a profile that allows sendmsg keeps the one-call handoff; Record always lets it through
+    {
+        std::ofstream(tmpl) << rule(R"({"names": ["read", "write", "execve", "sendmsg"], "action": "SCMP_ACT_ALLOW"})");
+    }
+    CHECK(prepare(plan, Mode::Report).handoff == Handoff::Sendmsg);
+    CHECK(prepare(plan, Mode::Record).handoff == Handoff::Sendmsg);
+    // a profile that kills on sendmsg: the supervisor could not answer in its place
+    {
+        std::ofstream(tmpl) << R"({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [)"
+                               R"({"names": ["execve"], "action": "SCMP_ACT_ALLOW"},)"
+                               R"({"names": ["sendmsg"], "action": "SCMP_ACT_KILL_PROCESS"}]})";
+    }
     std::string err;
     try {
         prepare(plan, Mode::Report);
@@ -560,8 +603,8 @@ TEST_CASE("seccomp: a profile refusing sendmsg cannot be reported on; NOTIFY is 
         err = e.what();
     }
     CHECK(err == "seccomp: " + std::string(tmpl) +
-                     ": --report needs the profile to allow sendmsg (hardrun hands the notification listener to the "
-                     "supervisor with it); the profile answers ERRNO(EPERM)");
+                     ": --report needs the profile to allow sendmsg or to refuse it with an errno (hardrun hands the "
+                     "notification listener to the supervisor with it); the profile answers KILL_PROCESS");
     {
         std::ofstream(tmpl) << rule(R"({"names": ["getppid"], "action": "SCMP_ACT_NOTIFY"})");
     }

@@ -24,6 +24,9 @@ struct ChildContext {
     int console_fd = -1;    // process.terminal: connected --console-socket, gets the pty master
     // the namespaces to join (type -> fd), opened and checked once by the supervisor (namespaces::Joined)
     const std::map<std::string, int>* join_fds = nullptr;
+    // seccomp Handoff::Take by a supervisor without CAP_SYS_PTRACE (rootless): the child is made dumpable right
+    // before the filter, so that its own user may take the listener with pidfd_getfd (see start_child)
+    bool dumpable_for_handoff = false;
 };
 
 // Applies every layer of the plan to the calling process, in the fixed order, failing closed: the first step

@@ -144,25 +144,35 @@ Prepared prepare(const LaunchPlan& plan, Mode mode, const ProfileReader& read) {
 
     const int sendmsg_nr = syscall_number(*target.native, "sendmsg");
     if (sendmsg_nr < 0) throw Error("seccomp", what, "no sendmsg syscall on " + target.native->name);
-    // the handoff must be allowed by the profile itself in Report mode (it is hardrun's own call, but a
-    // profile that refuses sendmsg would refuse it too without the report)
+    p.native_arch = target.native->token;
+    p.load_flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+    p.load_flags &= ~static_cast<unsigned>(SECCOMP_FILTER_FLAG_TSYNC);
+    // Report: the handoff gets what the profile answers (it is hardrun's own call, but letting a call through
+    // that the profile refuses would make the report lie). A profile that refuses sendmsg: the supervisor
+    // takes the listener (Handoff::Take), and the child's write and read must be ones the profile allows.
     if (mode == Mode::Report) {
         const std::uint64_t args[] = {3, 0, static_cast<std::uint64_t>(kHandoffSendFlags)};
         SimResult r = simulate(p.enforce, make_data(target.native->token, sendmsg_nr, args));
-        if (!is_allowing(from_ret(r.ret).kind))
-            throw Error("seccomp", resolved ? resolved->source : "profile",
-                        "--report needs the profile to allow sendmsg (hardrun hands the notification listener to the "
-                        "supervisor with it); the profile answers " + describe(from_ret(r.ret)));
+        const Action answer = from_ret(r.ret);
+        if (!is_allowing(answer.kind)) {
+            if (answer.kind != ActionKind::Errno)
+                throw Error("seccomp", resolved ? resolved->source : "profile",
+                            "--report needs the profile to allow sendmsg or to refuse it with an errno (hardrun hands "
+                            "the notification listener to the supervisor with it); the profile answers " + describe(answer));
+            p.handoff = Handoff::Take;
+            p.handoff_sendmsg_nr = sendmsg_nr;
+            p.program = std::move(body);
+            if (p.program.size() > BPF_MAXINSNS) throw Error("seccomp", p.description, "the filter is too long for the kernel");
+            return p;
+        }
     }
+    p.handoff = Handoff::Sendmsg;
     std::vector<sock_filter> stub = handoff_stub(target.native->audit_arch, sendmsg_nr);
     p.handoff_fd_insn = kHandoffFdInsn;
     p.handoff_ret_insn = kHandoffRetInsn;
     p.handoff_sendmsg_nr = sendmsg_nr;
-    p.native_arch = target.native->token;
     p.program = std::move(stub);
     p.program.insert(p.program.end(), body.begin(), body.end());
-    p.load_flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
-    p.load_flags &= ~static_cast<unsigned>(SECCOMP_FILTER_FLAG_TSYNC);
     if (p.program.size() > BPF_MAXINSNS)
         throw Error("seccomp", p.description, "the filter is too long for the kernel with the report rule");
     return p;
@@ -172,7 +182,28 @@ int load(Sys& sys, const Prepared& prepared, int handoff_socket) {
     if (prepared.program.empty()) return -1;
     const sock_filter* insns = prepared.program.data();
     std::vector<sock_filter> patched;
-    if (prepared.handoff_fd_insn >= 0) {
+    int offered = -1;  // Handoff::Take: the listener's number, as told to the supervisor
+    if (prepared.handoff == Handoff::Take) {
+        if (handoff_socket < 0)
+            throw Error("seccomp", prepared.description, "the notification listener needs a socket to the supervisor");
+        // the handoff sendmsg must become a notification for the supervisor to answer: what the profile answers
+        // for this socket (prepare() judged fd 3)
+        const std::uint64_t args[] = {static_cast<std::uint64_t>(handoff_socket), 0, static_cast<std::uint64_t>(kHandoffSendFlags)};
+        const Action a = from_ret(simulate(prepared.enforce, make_data(prepared.native_arch, prepared.handoff_sendmsg_nr, args)).ret);
+        if (a.kind != ActionKind::Errno)
+            throw Error("seccomp", prepared.description,
+                        "the profile answers " + describe(a) + " to the listener's handoff on fd " + std::to_string(handoff_socket) +
+                            ", not an errno the supervisor could answer instead");
+        // the number seccomp(2) gives the listener: the lowest free one (nothing else opens an fd in between)
+        HandoffOffer offer;
+        offer.socket_fd = handoff_socket;
+        offer.listener_fd = sys.fcntl_dupfd_cloexec(handoff_socket, 0);
+        if (offer.listener_fd < 0) throw_errno("seccomp", "the listener's fd number", -offer.listener_fd);
+        sys.close(offer.listener_fd);
+        if (long n = sys.write(handoff_socket, &offer, sizeof offer); n != static_cast<long>(sizeof offer))
+            throw_errno("seccomp", "offering the listener to the supervisor", n < 0 ? static_cast<int>(-n) : EPIPE);
+        offered = offer.listener_fd;
+    } else if (prepared.handoff_fd_insn >= 0) {
         if (handoff_socket < 0)
             throw Error("seccomp", prepared.description, "the notification listener needs a socket to the supervisor");
         patched = prepared.program;
@@ -194,6 +225,9 @@ int load(Sys& sys, const Prepared& prepared, int handoff_socket) {
         else if (-r == EINVAL) hint = "the kernel refused the program or its flags (" + std::to_string(prepared.load_flags) + ")";
         throw_errno("seccomp", prepared.description, -r, hint);
     }
+    // cannot happen (nothing opened an fd in between); the supervisor would take another fd, which it refuses
+    if (offered >= 0 && r != offered)
+        throw Error("seccomp", prepared.description, "the listener got fd " + std::to_string(r) + ", not the offered " + std::to_string(offered));
     return prepared.wants_listener() ? r : -1;
 }
 

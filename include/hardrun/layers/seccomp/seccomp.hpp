@@ -11,6 +11,8 @@
 // In Report/Record the child hands the listener to the supervisor with one sendmsg(2) right after loading;
 // a short rule in front of the program lets exactly that call through (its socket fd and the unusual flag
 // combination kHandoffSendFlags), so the handoff cannot wait on a supervisor that has no listener yet.
+// Report under a profile that refuses sendmsg (a recorded one, often): the supervisor takes the listener itself
+// with pidfd_getfd(2) and answers that sendmsg, now a notification, with success (Handoff::Take).
 #pragma once
 #include <linux/filter.h>
 #include <sys/socket.h>
@@ -38,6 +40,16 @@ enum class Mode {
 // sendmsg(<handoff socket>, msg, kHandoffSendFlags) through.
 inline constexpr int kHandoffSendFlags = MSG_NOSIGNAL | MSG_DONTWAIT | MSG_EOR | MSG_CONFIRM;
 
+// How the listener of a Report/Record filter reaches the supervisor.
+enum class Handoff {
+    None,     // no listener (Enforce)
+    Sendmsg,  // the child sends it (SCM_RIGHTS) right after loading; the stub rule lets that one call through
+    Take,     // Report under a profile that refuses sendmsg with an errno: before loading, the child writes the
+              // number its listener will get; the supervisor takes that fd with pidfd_getfd(2), then answers the
+              // child's handoff sendmsg (a notification now, as the profile refuses it) with success. No stub rule:
+              // nothing is let through that the profile refuses, and the profile needs nothing more.
+};
+
 struct Prepared {
     std::vector<sock_filter> program;  // empty: no filter (unconfined)
     unsigned load_flags = 0;           // SECCOMP_FILTER_FLAG_*; NEW_LISTENER when a supervisor listens
@@ -50,6 +62,7 @@ struct Prepared {
     int handoff_fd_insn = -1;          // Report/Record: instruction whose k is the child's handoff socket fd
     int handoff_ret_insn = -1;         // ... and the return for that call (patched in load())
     int handoff_sendmsg_nr = -1;       // sendmsg's number on the native ABI
+    Handoff handoff = Handoff::None;
     std::uint32_t native_arch = 0;     // libseccomp token of the native ABI
     std::string listener_path, listener_metadata;  // OCI listenerPath/listenerMetadata (Enforce with NOTIFY)
     std::shared_ptr<const Resolved> resolved;      // the profile as resolved (null when unconfined)
@@ -68,6 +81,13 @@ using ProfileReader = std::function<std::string(const std::string& path)>;
 Prepared prepare(const LaunchPlan& plan, Mode mode = Mode::Enforce, const ProfileReader& read = {});
 // Child, last step before execve. Returns the listener fd (or -1). Throws Error.
 // `handoff_socket`: the socket the listener will be sent over (Report/Record; patched into the program).
+// Handoff::Take: first writes the number the listener will get (a HandoffOffer) on that socket.
 int load(Sys& sys, const Prepared& prepared, int handoff_socket = -1);
+
+// Handoff::Take: what the child writes on the handoff socket right before loading its filter.
+struct HandoffOffer {
+    std::int32_t listener_fd = -1;  // the lowest free fd, which seccomp(2) gives the new listener
+    std::int32_t socket_fd = -1;    // the child's end of the handoff socket: arg 0 of its handoff sendmsg
+};
 
 }  // namespace hardrun::seccomp
