@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "hardrun/layers/apparmor.hpp"
 #include "hardrun/cli/commands.hpp"
 #include "hardrun/support/data_file.hpp"
 #include "hardrun/support/error.hpp"
@@ -230,6 +231,10 @@ void register_record(CLI::App& parent) {
             const std::string text = seccomp::read_profile_file(o->merge);
             earlier = seccomp::Supervisor::earlier_profile(parse_json(text, "seccomp record", o->merge, "not valid JSON"), o->merge);
         }
+        // hardrun's PID 1 reaper runs under the workload's filter: what it needs is allowed even if this run
+        // did not need it (kill forwards a signal only when one comes)
+        if (plan.init || apparmor::decide(plan).apply)
+            for (const char* name : seccomp::kReaperCalls) earlier.allowed.insert(name);
         seccomp::Supervisor sup(plan, seccomp::Mode::Record);
         LaunchOptions options;
         sup.attach(options);

@@ -455,6 +455,14 @@ Started start_child(const LaunchPlan& plan, const LaunchOptions& options, const 
                     const apparmor::Decision& aa, bool detached, const std::string& pasta_exe = {}) {
     apparmor::refuse_ptrace_of_unconfined_reaper(plan, aa, keeps_reaper(plan, aa, detached));
     const bool dumpable_handoff = dumpable_for_handoff(plan, filter, keeps_reaper(plan, aa, detached));
+    if (keeps_reaper(plan, aa, detached)) {
+        if (const std::string refused = seccomp::refused_reaper_calls(filter); !refused.empty())
+            throw Error("init", filter.description,
+                        "refuses " + refused + ", which hardrun's PID 1 reaper makes under the filter (" +
+                            (plan.init ? std::string("--init); allow them (record the profile with --init) or drop --init")
+                                       : std::string("kept while AppArmor confines the workload); allow them, e.g. record "
+                                                     "the profile with --init")));
+    }
     // CVE-2019-5736: a privileged hardrun is never dumpable, so no process can open /proc/<hardrun>/exe or mem
     if (::geteuid() == 0) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     Started s;

@@ -187,6 +187,23 @@ def test_report_under_a_profile_without_sendmsg_rootless_needs_the_child_alone(s
                 "--", "sysx", "getpid"]).returncode == 0
 
 
+def test_init_under_a_profile_that_refuses_the_reapers_calls_is_one_clear_error(shared_dir):
+    # a profile recorded without --init lacks the calls of hardrun's PID 1 reaper (fork, wait4...), which it makes
+    # under the filter: the launch used to die by SIGSEGV (exit 139) with no word, now it stops before clone
+    profile = os.path.join(shared_dir, "rec.json")
+    record(profile, ["sysx", "getpid"])
+    p = run(["--init", "--security-opt", f"seccomp={profile}", "--", "sysx", "getpid"])
+    assert p.returncode == 125, (p.returncode, p.stderr)
+    assert p.stdout == ""
+    line = p.stderr.strip().splitlines()[-1]
+    assert line.startswith("hardrun: init: profile ") and "clone" in line and "wait4" in line, line
+    assert line.endswith("which hardrun's PID 1 reaper makes under the filter (--init); allow them (record the "
+                         "profile with --init) or drop --init"), line
+    # recorded with --init, the same launch runs
+    record(profile, ["sysx", "getpid"], flags=["--init"])
+    assert run(["--init", "--security-opt", f"seccomp={profile}", "--", "sysx", "getpid"], check=0).stdout == "getpid ok\n"
+
+
 def test_report_is_empty_for_a_clean_workload_and_notes_a_sigsys_kill(tmp_path):
     report = tmp_path / "r.json"
     run(["--report", str(report), "--", "sh", "-c", "echo ok"], check=0)

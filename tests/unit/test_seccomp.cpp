@@ -633,6 +633,30 @@ TEST_CASE("seccomp: a profile refusing sendmsg is reported on by taking the list
     ::unlink(tmpl);
 }
 
+TEST_CASE("seccomp: the reaper's own calls under the filter are checked before the launch") {
+    LaunchPlan plan;
+    CHECK(refused_reaper_calls(prepare(plan)) == "");  // hardrun's default profile
+    char tmpl[] = "/tmp/hardrun-seccomp-unit-XXXXXX";
+    int fd = ::mkstemp(tmpl);
+    REQUIRE(fd >= 0);
+    ::close(fd);
+    plan.seccomp.mode = SeccompChoice::Mode::Profile;
+    plan.seccomp.profile_path = tmpl;
+    {
+        std::ofstream(tmpl) << rule(R"({"names": ["execve", "exit_group", "rt_sigprocmask", "kill"], "action": "SCMP_ACT_ALLOW"})");
+    }
+    CHECK(refused_reaper_calls(prepare(plan)) == "clone, wait4, rt_sigtimedwait");
+    // a fork is a clone without namespace flags: a profile that allows only that passes
+    {
+        std::ofstream(tmpl) << rule(R"({"names": ["execve", "exit_group", "rt_sigprocmask", "kill", "wait4", "rt_sigtimedwait"], "action": "SCMP_ACT_ALLOW"},)"
+                                    R"({"names": ["clone"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 2114060288, "op": "SCMP_CMP_MASKED_EQ"}]})");
+    }
+    CHECK(refused_reaper_calls(prepare(plan)) == "");
+    plan.seccomp.mode = SeccompChoice::Mode::Unconfined;
+    CHECK(refused_reaper_calls(prepare(plan)) == "");
+    ::unlink(tmpl);
+}
+
 TEST_CASE("seccomp: load() patches the handoff socket and passes the flags") {
     LaunchPlan plan;
     Prepared report = prepare(plan, Mode::Report);  // hardrun's default profile

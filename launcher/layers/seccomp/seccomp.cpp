@@ -3,6 +3,9 @@
 
 #include <linux/seccomp.h>
 #include <sys/syscall.h>
+#include <csignal>
+#include <sys/wait.h>
+#include <sched.h>
 
 #include <cerrno>
 #include <cstddef>
@@ -176,6 +179,28 @@ Prepared prepare(const LaunchPlan& plan, Mode mode, const ProfileReader& read) {
     if (p.program.size() > BPF_MAXINSNS)
         throw Error("seccomp", p.description, "the filter is too long for the kernel with the report rule");
     return p;
+}
+
+std::string refused_reaper_calls(const Prepared& prepared) {
+    if (prepared.enforce.empty()) return {};
+    const ArchInfo& arch = native_arch();
+    constexpr std::uint64_t kForkFlags = CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD;  // glibc's fork()
+    struct Call {
+        const char* name;
+        std::vector<std::uint64_t> args;
+    };
+    const Call calls[] = {{"rt_sigprocmask", {SIG_BLOCK}}, {"clone", {kForkFlags}},
+                          {"wait4", {static_cast<std::uint64_t>(-1), 0, WNOHANG}},
+                          {"rt_sigtimedwait", {}}, {"kill", {2, SIGTERM}}, {"exit_group", {0}}};
+    static_assert(std::size(calls) == std::size(kReaperCalls));
+    std::string refused;
+    for (const Call& c : calls) {
+        const int nr = syscall_number(arch, c.name);
+        if (nr < 0) continue;  // not on this ABI (glibc uses another)
+        const Action a = from_ret(simulate(prepared.enforce, make_data(arch.token, nr, c.args)).ret);
+        if (!is_allowing(a.kind)) refused += (refused.empty() ? "" : ", ") + std::string(c.name);
+    }
+    return refused;
 }
 
 int load(Sys& sys, const Prepared& prepared, int handoff_socket) {

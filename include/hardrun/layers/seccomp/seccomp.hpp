@@ -84,6 +84,15 @@ Prepared prepare(const LaunchPlan& plan, Mode mode = Mode::Enforce, const Profil
 // Handoff::Take: first writes the number the listener will get (a HandoffOffer) on that socket.
 int load(Sys& sys, const Prepared& prepared, int handoff_socket = -1);
 
+// hardrun's PID 1 reaper (--init; AppArmor without detach) forks the workload and then forwards signals and
+// reaps, all under the workload's filter. The syscalls it needs that the prepared profile refuses, e.g.
+// "clone, wait4" ("" when none): a recorded profile without --init has none of them, and the reaper would fail
+// after the filter, where hardrun can no longer even report it.
+std::string refused_reaper_calls(const Prepared& prepared);
+// Those syscalls by name (seccomp record allows them in a profile recorded with a reaper: kill, which forwards
+// a signal, is made only when one comes)
+inline constexpr const char* kReaperCalls[] = {"rt_sigprocmask", "clone", "wait4", "rt_sigtimedwait", "kill", "exit_group"};
+
 // Handoff::Take: what the child writes on the handoff socket right before loading its filter.
 struct HandoffOffer {
     std::int32_t listener_fd = -1;  // the lowest free fd, which seccomp(2) gives the new listener
