@@ -116,3 +116,54 @@ podman_kill() {
 }
 test_kill_runc() { podman_kill runc; }
 test_kill_hardrun() { podman_kill hardrun; }
+
+# exec, the other paths podman parses: a command that is not in the image is 127 (podman reads the runtime's
+# error through conmon and knows "no such file or directory"), and exec -t gets a pty from the runtime
+# (conmon's console socket)
+podman_exec_errors() {
+  start_box "$1"
+  run podman exec "$BOX" /no/such/command
+  expect_rc 127 "podman exec of a command that does not exist"
+  must script -qec "podman exec -t $BOX sh -c 'tty; id -u'" /dev/null
+  echo "$OUT" | tr -d '\r' | grep -qx '/dev/pts/[0-9]*' || fail "exec -t: no pty in: $OUT"
+  echo "$OUT" | tr -d '\r' | grep -qx 10001 || fail "exec -t: not uid 10001: $OUT"
+}
+test_exec_errors_runc() { podman_exec_errors runc; }
+test_exec_errors_hardrun() { podman_exec_errors hardrun; }
+
+# pause/unpause: the runtime's pause and resume verbs, on the cgroup v2 freezer of the container's scope
+podman_pause() {
+  start_box "$1"
+  must podman pause "$BOX"
+  expect_eq "$(podman inspect -f '{{.State.Status}}' "$BOX")" paused "status after pause"
+  grep -qx 'frozen 1' "$CG/cgroup.events" || fail "$CG is not frozen: $(cat "$CG/cgroup.events")"
+  must podman unpause "$BOX"
+  expect_eq "$(podman inspect -f '{{.State.Status}}' "$BOX")" running "status after unpause"
+  grep -qx 'frozen 0' "$CG/cgroup.events" || fail "$CG is still frozen: $(cat "$CG/cgroup.events")"
+}
+test_pause_runc() { podman_pause runc; }
+test_pause_hardrun() { podman_pause hardrun; }
+
+# update (new in podman 4.3): the runtime's update verb with a linux.resources document; the kernel's file says so
+podman_update() {
+  start_box "$1"
+  must podman update --memory 128m "$BOX"
+  expect_eq "$(cat "$CG/memory.max")" 134217728 "memory.max after podman update"
+}
+test_update_runc() { podman_update runc; }
+test_update_hardrun() { podman_update hardrun; }
+
+# restart: stop, delete in the runtime, create and start again under the same id: a new process in a new scope
+# with the same limits (hardrun's state of the first run must be gone for the second create to succeed)
+podman_restart() {
+  start_box "$1"
+  must podman restart --time 60 "$BOX"
+  wait_until 100 test "$(podman inspect -f '{{.State.Running}}' "$BOX")" = true || fail "$BOX is not running after restart"
+  local pid; pid=$(podman inspect -f '{{.State.Pid}}' "$BOX")
+  [ "$pid" != "$PID" ] || fail "restart kept pid $PID"
+  [ ! -d "/proc/$PID" ] || fail "the first process $PID is still there"
+  expect_eq "$(cat "$(cgroup_dir "$pid")/memory.max")" 268435456 "memory.max after restart"
+  [ -e "/run/$1/$ID/state.json" ] || fail "no state of $1 for $ID after restart"
+}
+test_restart_runc() { podman_restart runc; }
+test_restart_hardrun() { podman_restart hardrun; }
