@@ -2,13 +2,15 @@
 Every check is made from inside the exec'ed process (/proc/self/status, its namespaces and cgroup) and compared
 with the container's own process as the kernel shows it from the host, or tries the forbidden thing.
 """
+import array
 import json
 import os
+import socket
 import time
 
 import pytest
 
-from conftest import one_line_error, reap, status_fields, wait_for
+from conftest import one_line_error, read_pty, reap, status_fields, wait_for
 from test_oci import env  # noqa: F401 (the fixture)
 
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="the OCI runtime tests run as root"),
@@ -114,6 +116,44 @@ def test_exec_process_json_and_its_conflicts(env, tmp_path):
     assert "CAP_NET_RAW" in p.stderr and "more than the container" in p.stderr, p.stderr
     one_line_error(rt("exec", "--process", str(proc), "c1", "/bin/true"), "the command", "--process")
     one_line_error(rt("exec", "--process", str(proc), "--cwd", "/tmp", "c1"), "--cwd", "--process")
+
+
+def test_exec_tty_beside_process_json_gets_a_pty(env, tmp_path):
+    """conmon's exec for `podman exec -t`: `exec --tty --console-socket S --process F` with "terminal": true in
+    F (runc and crun take --tty there); the pty master goes to the socket and its slave is the process's tty.
+    --tty against an explicit "terminal": false is refused, never settled silently either way."""
+    b, rt = env
+    running(env)
+    sock_path = str(tmp_path / "console.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(sock_path)
+    srv.listen(1)
+    proc = tmp_path / "process.json"
+    process = {"args": ["sh", "-c", "tty; id -u; echo done"], "cwd": "/", "terminal": True,
+               "user": {"uid": 10001, "gid": 10001}, "env": ["PATH=/bin:/usr/bin"]}
+    proc.write_text(json.dumps(process))
+    pid_file = tmp_path / "exec.pid"
+    try:
+        rt.ok("exec", "--tty", "--console-socket", sock_path, "--process", str(proc), "-d", "--pid-file",
+              str(pid_file), "c1")
+        conn, _ = srv.accept()
+        fds = array.array("i")
+        _, anc, _, _ = conn.recvmsg(64, socket.CMSG_LEN(fds.itemsize))
+        for level, typ, data in anc:
+            if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
+                fds.frombytes(data[:fds.itemsize])
+        assert len(fds) == 1 and os.isatty(fds[0])
+        text = read_pty(fds[0], stop=b"done").decode().replace("\r", "")
+        os.close(fds[0])
+        assert any(l.startswith("/dev/pts/") for l in text.splitlines()), text
+        assert "10001" in text.splitlines(), text
+    finally:
+        srv.close()
+        reap()
+    process["terminal"] = False
+    proc.write_text(json.dumps(process))
+    one_line_error(rt("exec", "--tty", "--console-socket", sock_path, "--process", str(proc), "c1"), "--tty",
+                   "terminal")
 
 
 def test_exec_detached_with_pid_file(env, tmp_path):

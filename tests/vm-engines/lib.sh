@@ -3,6 +3,7 @@
 HARDRUN=/usr/bin/hardrun
 IMAGE=hrtest:1                               # the test image (busybox rootfs of scripts/mkrootfs), in docker
 CTR_IMAGE=docker.io/library/hrtest:1         # the same in containerd (namespaces default and k8s.io)
+PODMAN_IMAGE=localhost/hrtest:1              # the same in podman's rootful storage (/var/lib/containers)
 # the seeds' hardened docker command
 HARDENED=(--read-only --tmpfs /tmp --cap-drop=ALL --security-opt no-new-privileges --user 10001:10001 --memory 256m --cpus 1)
 # what each test asserts inside the container: identity, capabilities, no_new_privs, seccomp, AppArmor label,
@@ -93,7 +94,7 @@ install_hardrun() {
   fi
 }
 
-# setup_guest DIR: install hardrun, wait for the engines, import the test image into docker and containerd
+# setup_guest DIR: install hardrun, wait for the engines, import the test image into docker, containerd and podman
 setup_guest() {
   local dir=$1 sandbox
   install_hardrun "$dir"
@@ -117,4 +118,10 @@ setup_guest() {
   must ctr -n k8s.io images import /tmp/images.tar
   rm -f /tmp/images.tar
   must ctr -n k8s.io images ls -q
+  # podman has no daemon: its rootful storage, imported from the same tar as docker's image
+  must podman version
+  run podman info --format 'cgroup manager {{.Host.CgroupManager}}, cgroup {{.Host.CgroupsVersion}}, storage {{.Store.GraphDriverName}}, default runtime {{.Host.OCIRuntime.Name}}'
+  must podman import "$dir/image.tar" "$PODMAN_IMAGE"
+  must podman images --format '{{.Repository}}:{{.Tag}}'
+  expect_out "$PODMAN_IMAGE"
 }

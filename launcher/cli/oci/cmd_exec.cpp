@@ -56,10 +56,17 @@ void override_process(json& doc, const ExecOptions& o) {
         only(!o.env.empty(), "--env");
         only(!o.user.empty() || !o.additional_gids.empty(), "--user/--additional-gids");
         only(!o.caps.empty(), "--cap");
-        only(o.tty, "--tty");
         only(o.no_new_privs, "--no-new-privs");
         only(!o.apparmor.empty(), "--apparmor");
         proc = parse_json(read_input(o.process_file, "exec", "--process"), "exec", "--process " + o.process_file, "not valid JSON");
+        // conmon (podman exec -t) passes --tty beside a process.json that says "terminal": true, as runc and
+        // crun take it: the flag agrees with the file, or sets a terminal the file leaves out. Only a
+        // contradiction is refused, never silently settled either way.
+        if (o.tty) {
+            if (proc.is_object() && proc.contains("terminal") && proc["terminal"] == false)
+                throw UsageError("--tty", "contradicts process.json's \"terminal\": false");
+            if (proc.is_object()) proc["terminal"] = true;
+        }
         return;
     }
     if (o.command.empty()) throw UsageError("exec", "needs a command after the container id (or --process FILE)");
