@@ -8,8 +8,6 @@
 #include <linux/sched.h>
 #include <poll.h>
 #include <sched.h>
-#include <linux/seccomp.h>
-#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -426,13 +424,13 @@ struct Started {
     sigset_t old_mask{};
 };
 
-// seccomp Handoff::Take: may this supervisor take a non-dumpable child's fd (CAP_SYS_PTRACE over it)?
-// (CapEff of /proc/self/status, not libcap-ng: its process-wide state holds the workload's capability set)
+// seccomp Handoff::Take: may this supervisor take a non-dumpable child's fd (CAP_SYS_PTRACE effective)?
+// (capget itself, not libcap-ng: its process-wide state holds the workload's capability set)
 bool may_take_fds_of_nondumpable() {
-    std::ifstream status("/proc/self/status");
-    for (std::string line; std::getline(status, line);)
-        if (line.starts_with("CapEff:")) return (std::stoull(line.substr(7), nullptr, 16) >> CAP_SYS_PTRACE) & 1U;
-    return false;
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+    if (::syscall(SYS_capget, &header, data) != 0) return false;
+    return (data[CAP_TO_INDEX(CAP_SYS_PTRACE)].effective & CAP_TO_MASK(CAP_SYS_PTRACE)) != 0;
 }
 
 // Handoff::Take without CAP_SYS_PTRACE: the child is dumpable from just before its filter until execve (which
@@ -453,9 +451,10 @@ bool dumpable_for_handoff(const LaunchPlan& plan, const seccomp::Prepared& filte
 
 Started start_child(const LaunchPlan& plan, const LaunchOptions& options, const seccomp::Prepared& filter,
                     const apparmor::Decision& aa, bool detached, const std::string& pasta_exe = {}) {
-    apparmor::refuse_ptrace_of_unconfined_reaper(plan, aa, keeps_reaper(plan, aa, detached));
-    const bool dumpable_handoff = dumpable_for_handoff(plan, filter, keeps_reaper(plan, aa, detached));
-    if (keeps_reaper(plan, aa, detached)) {
+    const bool reaper = keeps_reaper(plan, aa, detached);
+    apparmor::refuse_ptrace_of_unconfined_reaper(plan, aa, reaper);
+    const bool dumpable_handoff = dumpable_for_handoff(plan, filter, reaper);
+    if (reaper) {
         if (const std::string refused = seccomp::refused_reaper_calls(filter); !refused.empty())
             throw Error("init", filter.description,
                         "refuses " + refused + ", which hardrun's PID 1 reaper makes under the filter (" +
@@ -585,60 +584,11 @@ void wait_during_setup(Started& s, int fd) {
     }
 }
 
-// seccomp Handoff::Take, the supervisor's half: read the child's HandoffOffer, take the offered fd with
-// pidfd_getfd once the child's filter made it (a few microseconds after the offer), make sure it is a seccomp
-// listener, then answer the child's handoff sendmsg (the filter's first notification) with success. Empty when
-// the child failed before (its report says why). Throws Error after killing and reaping the child.
-UniqueFd take_listener(Started& s, int sendmsg_nr) {
-    seccomp::HandoffOffer offer;
-    ssize_t got;
-    do got = ::read(s.fd_socket.get(), &offer, sizeof offer);
-    while (got < 0 && errno == EINTR);
-    if (got != static_cast<ssize_t>(sizeof offer)) return {};
+// seccomp Handoff::Take: the listener, taken by the supervisor (seccomp::take_listener); on an error the child
+// is killed and reaped before the Error goes on.
+UniqueFd take_listener(Started& s, const seccomp::Prepared& filter) {
     try {
-        const std::string what = "the child's notification listener (pid " + std::to_string(s.pid) + ", fd " +
-                                 std::to_string(offer.listener_fd) + ")";
-        UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, s.pid, 0)));
-        if (!pidfd) throw_errno("seccomp", what, errno, "pidfd_open");
-        UniqueFd fd;
-        for (long wait_ns = 20'000, waited = 0;; waited += wait_ns, wait_ns = std::min(wait_ns * 2, 2'000'000L)) {
-            fd.reset(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(), offer.listener_fd, 0)));
-            if (fd) break;
-            if (errno != EBADF)
-                throw_errno("seccomp", what, errno,
-                            errno == EPERM ? "pidfd_getfd needs ptrace access to the child (CAP_SYS_PTRACE; Yama's "
-                                             "kernel.yama.ptrace_scope at most 1); or allow sendmsg in the profile"
-                                           : "pidfd_getfd (Linux 5.6+)");
-            struct pollfd exited {pidfd.get(), POLLIN, 0};
-            if (::poll(&exited, 1, 0) == 1) return {};  // it failed before loading: its report says why
-            if (waited > 10'000'000'000L) throw Error("seccomp", what, "the child did not load its filter within 10 s");
-            struct timespec ts {0, wait_ns};
-            ::nanosleep(&ts, nullptr);
-        }
-        char link[64] = {};
-        const std::string self = "/proc/self/fd/" + std::to_string(fd.get());
-        if (::readlink(self.c_str(), link, sizeof link - 1) < 0 || std::string_view(link) != "anon_inode:seccomp notify")
-            throw Error("seccomp", what, std::string("is not a seccomp listener (") + link + ")");
-        // the child's next call is the handoff sendmsg: a notification (the profile refuses it) to answer
-        struct pollfd ready {fd.get(), POLLIN, 0};
-        if (int n = ::poll(&ready, 1, 10'000); n != 1 || !(ready.revents & POLLIN))
-            throw Error("seccomp", what, n == 0 ? "no handoff from the child within 10 s" : "the child is gone");
-        seccomp_notif_sizes sizes{};
-        if (::syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0) throw_errno("seccomp", what, errno, "SECCOMP_GET_NOTIF_SIZES");
-        std::vector<unsigned char> req_buf(std::max<std::size_t>(sizes.seccomp_notif, sizeof(seccomp_notif)));
-        std::vector<unsigned char> resp_buf(std::max<std::size_t>(sizes.seccomp_notif_resp, sizeof(seccomp_notif_resp)));
-        auto* req = reinterpret_cast<seccomp_notif*>(req_buf.data());
-        auto* resp = reinterpret_cast<seccomp_notif_resp*>(resp_buf.data());
-        if (::ioctl(fd.get(), SECCOMP_IOCTL_NOTIF_RECV, req) != 0) throw_errno("seccomp", what, errno, "receiving the handoff");
-        const auto& d = req->data;
-        if (static_cast<pid_t>(req->pid) != s.pid || d.nr != sendmsg_nr ||
-            d.args[0] != static_cast<std::uint64_t>(offer.socket_fd) ||
-            static_cast<int>(d.args[2]) != seccomp::kHandoffSendFlags)
-            throw Error("seccomp", what, "its first notification (syscall " + std::to_string(d.nr) + ") is not the handoff");
-        resp->id = req->id;
-        resp->val = 1;  // the one byte fdpass::send sends: the handoff "succeeded"; nothing was sent
-        if (::ioctl(fd.get(), SECCOMP_IOCTL_NOTIF_SEND, resp) != 0) throw_errno("seccomp", what, errno, "answering the handoff");
-        return fd;
+        return seccomp::take_listener(s.pid, s.fd_socket.get(), filter);
     } catch (...) {
         ::kill(s.pid, SIGKILL);
         while (::waitpid(s.pid, nullptr, 0) < 0 && errno == EINTR) {}
@@ -673,7 +623,7 @@ Outcome launch(const LaunchPlan& plan, const LaunchOptions& options) {
     if (s.fd_socket) {
         wait_during_setup(s, s.fd_socket.get());
         UniqueFd listener =
-            filter.handoff == seccomp::Handoff::Take ? take_listener(s, filter.handoff_sendmsg_nr) : fdpass::receive(s.fd_socket.get());
+            filter.handoff == seccomp::Handoff::Take ? take_listener(s, filter) : fdpass::receive(s.fd_socket.get());
         if (listener && options.hooks.on_listener) options.hooks.on_listener(std::move(listener), s.pid);
     }
     std::optional<ChildMessage> failure = read_report(s);

@@ -64,16 +64,9 @@ std::uint64_t Supervisor::notifications() const {
 }
 
 void Supervisor::loop(int listener) {
-    seccomp_notif_sizes sizes{};
-    if (::syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0) {
-        sizes.seccomp_notif = sizeof(seccomp_notif);
-        sizes.seccomp_notif_resp = sizeof(seccomp_notif_resp);
-    }
-    // the kernel's structures may be larger than our headers'; allocate what it says
-    std::vector<unsigned char> req_buf(std::max<std::size_t>(sizes.seccomp_notif, sizeof(seccomp_notif)));
-    std::vector<unsigned char> resp_buf(std::max<std::size_t>(sizes.seccomp_notif_resp, sizeof(seccomp_notif_resp)));
-    auto* req = reinterpret_cast<seccomp_notif*>(req_buf.data());
-    auto* resp = reinterpret_cast<seccomp_notif_resp*>(resp_buf.data());
+    NotifyBuffers buffers;
+    seccomp_notif* req = buffers.req();
+    seccomp_notif_resp* resp = buffers.resp();
     const bool record = prepared_->mode == Mode::Record;
 
     for (;;) {
@@ -85,7 +78,7 @@ void Supervisor::loop(int listener) {
             return;
         }
         if (fds[0].revents & POLLIN) {
-            std::memset(req_buf.data(), 0, req_buf.size());
+            buffers.clear();
             if (::ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, req) != 0) {
                 if (errno == EINTR || errno == ENOENT) continue;  // the task died before we read it
                 loop_error_ = "receiving a notification: " + errno_text(errno);
@@ -93,7 +86,6 @@ void Supervisor::loop(int listener) {
             }
             const SimResult sim = simulate(prepared_->enforce, req->data);
             const Action verdict = from_ret(sim.ret);
-            std::memset(resp_buf.data(), 0, resp_buf.size());
             resp->id = req->id;
             bool allowed = false;
             int err = 0;

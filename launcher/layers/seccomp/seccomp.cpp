@@ -2,13 +2,19 @@
 #include "hardrun/layers/seccomp/seccomp.hpp"
 
 #include <linux/seccomp.h>
-#include <sys/syscall.h>
-#include <csignal>
-#include <sys/wait.h>
+#include <poll.h>
 #include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstddef>
+#include <cstring>
+#include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "hardrun/support/error.hpp"
@@ -148,11 +154,12 @@ Prepared prepare(const LaunchPlan& plan, Mode mode, const ProfileReader& read) {
     const int sendmsg_nr = syscall_number(*target.native, "sendmsg");
     if (sendmsg_nr < 0) throw Error("seccomp", what, "no sendmsg syscall on " + target.native->name);
     p.native_arch = target.native->token;
+    p.handoff_sendmsg_nr = sendmsg_nr;
     p.load_flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
     p.load_flags &= ~static_cast<unsigned>(SECCOMP_FILTER_FLAG_TSYNC);
     // Report: the handoff gets what the profile answers (it is hardrun's own call, but letting a call through
-    // that the profile refuses would make the report lie). A profile that refuses sendmsg: the supervisor
-    // takes the listener (Handoff::Take), and the child's write and read must be ones the profile allows.
+    // that the profile refuses would make the report lie). A profile that refuses sendmsg with an errno: the
+    // supervisor takes the listener and answers that sendmsg in the profile's place (Handoff::Take).
     if (mode == Mode::Report) {
         const std::uint64_t args[] = {3, 0, static_cast<std::uint64_t>(kHandoffSendFlags)};
         SimResult r = simulate(p.enforce, make_data(target.native->token, sendmsg_nr, args));
@@ -163,7 +170,6 @@ Prepared prepare(const LaunchPlan& plan, Mode mode, const ProfileReader& read) {
                             "--report needs the profile to allow sendmsg or to refuse it with an errno (hardrun hands "
                             "the notification listener to the supervisor with it); the profile answers " + describe(answer));
             p.handoff = Handoff::Take;
-            p.handoff_sendmsg_nr = sendmsg_nr;
             p.program = std::move(body);
             if (p.program.size() > BPF_MAXINSNS) throw Error("seccomp", p.description, "the filter is too long for the kernel");
             return p;
@@ -173,7 +179,6 @@ Prepared prepare(const LaunchPlan& plan, Mode mode, const ProfileReader& read) {
     std::vector<sock_filter> stub = handoff_stub(target.native->audit_arch, sendmsg_nr);
     p.handoff_fd_insn = kHandoffFdInsn;
     p.handoff_ret_insn = kHandoffRetInsn;
-    p.handoff_sendmsg_nr = sendmsg_nr;
     p.program = std::move(stub);
     p.program.insert(p.program.end(), body.begin(), body.end());
     if (p.program.size() > BPF_MAXINSNS)
@@ -185,20 +190,16 @@ std::string refused_reaper_calls(const Prepared& prepared) {
     if (prepared.enforce.empty()) return {};
     const ArchInfo& arch = native_arch();
     constexpr std::uint64_t kForkFlags = CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD;  // glibc's fork()
-    struct Call {
-        const char* name;
-        std::vector<std::uint64_t> args;
-    };
-    const Call calls[] = {{"rt_sigprocmask", {SIG_BLOCK}}, {"clone", {kForkFlags}},
-                          {"wait4", {static_cast<std::uint64_t>(-1), 0, WNOHANG}},
-                          {"rt_sigtimedwait", {}}, {"kill", {2, SIGTERM}}, {"exit_group", {0}}};
-    static_assert(std::size(calls) == std::size(kReaperCalls));
+    // the arguments the reaper passes, in kReaperCalls' order
+    const std::vector<std::uint64_t> args[] = {{SIG_BLOCK}, {kForkFlags}, {static_cast<std::uint64_t>(-1), 0, WNOHANG},
+                                               {}, {2, SIGTERM}, {0}};
+    static_assert(std::size(args) == std::size(kReaperCalls));
     std::string refused;
-    for (const Call& c : calls) {
-        const int nr = syscall_number(arch, c.name);
+    for (std::size_t i = 0; i < std::size(kReaperCalls); ++i) {
+        const int nr = syscall_number(arch, kReaperCalls[i]);
         if (nr < 0) continue;  // not on this ABI (glibc uses another)
-        const Action a = from_ret(simulate(prepared.enforce, make_data(arch.token, nr, c.args)).ret);
-        if (!is_allowing(a.kind)) refused += (refused.empty() ? "" : ", ") + std::string(c.name);
+        const Action a = from_ret(simulate(prepared.enforce, make_data(arch.token, nr, args[i])).ret);
+        if (!is_allowing(a.kind)) refused += (refused.empty() ? "" : ", ") + std::string(kReaperCalls[i]);
     }
     return refused;
 }
@@ -254,6 +255,68 @@ int load(Sys& sys, const Prepared& prepared, int handoff_socket) {
     if (offered >= 0 && r != offered)
         throw Error("seccomp", prepared.description, "the listener got fd " + std::to_string(r) + ", not the offered " + std::to_string(offered));
     return prepared.wants_listener() ? r : -1;
+}
+
+NotifyBuffers::NotifyBuffers() {
+    seccomp_notif_sizes sizes{};
+    if (::syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0) {
+        sizes.seccomp_notif = sizeof(seccomp_notif);
+        sizes.seccomp_notif_resp = sizeof(seccomp_notif_resp);
+    }
+    req_.resize(std::max<std::size_t>(sizes.seccomp_notif, sizeof(seccomp_notif)));
+    resp_.resize(std::max<std::size_t>(sizes.seccomp_notif_resp, sizeof(seccomp_notif_resp)));
+}
+
+void NotifyBuffers::clear() {
+    std::memset(req_.data(), 0, req_.size());
+    std::memset(resp_.data(), 0, resp_.size());
+}
+
+UniqueFd take_listener(pid_t child, int sock, const Prepared& prepared) {
+    HandoffOffer offer;
+    ssize_t got;
+    do got = ::read(sock, &offer, sizeof offer);
+    while (got < 0 && errno == EINTR);
+    if (got != static_cast<ssize_t>(sizeof offer)) return {};  // the child failed before its filter
+    const std::string what = "the child's notification listener (pid " + std::to_string(child) + ", fd " +
+                             std::to_string(offer.listener_fd) + ")";
+    UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, child, 0)));
+    if (!pidfd) throw_errno("seccomp", what, errno, "pidfd_open");
+    // the filter, and so the fd, exists a few microseconds after the offer
+    UniqueFd fd;
+    for (long wait_ns = 20'000, waited = 0;; waited += wait_ns, wait_ns = std::min(wait_ns * 2, 2'000'000L)) {
+        fd.reset(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(), offer.listener_fd, 0)));
+        if (fd) break;
+        if (errno != EBADF)
+            throw_errno("seccomp", what, errno,
+                        errno == EPERM ? "pidfd_getfd needs ptrace access to the child (CAP_SYS_PTRACE; Yama's "
+                                         "kernel.yama.ptrace_scope at most 1); or allow sendmsg in the profile"
+                                       : "pidfd_getfd (Linux 5.6+)");
+        struct pollfd exited {pidfd.get(), POLLIN, 0};
+        if (::poll(&exited, 1, 0) == 1) return {};  // it failed before loading: its report says why
+        if (waited > 10'000'000'000L) throw Error("seccomp", what, "the child did not load its filter within 10 s");
+        struct timespec ts {0, wait_ns};
+        ::nanosleep(&ts, nullptr);
+    }
+    char link[64] = {};
+    const std::string self = "/proc/self/fd/" + std::to_string(fd.get());
+    if (::readlink(self.c_str(), link, sizeof link - 1) < 0 || std::string_view(link) != "anon_inode:seccomp notify")
+        throw Error("seccomp", what, std::string("is not a seccomp listener (") + link + ")");
+    // the child's next call is the handoff sendmsg: a notification (the profile refuses it) to answer
+    struct pollfd ready {fd.get(), POLLIN, 0};
+    if (int n = ::poll(&ready, 1, 10'000); n != 1 || !(ready.revents & POLLIN))
+        throw Error("seccomp", what, n == 0 ? "no handoff from the child within 10 s" : "the child is gone");
+    NotifyBuffers b;
+    b.clear();
+    if (::ioctl(fd.get(), SECCOMP_IOCTL_NOTIF_RECV, b.req()) != 0) throw_errno("seccomp", what, errno, "receiving the handoff");
+    const auto& d = b.req()->data;
+    if (static_cast<pid_t>(b.req()->pid) != child || d.nr != prepared.handoff_sendmsg_nr ||
+        d.args[0] != static_cast<std::uint64_t>(offer.socket_fd) || static_cast<int>(d.args[2]) != kHandoffSendFlags)
+        throw Error("seccomp", what, "its first notification (syscall " + std::to_string(d.nr) + ") is not the handoff");
+    b.resp()->id = b.req()->id;
+    b.resp()->val = 1;  // the one byte fdpass::send sends: the handoff "succeeded"; nothing was sent
+    if (::ioctl(fd.get(), SECCOMP_IOCTL_NOTIF_SEND, b.resp()) != 0) throw_errno("seccomp", what, errno, "answering the handoff");
+    return fd;
 }
 
 }  // namespace hardrun::seccomp

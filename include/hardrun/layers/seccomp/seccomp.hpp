@@ -15,7 +15,9 @@
 // with pidfd_getfd(2) and answers that sendmsg, now a notification, with success (Handoff::Take).
 #pragma once
 #include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include <cstdint>
 #include <functional>
@@ -24,6 +26,7 @@
 #include <vector>
 
 #include "hardrun/plan/plan.hpp"
+#include "hardrun/support/fd.hpp"
 #include "hardrun/support/sys.hpp"
 
 namespace hardrun::seccomp {
@@ -97,6 +100,25 @@ inline constexpr const char* kReaperCalls[] = {"rt_sigprocmask", "clone", "wait4
 struct HandoffOffer {
     std::int32_t listener_fd = -1;  // the lowest free fd, which seccomp(2) gives the new listener
     std::int32_t socket_fd = -1;    // the child's end of the handoff socket: arg 0 of its handoff sendmsg
+};
+
+// Supervisor, Handoff::Take (load()'s other half): reads the child's HandoffOffer from `sock`, takes the offered
+// fd with pidfd_getfd once the child's filter made it, makes sure it is a seccomp listener, and answers the
+// child's handoff sendmsg (the filter's first notification) with success. Empty when the child failed before
+// (its report says why). Throws Error; the caller ends the child.
+UniqueFd take_listener(pid_t child, int sock, const Prepared& prepared);
+
+// One notification and its answer, each as large as the kernel says (SECCOMP_GET_NOTIF_SIZES: its structures may
+// be larger than our headers'). clear() zeroes both before the next SECCOMP_IOCTL_NOTIF_RECV.
+class NotifyBuffers {
+public:
+    NotifyBuffers();
+    seccomp_notif* req() { return reinterpret_cast<seccomp_notif*>(req_.data()); }
+    seccomp_notif_resp* resp() { return reinterpret_cast<seccomp_notif_resp*>(resp_.data()); }
+    void clear();
+
+private:
+    std::vector<unsigned char> req_, resp_;
 };
 
 }  // namespace hardrun::seccomp
