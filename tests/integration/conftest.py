@@ -65,6 +65,17 @@ def hardrun(*args, timeout=30, input=None, env=None):
                           input=input, env=env)
 
 
+def console_master(server):
+    """Accepts the runtime's connection on a listening --console-socket and returns the fd it sent (SCM_RIGHTS),
+    checked to be a terminal: the pty master."""
+    import socket
+    conn, _ = server.accept()
+    with conn:
+        _, fds, _, _ = socket.recv_fds(conn, 64, 1)
+    assert len(fds) == 1 and os.isatty(fds[0]), fds
+    return fds[0]
+
+
 def read_pty(master, stop=None, idle=None):
     """What a pty master yields until the other side hangs up (EOF, or EIO once every slave fd is closed).
     stop: also return once these bytes were seen; idle: also return after this many seconds without data."""

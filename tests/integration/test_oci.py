@@ -3,7 +3,6 @@
 --preserve-fds, namespaced sysctls and device rules. Every check is made from inside the container or on the
 kernel objects themselves (processes, namespaces, files the workload wrote), not on hardrun's own words.
 """
-import array
 import json
 import os
 import shutil
@@ -15,8 +14,8 @@ import time
 
 import pytest
 
-from conftest import (HARDRUN, ROOT, UNPRIV_UID, Bundle, OciRuntime, one_line_error, read_pty, reap, run_files,
-                      status_fields, wait_for)
+from conftest import (HARDRUN, ROOT, UNPRIV_UID, Bundle, OciRuntime, console_master, one_line_error, read_pty, reap,
+                      run_files, status_fields, wait_for)
 
 SCHEMAS = os.path.join(ROOT, "tests", "data", "oci", "schema")
 
@@ -408,15 +407,7 @@ def test_console_socket_gets_the_pty_master(env, tmp_path):
     b.args("sh", "-c", "tty; cat /proc/self/stat | cut -d' ' -f6,7; echo done")
     try:
         rt.ok("create", "--console-socket", sock_path, "--bundle", b.dir, "t1")
-        conn, _ = srv.accept()
-        fds = array.array("i")
-        _, anc, _, _ = conn.recvmsg(64, socket.CMSG_LEN(fds.itemsize))
-        for level, typ, data in anc:
-            if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
-                fds.frombytes(data[:fds.itemsize])
-        assert len(fds) == 1
-        master = fds[0]
-        assert os.isatty(master)
+        master = console_master(srv)
         rt.ok("start", "t1")
         out = read_pty(master, stop=b"done")
         os.close(master)

@@ -2,7 +2,6 @@
 Every check is made from inside the exec'ed process (/proc/self/status, its namespaces and cgroup) and compared
 with the container's own process as the kernel shows it from the host, or tries the forbidden thing.
 """
-import array
 import json
 import os
 import socket
@@ -10,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import one_line_error, read_pty, reap, status_fields, wait_for
+from conftest import console_master, one_line_error, read_pty, reap, status_fields, wait_for
 from test_oci import env  # noqa: F401 (the fixture)
 
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="the OCI runtime tests run as root"),
@@ -136,15 +135,9 @@ def test_exec_tty_beside_process_json_gets_a_pty(env, tmp_path):
     try:
         rt.ok("exec", "--tty", "--console-socket", sock_path, "--process", str(proc), "-d", "--pid-file",
               str(pid_file), "c1")
-        conn, _ = srv.accept()
-        fds = array.array("i")
-        _, anc, _, _ = conn.recvmsg(64, socket.CMSG_LEN(fds.itemsize))
-        for level, typ, data in anc:
-            if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
-                fds.frombytes(data[:fds.itemsize])
-        assert len(fds) == 1 and os.isatty(fds[0])
-        text = read_pty(fds[0], stop=b"done").decode().replace("\r", "")
-        os.close(fds[0])
+        master = console_master(srv)
+        text = read_pty(master, stop=b"done").decode().replace("\r", "")
+        os.close(master)
         assert any(l.startswith("/dev/pts/") for l in text.splitlines()), text
         assert "10001" in text.splitlines(), text
     finally:

@@ -192,6 +192,7 @@ def test_report_under_a_profile_without_sendmsg_rootless_needs_the_child_alone(s
     p = run(["--init", "--security-opt", f"seccomp={profile}", "--report", os.path.join(shared_dir, "r.json"),
              "--", "sysx", "getpid"], user=UNPRIV_UID)
     assert p.returncode == 125, p.stderr
+    assert p.stdout == ""  # the workload never ran
     assert p.stderr.strip().splitlines()[-1] == (
         "hardrun: seccomp: --report under a profile that refuses sendmsg: without CAP_SYS_PTRACE hardrun takes the "
         "listener from a child that is alone, which needs no --init (a reaper as PID 1); allow sendmsg in the "

@@ -70,6 +70,23 @@ wait_until() {  # TENTHS CMD...: polls CMD every 0.1 s until it succeeds
 # cgroup_dir PID: the cgroup v2 directory of a process, as the kernel shows it
 cgroup_dir() { echo "/sys/fs/cgroup$(sed -n 's/^0:://p' "/proc/$1/cgroup")"; }
 
+# What docker and podman share (the same verbs and output), for the container $BOX of a case's start_box:
+# ENGINE exec -t: the runtime's pty (through the console socket) is the process's terminal, uid 10001
+expect_exec_tty() {  # ENGINE
+  must script -qec "$1 exec -t $BOX sh -c 'tty; id -u'" /dev/null
+  echo "$OUT" | tr -d '\r' | grep -qx '/dev/pts/[0-9]*' || fail "exec -t: no pty in: $OUT"
+  echo "$OUT" | tr -d '\r' | grep -qx 10001 || fail "exec -t: not uid 10001: $OUT"
+}
+# ENGINE pause, then unpause: the engine's status and the cgroup v2 freezer of the container's cgroup CG
+expect_pause_unpause() {  # ENGINE CG
+  must "$1" pause "$BOX"
+  expect_eq "$("$1" inspect -f '{{.State.Status}}' "$BOX")" paused "status after pause"
+  grep -qx 'frozen 1' "$2/cgroup.events" || fail "$2 is not frozen: $(cat "$2/cgroup.events")"
+  must "$1" unpause "$BOX"
+  expect_eq "$("$1" inspect -f '{{.State.Status}}' "$BOX")" running "status after unpause"
+  grep -qx 'frozen 0' "$2/cgroup.events" || fail "$2 is still frozen: $(cat "$2/cgroup.events")"
+}
+
 # install_hardrun DIR: from the project's .deb (DIR/hardrun.deb, scripts/vm-engines' default) with dpkg, as a
 # Debian host does: the package's postinst loads the AppArmor profile; what the kernel lists right after dpkg
 # is kept in $INSTALL_RECORD for the package tests (cases/05-package.sh). With scripts/vm-engines --binary,

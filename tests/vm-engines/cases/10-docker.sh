@@ -41,9 +41,7 @@ test_exec_hardrun() { docker_exec hardrun; }
 # exec -t: a pty from the runtime (console socket), its slave the process's terminal
 docker_exec_tty() {
   start_box "$1"
-  must script -qec "docker exec -t $BOX sh -c 'tty; id -u'" /dev/null
-  echo "$OUT" | tr -d '\r' | grep -qx '/dev/pts/[0-9]*' || fail "exec -t: no pty in: $OUT"
-  echo "$OUT" | tr -d '\r' | grep -qx 10001 || fail "exec -t: not uid 10001: $OUT"
+  expect_exec_tty docker
 }
 test_exec_tty_runc() { docker_exec_tty runc; }
 test_exec_tty_hardrun() { docker_exec_tty hardrun; }
@@ -61,13 +59,7 @@ test_update_hardrun() { docker_update hardrun; }
 # pause/unpause: the cgroup v2 freezer
 docker_pause() {
   start_box "$1"
-  local cg; cg=$(cgroup_dir "$PID")
-  must docker pause "$BOX"
-  expect_eq "$(docker inspect -f '{{.State.Status}}' "$BOX")" paused "status after pause"
-  grep -qx 'frozen 1' "$cg/cgroup.events" || fail "$cg is not frozen: $(cat "$cg/cgroup.events")"
-  must docker unpause "$BOX"
-  expect_eq "$(docker inspect -f '{{.State.Status}}' "$BOX")" running "status after unpause"
-  grep -qx 'frozen 0' "$cg/cgroup.events" || fail "$cg is still frozen: $(cat "$cg/cgroup.events")"
+  expect_pause_unpause docker "$(cgroup_dir "$PID")"
 }
 test_pause_runc() { docker_pause runc; }
 test_pause_hardrun() { docker_pause hardrun; }

@@ -52,9 +52,10 @@ podman_run_detached() {
   [ -d "/proc/$PID" ] || fail "pid $PID of $BOX does not exist"
   case "$CG" in */machine.slice/libpod-"$ID".scope*) ;; *) fail "$BOX is not in systemd's scope libpod-$ID.scope: $CG" ;; esac
   expect_eq "$(cat "$CG/memory.max")" 268435456 "memory.max of $BOX's cgroup"
-  expect_line "$(grep -E '^(Uid|NoNewPrivs|Seccomp):' "/proc/$PID/status")" "NoNewPrivs: 1"
-  expect_line "$(grep -E '^(Uid|NoNewPrivs|Seccomp):' "/proc/$PID/status")" "Uid: 10001 10001 10001 10001"
-  expect_line "$(grep -E '^(Uid|NoNewPrivs|Seccomp):' "/proc/$PID/status")" "Seccomp: 2"
+  local status; status=$(grep -E '^(Uid|NoNewPrivs|Seccomp):' "/proc/$PID/status")
+  expect_line "$status" "NoNewPrivs: 1"
+  expect_line "$status" "Uid: 10001 10001 10001 10001"
+  expect_line "$status" "Seccomp: 2"
   must podman logs "$BOX"
   expect_out "started "
 }
@@ -124,9 +125,7 @@ podman_exec_errors() {
   start_box "$1"
   run podman exec "$BOX" /no/such/command
   expect_rc 127 "podman exec of a command that does not exist"
-  must script -qec "podman exec -t $BOX sh -c 'tty; id -u'" /dev/null
-  echo "$OUT" | tr -d '\r' | grep -qx '/dev/pts/[0-9]*' || fail "exec -t: no pty in: $OUT"
-  echo "$OUT" | tr -d '\r' | grep -qx 10001 || fail "exec -t: not uid 10001: $OUT"
+  expect_exec_tty podman
 }
 test_exec_errors_runc() { podman_exec_errors runc; }
 test_exec_errors_hardrun() { podman_exec_errors hardrun; }
@@ -134,12 +133,7 @@ test_exec_errors_hardrun() { podman_exec_errors hardrun; }
 # pause/unpause: the runtime's pause and resume verbs, on the cgroup v2 freezer of the container's scope
 podman_pause() {
   start_box "$1"
-  must podman pause "$BOX"
-  expect_eq "$(podman inspect -f '{{.State.Status}}' "$BOX")" paused "status after pause"
-  grep -qx 'frozen 1' "$CG/cgroup.events" || fail "$CG is not frozen: $(cat "$CG/cgroup.events")"
-  must podman unpause "$BOX"
-  expect_eq "$(podman inspect -f '{{.State.Status}}' "$BOX")" running "status after unpause"
-  grep -qx 'frozen 0' "$CG/cgroup.events" || fail "$CG is still frozen: $(cat "$CG/cgroup.events")"
+  expect_pause_unpause podman "$CG"
 }
 test_pause_runc() { podman_pause runc; }
 test_pause_hardrun() { podman_pause hardrun; }
