@@ -104,7 +104,7 @@ void register_run(CLI::App& app) {
             if (!cmd->report.empty())
                 throw UsageError("--report", "cannot be combined with --name, -d, --pid-file, --preserve-fds or --keep (use `hardrun check`)");
             throw Exit{as_container(sd_mode, [&](const PrepareLaunch& prepare) {
-                return run_rootfs(cmd->flags, std::move(plan), cmd->verbose, cmd->quiet, prepare);
+                return run_rootfs(std::move(plan), cmd->verbose, cmd->quiet, prepare);
             })};
         }
         // systemd: NOTIFY_SOCKET and socket-activation fds (LISTEN_FDS) from hardrun's environment

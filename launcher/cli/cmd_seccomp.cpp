@@ -7,6 +7,7 @@
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "hardrun/layers/apparmor.hpp"
@@ -208,10 +209,27 @@ void register_show(CLI::App& parent) {
     });
 }
 
+// seccomp record --from-report without a command runs nothing: only the flags that decide the base profile count
+// (what it is resolved against), and any other run flag is refused by name rather than ignored.
+void refuse_run_flags_without_a_run(const CLI::App& sub) {
+    static const std::set<std::string> kUsed = {"output", "merge", "from-report", "quiet", "cap-add", "cap-drop",
+                                                "security-opt", "strict-profile", "help"};
+    for (const CLI::Option* opt : sub.get_options()) {
+        if (opt->count() == 0) continue;
+        const auto& names = opt->get_lnames();
+        if (!names.empty() && kUsed.count(names.front())) continue;
+        const std::string name = names.empty() ? opt->get_name() : "--" + names.front();
+        throw UsageError(name, "needs a workload to run; seccomp record --from-report without -- CMD runs nothing and "
+                               "takes only -o, --merge, --from-report and the flags that choose the base profile "
+                               "(--security-opt seccomp=..., --cap-add, --cap-drop, --strict-profile)");
+    }
+}
+
 void register_record(CLI::App& parent) {
     struct Opts {
         RunFlags flags;
         std::string output, merge;
+        std::vector<std::string> reports;
         bool quiet = false;
     };
     auto o = std::make_shared<Opts>();
@@ -221,21 +239,41 @@ void register_record(CLI::App& parent) {
     sub->add_option("--merge", o->merge,
                     "Grow an earlier profile: what it allows stays allowed and this run's syscalls are added "
                     "(e.g. --merge app.json -o app.json; its comment lists every run)");
+    sub->add_option("--from-report", o->reports,
+                    "Also allow what a --report (run --report, check --report) saw the profile refuse, where the base "
+                    "profile allows it; repeatable. Without -- CMD nothing is run "
+                    "(e.g. --from-report r.json --merge app.json -o app.json)");
     sub->add_flag("-q,--quiet", o->quiet, "Do not print warnings");
     add_run_flags(*sub, o->flags);
-    sub->callback([o] {
-        LaunchPlan plan = plan_from_flags_or_bundle(o->flags);
-        if (!o->quiet) print_warnings(plan);
+    sub->callback([o, sub] {
+        const bool run = !o->flags.command.empty() || !o->flags.bundle.empty() || o->reports.empty();
+        if (!run) refuse_run_flags_without_a_run(*sub);
+        LaunchPlan plan = run ? plan_from_flags_or_bundle(o->flags) : security_plan(o->flags);
+        if (!o->quiet && run) print_warnings(plan);
+        // every input is read before the run: -o may name the same file
         seccomp::Supervisor::Earlier earlier;
-        if (!o->merge.empty()) {  // read before the run: -o may name the same file
+        if (!o->merge.empty()) {
             const std::string text = seccomp::read_profile_file(o->merge);
             earlier = seccomp::Supervisor::earlier_profile(parse_json(text, "seccomp record", o->merge, "not valid JSON"), o->merge);
         }
         // hardrun's PID 1 reaper runs under the workload's filter: what it needs is allowed even if this run
         // did not need it (kill forwards a signal only when one comes)
-        if (plan.init || apparmor::decide(plan).apply)
+        if (run && (plan.init || apparmor::decide(plan).apply))
             for (const char* name : seccomp::kReaperCalls) earlier.allowed.insert(name);
         seccomp::Supervisor sup(plan, seccomp::Mode::Record);
+        for (const auto& report : o->reports) {
+            std::vector<std::string> left_out;
+            earlier.add(sup.reported(parse_json(files::read_input(report, "seccomp record", "--from-report"),
+                                                "seccomp record", report, "not valid JSON"),
+                                     report, &left_out));
+            for (const auto& why : left_out) log::warning("seccomp record: " + report + ": " + why);
+        }
+        if (!run) {
+            files::write_atomic(o->output, sup.recorded_profile("", earlier, nullptr).dump(2) + "\n", "seccomp record");
+            log::info("wrote " + o->output + " (" + std::to_string(earlier.allowed.size()) + " syscalls allowed, from " +
+                      std::to_string(earlier.runs.size()) + " run(s) and report(s); nothing was run)");
+            return;
+        }
         LaunchOptions options;
         sup.attach(options);
         Outcome out = launch(plan, options);

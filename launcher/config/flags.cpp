@@ -320,6 +320,36 @@ std::optional<std::int64_t> parse_limit_or_unlimited(const std::string& option, 
 
 }  // namespace
 
+namespace {
+// Capabilities and --security-opt (seccomp, AppArmor, no-new-privileges, Landlock): what a seccomp profile is
+// resolved against, shared by build_plan and security_plan.
+void apply_security_flags(LaunchPlan& p, const RunFlags& f) {
+    // capabilities: drop ALL by default, then add back
+    CapSet caps;
+    for (const auto& c : f.cap_add) {
+        int cap = parse::capability("--cap-add", c);
+        if (cap < 0)
+            for (int i = 0; i <= parse::last_capability(); ++i) caps.add(i);
+        else caps.add(cap);
+    }
+    for (const auto& c : f.cap_drop) {
+        int cap = parse::capability("--cap-drop", c);
+        if (cap < 0) continue;  // ALL is the default
+        caps.remove(cap);
+    }
+    p.caps = Capabilities{caps, caps, caps, caps, caps};
+
+    for (const auto& opt : f.security_opt) parse_security_opt(p, opt);
+    p.seccomp.strict_profile = f.strict_profile;
+}
+}  // namespace
+
+LaunchPlan security_plan(const RunFlags& f) {
+    LaunchPlan p;
+    apply_security_flags(p, f);
+    return p;
+}
+
 LaunchPlan build_plan(const RunFlags& f, uid_t invoker_uid) {
     LaunchPlan p;
     if (f.command.empty()) throw UsageError("command", "no command given; use hardrun run --rootfs DIR -- CMD [ARGS...]");
@@ -340,23 +370,7 @@ LaunchPlan build_plan(const RunFlags& f, uid_t invoker_uid) {
     bool explicit_user = !f.user.empty();
     if (explicit_user) std::tie(p.uid, p.gid) = parse::user("--user", f.user);
 
-    // capabilities: drop ALL by default, then add back
-    CapSet caps;
-    for (const auto& c : f.cap_add) {
-        int cap = parse::capability("--cap-add", c);
-        if (cap < 0)
-            for (int i = 0; i <= parse::last_capability(); ++i) caps.add(i);
-        else caps.add(cap);
-    }
-    for (const auto& c : f.cap_drop) {
-        int cap = parse::capability("--cap-drop", c);
-        if (cap < 0) continue;  // ALL is the default
-        caps.remove(cap);
-    }
-    p.caps = Capabilities{caps, caps, caps, caps, caps};
-
-    for (const auto& opt : f.security_opt) parse_security_opt(p, opt);
-    p.seccomp.strict_profile = f.strict_profile;
+    apply_security_flags(p, f);
 
     // namespaces and network
     p.network = f.network == "host" ? NetworkMode::Host : NetworkMode::None;

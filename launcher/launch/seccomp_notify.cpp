@@ -264,6 +264,58 @@ Supervisor::Earlier Supervisor::earlier_profile(const nlohmann::json& p, const s
     return e;
 }
 
+void Supervisor::Earlier::add(const Earlier& other) {
+    allowed.insert(other.allowed.begin(), other.allowed.end());
+    sub_arches.insert(other.sub_arches.begin(), other.sub_arches.end());
+    runs.insert(runs.end(), other.runs.begin(), other.runs.end());
+}
+
+Supervisor::Earlier Supervisor::reported(const nlohmann::json& report, const std::string& source,
+                                         std::vector<std::string>* left_out) const {
+    if (!report.is_object() || !report.contains("denied") || !report.at("denied").is_array())
+        throw Error("seccomp record", source, "--from-report needs a report that run --report or check --report wrote (a denied list)");
+    Earlier e;
+    auto leave = [&](const std::string& why) {
+        if (left_out) left_out->push_back(why);
+    };
+    for (const auto& d : report.at("denied")) {
+        const std::string name = d.is_object() && d.contains("syscall") && d.at("syscall").is_string()
+                                     ? d.at("syscall").get<std::string>() : std::string();
+        const std::string arch_name = d.is_object() ? d.value("arch", std::string()) : std::string();
+        const ArchInfo* arch = find_arch(arch_name);
+        if (!d.is_object() || !d.contains("nr") || !d.at("nr").is_number_integer() || d.at("nr").get<std::int64_t>() < 0 ||
+            d.at("nr").get<std::int64_t>() > UINT32_MAX)
+            throw Error("seccomp record", source, "--from-report: a denied entry without a syscall number");
+        const auto nr = d.at("nr").get<std::uint32_t>();
+        const std::string what = (name.empty() ? "syscall " + std::to_string(nr) : name) + " (" + arch_name + ")";
+        if (name.empty()) {
+            leave(what + " has no name hardrun knows");
+            continue;
+        }
+        if (!arch) {
+            leave(what + ": the architecture is not one libseccomp supports here");
+            continue;
+        }
+        std::vector<std::uint64_t> args;
+        if (d.contains("first_args") && d.at("first_args").is_array())
+            for (const auto& a : d.at("first_args"))
+                if (a.is_number_integer()) args.push_back(a.get<std::uint64_t>());
+        const Action verdict = prepared_->enforce.empty()
+                                   ? Action{ActionKind::Allow, 0}
+                                   : from_ret(simulate(prepared_->enforce, make_data(arch->token, static_cast<int>(nr), args)).ret);
+        if (verdict.kind != ActionKind::Allow && verdict.kind != ActionKind::Log) {
+            leave(what + " stays refused: the base profile (" + prepared_->description + ") refuses it too, " +
+                  describe(verdict));
+            continue;
+        }
+        e.allowed.insert(name);
+        if (arch->token != prepared_->native_arch) e.sub_arches.insert(arch->scmp_name);
+    }
+    std::string profile = report.value("profile", std::string());
+    e.runs.push_back("the report " + source + (profile.empty() ? std::string() : " (under " + profile + ")"));
+    return e;
+}
+
 json Supervisor::recorded_profile(const std::string& command, const Earlier& earlier, std::vector<std::string>* skipped) const {
     const Resolved* base = prepared_->resolved.get();
     const ArchInfo* native = find_arch(prepared_->native_arch);
@@ -332,8 +384,9 @@ json Supervisor::recorded_profile(const std::string& command, const Earlier& ear
                                      "newer ones get ENOSYS"));
     json profile;
     std::string runs;
-    for (const auto& r : earlier.runs) runs += r + kRunSep;
-    profile["comment"] = "Recorded by hardrun " + std::string(HARDRUN_VERSION) + kRunsFrom + runs + command + kRunsEnd +
+    for (const auto& r : earlier.runs) runs += (runs.empty() ? "" : kRunSep) + r;
+    if (!command.empty()) runs += (runs.empty() ? "" : kRunSep) + command;
+    profile["comment"] = "Recorded by hardrun " + std::string(HARDRUN_VERSION) + kRunsFrom + runs + kRunsEnd +
                          (earlier.runs.empty() ? "" : " in each run") + "; argument restrictions kept from " + base_name + ".";
     profile["defaultAction"] = "SCMP_ACT_ERRNO";
     profile["defaultErrnoRet"] = EPERM;

@@ -12,6 +12,9 @@
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <iterator>
 
 #include "hardrun/support/error.hpp"
 
@@ -274,6 +277,13 @@ std::optional<std::vector<std::string>> account_entry(std::string_view text, std
         if (key < fields.size() && fields[key] == value) return fields;
     }
     return std::nullopt;
+}
+
+std::string read_input(const std::string& file, const std::string& step, const std::string& what) {
+    if (file == "-") return {std::istreambuf_iterator<char>(std::cin), {}};
+    std::ifstream in(file);
+    if (!in) throw_errno(step, what + " " + file, errno);
+    return {std::istreambuf_iterator<char>(in), {}};
 }
 
 }  // namespace hardrun::files

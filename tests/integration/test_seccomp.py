@@ -317,6 +317,48 @@ def test_record_merge_grows_a_profile_over_several_runs(tmp_path):
     assert rec.returncode == 125 and "--merge needs a profile in Docker's format" in rec.stderr, rec.stderr
 
 
+def test_record_from_report_grows_a_profile_from_what_the_report_saw(tmp_path):
+    # issue 15 item 3: a --report under a recorded profile says what it refused; --from-report adds that, without
+    # a recording run, and only where the base profile (hardrun's default) allows it
+    profile, report = tmp_path / "app.json", tmp_path / "r.json"
+    second = ["sh", "-c", "mkdir /tmp/x && echo made"]
+    rec = hardrun("seccomp", "record", "-q", "-o", str(profile), "--rootfs", ROOTFS, "--", "sh", "-c", "echo hello")
+    assert rec.returncode == 0, rec.stderr
+    for attempt in range(8):
+        p = run(["--security-opt", f"seccomp={profile}", "--report", str(report), "--", *second], check=None)
+        if p.stdout == "made\n":
+            break
+        denied = {d["syscall"] for d in json.load(open(report))["denied"]}
+        assert denied, p.stderr  # it failed, so the report must name what was refused
+        g = hardrun("seccomp", "record", "--from-report", str(report), "--merge", str(profile), "-o", str(profile))
+        assert g.returncode == 0 and "nothing was run" in g.stderr, g.stderr
+        allowed = {n for r in json.load(open(profile))["syscalls"] if r["action"] == "SCMP_ACT_ALLOW" for n in r["names"]}
+        assert denied <= allowed, (denied, allowed)
+    assert p.stdout == "made\n", (attempt, p.stderr)
+    assert attempt >= 1  # the recorded profile did refuse the second workload at first
+    doc = json.load(open(profile))
+    assert doc["comment"].count("the report " + str(report)) == attempt, doc["comment"]
+    # it still refuses what the base profile refuses
+    _, res = sysx(["unshare", "mount"], "--security-opt", f"seccomp={profile}")
+    assert refused(res["unshare"]) and refused(res["mount"]), res
+    # a report of what the base refuses too adds nothing, and says so by name
+    base_report = tmp_path / "base.json"
+    run(["--report", str(base_report), "--", "sysx", "mount", "clone_newuser"], check=None)
+    assert {"mount", "clone"} <= {d["syscall"] for d in json.load(open(base_report))["denied"]}
+    g = hardrun("seccomp", "record", "--from-report", str(base_report), "--merge", str(profile), "-o", str(tmp_path / "o.json"))
+    assert g.returncode == 0, g.stderr
+    assert "mount (x86_64) stays refused: the base profile" in g.stderr and "clone (x86_64) stays refused" in g.stderr, g.stderr
+    _, res = sysx(["mount", "clone_newuser"], "--security-opt", f"seccomp={tmp_path / 'o.json'}")
+    assert refused(res["mount"]) and refused(res["clone_newuser"]), res
+    # without a command nothing runs, so a flag that needs a run is refused rather than ignored
+    g = hardrun("seccomp", "record", "--from-report", str(report), "-o", str(tmp_path / "x.json"), "--rootfs", ROOTFS)
+    assert g.returncode == 125 and "--rootfs: needs a workload to run" in g.stderr, g.stderr
+    assert not (tmp_path / "x.json").exists()
+    # a file that is no report
+    g = hardrun("seccomp", "record", "--from-report", str(profile), "-o", str(tmp_path / "x.json"))
+    assert g.returncode == 125 and "--from-report needs a report" in g.stderr, g.stderr
+
+
 def test_strict_profile_serves_http_and_refuses_identity_changes():
     script = ("echo hi > /tmp/index.html; httpd -p 127.0.0.1:8080 -h /tmp && "
               "wget -qO- http://127.0.0.1:8080/index.html; sysx setuid packet inet vsock personality ptrace")

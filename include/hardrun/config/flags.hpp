@@ -40,6 +40,9 @@ void add_run_flags(CLI::App& app, RunFlags& flags);
 // bare --env names and stat()ing the rootfs/volume sources. Throws UsageError.
 // invoker_uid decides rootless mode (a user namespace) when not 0.
 LaunchPlan build_plan(const RunFlags& flags, uid_t invoker_uid);
+// Only what a seccomp profile is resolved against (--cap-add/--cap-drop, --security-opt, --strict-profile), for
+// seccomp record --from-report without a run: no command, no rootfs. Throws UsageError.
+LaunchPlan security_plan(const RunFlags& flags);
 
 // Where named volumes (-v NAME:/path) live when --volumes-dir is not given: /var/lib/hardrun/volumes for root,
 // $XDG_DATA_HOME/hardrun/volumes or ~/.local/share/hardrun/volumes otherwise ("" when neither is set).

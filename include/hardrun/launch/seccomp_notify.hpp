@@ -100,8 +100,14 @@ public:
         std::set<std::string> allowed;
         std::set<std::string> sub_arches;
         std::vector<std::string> runs;
+        void add(const Earlier& other);  // other's syscalls and sub-architectures too, its runs after these
     };
     static Earlier earlier_profile(const nlohmann::json& profile, const std::string& source);
+    // Record --from-report: what a --report document (run --report, check --report) saw refused and this
+    // supervisor's base profile allows, judged by the base's own program on the first call's arguments (so an
+    // argument restriction of the base holds: clone with CLONE_NEWUSER stays refused). What the base refuses too
+    // (clone3's ENOSYS, say) is left out, each with why, in `left_out`. Throws Error for a file that is no report.
+    Earlier reported(const nlohmann::json& report, const std::string& source, std::vector<std::string>* left_out) const;
     nlohmann::ordered_json recorded_profile(const std::string& command, const Earlier& earlier,
                                             std::vector<std::string>* skipped) const;
 

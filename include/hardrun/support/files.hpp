@@ -32,6 +32,9 @@ enum class Existing {
 void write_atomic(const std::string& path, std::string_view data, const std::string& what, mode_t mode = 0644,
                   Existing existing = Existing::Replace);
 
+// A file the user named for input, whole ("-" reads stdin). Throws hardrun::Error(step, what + " " + file, errno).
+std::string read_input(const std::string& file, const std::string& step, const std::string& what);
+
 // Opens `path` for appending (O_WRONLY|O_APPEND|O_CLOEXEC), creating it with mode if missing; the same symlink
 // rules, and it must be a regular file. Throws hardrun::Error(what, path, cause).
 UniqueFd open_append(const std::string& path, const std::string& what, mode_t mode = 0644);

@@ -25,6 +25,7 @@
 #include "hardrun/layers/console.hpp"
 #include "hardrun/plan/parse.hpp"
 #include "hardrun/support/error.hpp"
+#include "hardrun/support/files.hpp"
 #include "hardrun/support/json_text.hpp"
 #include "hardrun/support/log.hpp"
 #include "hardrun/support/procfs.hpp"
@@ -58,7 +59,7 @@ void override_process(json& doc, const ExecOptions& o) {
         only(!o.caps.empty(), "--cap");
         only(o.no_new_privs, "--no-new-privs");
         only(!o.apparmor.empty(), "--apparmor");
-        proc = parse_json(read_input(o.process_file, "exec", "--process"), "exec", "--process " + o.process_file, "not valid JSON");
+        proc = parse_json(files::read_input(o.process_file, "exec", "--process"), "exec", "--process " + o.process_file, "not valid JSON");
         // conmon (podman exec -t) passes --tty beside a process.json that says "terminal": true, as runc and
         // crun take it: the flag agrees with the file, or sets a terminal the file leaves out. Only a
         // contradiction is refused, never silently settled either way.

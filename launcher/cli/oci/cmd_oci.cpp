@@ -118,13 +118,6 @@ std::vector<int> preserved_fds(int count) {
     return fds;
 }
 
-std::string read_input(const std::string& file, const std::string& step, const std::string& what) {
-    if (file == "-") return {std::istreambuf_iterator<char>(std::cin), {}};
-    std::ifstream in(file);
-    if (!in) throw_errno(step, what + " " + file, errno);
-    return {std::istreambuf_iterator<char>(in), {}};
-}
-
 json recorded_config(const state::Store& st, const state::Record& rec, const std::string& verb) {
     if (rec.config.empty() && rec.bundle.empty())
         throw Error(verb, "container '" + rec.id + "'", "was started with hardrun run --rootfs, which has no config.json to plan "
@@ -538,7 +531,7 @@ int run_foreground(const std::string& id, oci::Bundle& b, const CreateOptions& c
 
 }  // namespace
 
-int run_rootfs(const RunFlags& flags, LaunchPlan plan, bool verbose, bool quiet, const PrepareLaunch& prepare) {
+int run_rootfs(LaunchPlan plan, bool verbose, bool quiet, const PrepareLaunch& prepare) {
     RunExtras& x = run_extras();
     check_globals();  // check_docker_extras ran in rootfs_run_is_a_container
     refuse_runc_only(x.create);

@@ -10,6 +10,7 @@
 #include "hardrun/config/oci_live.hpp"
 #include "hardrun/layers/cgroups/live.hpp"
 #include "hardrun/support/error.hpp"
+#include "hardrun/support/files.hpp"
 #include "hardrun/support/json_text.hpp"
 
 namespace hardrun::commands {
@@ -28,7 +29,7 @@ void update_container(const UpdateOptions& o) {
     oci::ResourcesSpec spec;
     if (!o.resources.empty()) {
         const std::string source = o.resources == "-" ? "--resources (stdin)" : "--resources " + o.resources;
-        spec = oci::parse_update_resources(parse_json(read_input(o.resources, "update", "--resources"), "update", source));
+        spec = oci::parse_update_resources(parse_json(files::read_input(o.resources, "update", "--resources"), "update", source));
     }
     oci::apply_update_flags(o.flags, spec);
 

@@ -19,6 +19,6 @@ int run_bundle(const RunFlags& flags, bool verbose, bool quiet, const PrepareLau
 // starts it, prints its name and returns. True when the run's flags ask for that (docker's --rm, -i and -t are
 // checked here too: honoured or refused).
 bool rootfs_run_is_a_container();
-int run_rootfs(const RunFlags& flags, LaunchPlan plan, bool verbose, bool quiet, const PrepareLaunch& prepare = {});
+int run_rootfs(LaunchPlan plan, bool verbose, bool quiet, const PrepareLaunch& prepare = {});
 
 }  // namespace hardrun::commands

@@ -41,8 +41,6 @@ std::string state_text(const state::Record& r, const std::string& status);
 void write_pid_file(const std::string& path, pid_t pid);
 // --preserve-fds N: fds 3..3+N-1, each of which must be open.
 std::vector<int> preserved_fds(int count);
-// The text of FILE, or of standard input for "-" (exec --process, update --resources); `what` names the option.
-std::string read_input(const std::string& file, const std::string& step, const std::string& what);
 // The config.json a container was created from, as kept in its state (never the bundle's file today, which
 // may have changed since): Error naming the verb when the state has none (made by an older hardrun).
 nlohmann::json recorded_config(const state::Store& st, const state::Record& rec, const std::string& verb);
