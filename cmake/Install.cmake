@@ -197,8 +197,9 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # hardrun_<version>-<release>_<arch>.de
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # Depends: computed by dpkg-shlibdeps from the binary (libseccomp2, libcap-ng0, libapparmor1, libc6, ...);
-# the default build links libseccomp, libcap-ng, libapparmor and yaml-cpp statically and libsystemd (no static
-# archive in Debian) dynamically, so Depends is libsystemd0 and libc6 (tests/integration/test_package.py)
+# the default build links hardrun as a static PIE and the probe statically; hardrun-systemd (the systemd driver's
+# helper) links libsystemd, which Debian ships without an archive, so Depends is its libraries
+# (tests/integration/test_package.py)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "apparmor, busybox-static, passt")  # passt: pasta for -p
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA

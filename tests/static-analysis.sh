@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Static analysis: clang-tidy (checks in .clang-tidy) over every launcher source, and cppcheck over the C++
+# Static analysis: clang-tidy (checks in .clang-tidy) over every launcher and libexec source, and cppcheck over the C++
 # sources, the probes, the helpers and the fuzz targets. Any finding fails the run; each file is one JUnit
 # test case, so the report says where.
 #
@@ -25,7 +25,7 @@ if [ ! -f "$BUILD_DIR/compile_commands.json" ]; then
   cmake -S "$HARDRUN_ROOT" -B "$BUILD_DIR" -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null || exit 1
 fi
 cd "$HARDRUN_ROOT" || exit 1
-[ ${#files[@]} -eq 0 ] && mapfile -t files < <(find launcher -name "*.cpp" | sort)
+[ ${#files[@]} -eq 0 ] && mapfile -t files < <(find launcher libexec -name "*.cpp" | sort)
 
 echo "== clang-tidy: ${#files[@]} files, $jobs at a time"
 t0=$(date +%s)
@@ -37,7 +37,7 @@ echo "clang-tidy took $(( $(date +%s) - t0 ))s"
 echo "== cppcheck"
 cppcheck -q --std=c++20 --enable=warning,performance,portability --inline-suppr --suppress=missingIncludeSystem \
   --suppressions-list=tests/static-analysis.suppressions -I include -j "$jobs" \
-  --template='{file}:{line}: {severity}: {message} [{id}]' launcher probes tests/helpers tests/fuzz tests/unit \
+  --template='{file}:{line}: {severity}: {message} [{id}]' launcher libexec probes tests/helpers tests/fuzz tests/unit \
   >"$out/cppcheck.out" 2>&1
 grep -E '^[^ ]+:[0-9]+: ' "$out/cppcheck.out" | sort -u >"$out/cppcheck.findings"
 

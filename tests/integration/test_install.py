@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from conftest import HARDRUN, ROOT, ROOTFS
+from conftest import HARDRUN, ROOT, ROOTFS, Bundle, one_line_error
 
 BUILD = os.environ.get("HARDRUN_BUILD", os.path.dirname(HARDRUN))
 
@@ -20,6 +20,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="hides the source tree
 EXPECTED = [
     "usr/bin/hardrun",
     "usr/libexec/hardrun/hardrun-probe",
+    "usr/libexec/hardrun/hardrun-systemd",
     "usr/share/hardrun/seccomp/default.json",
     "usr/share/hardrun/apparmor/hardrun-default",
     "usr/share/man/man1/hardrun.1.gz",
@@ -89,6 +90,26 @@ def check_probe_found(root):
     assert "write-etc" in p.stdout
 
 
+def check_systemd_helper_found(root, tmp_path):
+    # the systemd cgroup driver's D-Bus calls are made by the installed hardrun-systemd (PREFIX/libexec/hardrun),
+    # not the build tree's: here, without systemd's bus, the cause comes from the helper itself
+    binary = os.path.join(root, "usr/bin/hardrun")
+    bundle = Bundle(str(tmp_path / "systemd-helper"))
+    state = tmp_path / "systemd-helper" / "state"
+    p = without_source_profiles([binary, "--root", str(state), "--systemd-cgroup", "create", "--bundle", bundle.dir, "c1"])
+    line = one_line_error(p, "cgroups: systemd scope hardrun-c1.scope: ")
+    assert "cannot connect to systemd's system bus" in line or "StartTransientUnit" in line, line
+    assert "not found" not in line, line
+    os.rename(os.path.join(root, "usr/libexec/hardrun/hardrun-systemd"), os.path.join(root, "hardrun-systemd.away"))
+    try:
+        p = without_source_profiles([binary, "--root", str(state), "--systemd-cgroup", "create", "--bundle", bundle.dir, "c1"])
+    finally:
+        os.rename(os.path.join(root, "hardrun-systemd.away"), os.path.join(root, "usr/libexec/hardrun/hardrun-systemd"))
+    if os.path.exists("/usr/libexec/hardrun/hardrun-systemd"):
+        return  # the host's installed helper would be found instead
+    one_line_error(p, "the systemd driver's helper hardrun-systemd", "not found", "reinstall hardrun")
+
+
 def test_cmake_install_into_destdir(tmp_path):
     dest = tmp_path / "dest"
     p = subprocess.run(["cmake", "--install", BUILD, "--prefix", "/usr"], capture_output=True, text=True,
@@ -96,4 +117,5 @@ def test_cmake_install_into_destdir(tmp_path):
     assert p.returncode == 0, p.stdout + p.stderr
     check_layout(str(dest))
     check_probe_found(str(dest))
+    check_systemd_helper_found(str(dest), tmp_path)
     check_finds_profiles(str(dest))

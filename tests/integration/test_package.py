@@ -84,14 +84,16 @@ def test_control_fields(deb):
     for member in ("conffiles", "postinst", "postrm", "md5sums", "control"):
         assert re.search(rf"^\s+\d+ bytes,\s+\d+ lines\s+\*?\s*{member}\b", info, re.M), (member, info)
     depends = [d.strip().split()[0] for d in fields.get("Depends", "").split(",") if d.strip()]
-    # exactly the packages of the shared libraries the binary needs: none for a static PIE, libsystemd0 and libc6
-    # when only libsystemd (which Debian ships without a static archive) is linked dynamically, all of them for a
-    # fully dynamic build
-    # of the binary the package holds (not $HARDRUN, which may be the sanitizer's build)
+    # exactly the packages of the shared libraries the package's binaries need (not $HARDRUN, which may be the
+    # sanitizer's build): hardrun itself is a static PIE and needs none; hardrun-systemd, the systemd driver's
+    # helper, links libsystemd (which Debian ships without a static archive); hardrun-probe is static
     unpacked = os.path.join(str(deb["out"]), "control-fields-root")
     subprocess.run(["dpkg-deb", "-x", deb["path"], unpacked], check=True)
-    packaged = os.path.join(unpacked, "usr", "bin", "hardrun")
-    assert sorted(d for d in depends if d.startswith("lib")) == sorted(needed_packages(packaged)), fields
+    binaries = [os.path.join(unpacked, "usr", "bin", "hardrun"), os.path.join(unpacked, "usr", "libexec", "hardrun", "hardrun-systemd"),
+                os.path.join(unpacked, "usr", "libexec", "hardrun", "hardrun-probe")]
+    needed = set().union(*(needed_packages(b) for b in binaries))
+    assert sorted(d for d in depends if d.startswith("lib")) == sorted(needed), fields
+    assert "libsystemd0" in needed and not needed_packages(binaries[0]), "hardrun should be a static PIE"
 
 
 def needed_packages(binary):
@@ -222,4 +224,5 @@ def test_unpacked_package_runs(deb, tmp_path):
     subprocess.run(["dpkg-deb", "-x", deb["path"], str(root)], check=True)
     test_install.check_layout(str(root))
     test_install.check_probe_found(str(root))
+    test_install.check_systemd_helper_found(str(root), tmp_path)
     test_install.check_finds_profiles(str(root))

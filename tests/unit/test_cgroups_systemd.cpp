@@ -1,7 +1,10 @@
 // The systemd cgroup driver's pure parts: linux.cgroupsPath's slice:prefix:name, unit and slice names, the
-// properties of StartTransientUnit.
+// properties of StartTransientUnit, and how they cross to hardrun-systemd.
 #include <doctest/doctest.h>
+#include <pthread.h>
+#include <unistd.h>
 
+#include <csignal>
 #include <string>
 
 #include "hardrun/layers/cgroups/systemd.hpp"
@@ -77,4 +80,45 @@ TEST_CASE("systemd driver: StartTransientUnit's properties") {
     r = {};
     r.pids_max = -1;  // unlimited: systemd's default, not a property
     CHECK(scope_properties(s, 1, r).size() == 6);
+}
+
+TEST_CASE("systemd driver: properties cross to hardrun-systemd as NAME=TYPE:VALUE and back unchanged") {
+    Resources r;
+    r.memory_max = 256ULL << 20;
+    r.pids_max = 100;
+    r.cpu_max = CpuMax{50000, 100000};
+    const auto props = scope_properties(ScopeName{"machine-a.slice", "x-y.scope"}, 4242, r);
+    for (const auto& p : props) CHECK(decode_property(encode_property(p)) == p);
+    CHECK(encode_property({"Delegate", true}) == "Delegate=b:1");
+    CHECK(encode_property({"Slice", std::string("system.slice")}) == "Slice=s:system.slice");
+    CHECK(encode_property({"PIDs", std::vector<std::uint32_t>{1, 2}}) == "PIDs=au:1,2");
+    CHECK(decode_property("Description=s:a=b:c") == Property{"Description", std::string("a=b:c")});
+    CHECK(decode_property("Empty=s:") == Property{"Empty", std::string()});
+    for (const char* bad : {"Delegate", "=b:1", "Delegate=b:2", "Delegate=x:1", "MemoryMax=t:-1", "MemoryMax=t:",
+                            "MemoryMax=t:1k", "PIDs=au:1,,2", "PIDs=au:", "PIDs=au:4294967296", "Delegate=b"})
+        CHECK_THROWS_AS(decode_property(bad), Error);
+}
+
+TEST_CASE("systemd driver: the helper runs with only fds 0-2, no blocked signal, and its first line is the error") {
+    CHECK(run_helper("/bin/sh", {"-c", "exit 0"}) == "");
+    CHECK(run_helper("/bin/sh", {"-c", "echo 'StopUnit: org.freedesktop.DBus.Error.AccessDenied: no' >&2; echo more >&2; exit 1"}) ==
+          "StopUnit: org.freedesktop.DBus.Error.AccessDenied: no");
+    CHECK(run_helper("/bin/sh", {"-c", "exit 3"}) == "/bin/sh exited with 3");
+    CHECK(run_helper("/bin/sh", {"-c", "kill -KILL $$"}) == "/bin/sh was killed by signal 9");
+    CHECK(run_helper("/nonexistent/helper", {}).starts_with("cannot run /nonexistent/helper: "));
+    // nothing of the caller's reaches it: an inheritable fd, a blocked signal, stdin
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);  // not close-on-exec
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    REQUIRE(::pthread_sigmask(SIG_BLOCK, &block, &old) == 0);
+    const std::string seen = run_helper(
+        "/bin/sh", {"-c", "echo $(ls /proc/self/fd | sort -n | tr '\\n' ' ') $(grep SigBlk /proc/self/status) "
+                          "$(readlink /proc/self/fd/0) >&2; exit 1"});
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    // ls's own directory fd is 3
+    CHECK(seen == "0 1 2 3 SigBlk: 0000000000000000 /dev/null");
 }

@@ -106,6 +106,7 @@ install_hardrun() {
   else
     echo binary >"$INSTALL_RECORD/method"
     must install -m 755 "$1/bin/hardrun" /usr/bin/hardrun
+    must install -D -m 755 "$1/bin/hardrun-systemd" /usr/libexec/hardrun/hardrun-systemd
     rm -rf /usr/share/hardrun && must cp -r "$1/share/hardrun" /usr/share/hardrun
     must "$HARDRUN" apparmor load
   fi

@@ -21,6 +21,7 @@
 #include "hardrun/cli/check/check.hpp"
 #include "hardrun/cli/check/check_trace.hpp"
 #include "hardrun/cli/commands.hpp"
+#include "hardrun/support/data_file.hpp"
 #include "hardrun/support/error.hpp"
 #include "hardrun/cli/check/evidence.hpp"
 #include "hardrun/support/files.hpp"
@@ -161,14 +162,6 @@ private:
     double served_ = 0;
 };
 
-std::string exe_dir() {
-    char buf[4096];
-    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-    if (n <= 0) return "";
-    std::string p(buf, static_cast<std::size_t>(n));
-    return p.substr(0, p.rfind('/'));
-}
-
 // The shipped probe binary: $HARDRUN_PROBE, the build tree (next to hardrun), the install path. Refused (fail
 // closed) unless it is a regular, executable file nobody else can replace.
 std::string probe_binary() {
@@ -182,25 +175,7 @@ std::string probe_binary() {
 #endif
         if (!dir.empty()) candidates.push_back(dir + "/../libexec/hardrun/hardrun-probe");
     }
-    for (const auto& c : candidates) {
-        struct stat st {};
-        if (::stat(c.c_str(), &st) != 0) continue;
-        char real[4096];
-        if (!::realpath(c.c_str(), real)) continue;
-        if (!S_ISREG(st.st_mode) || !(st.st_mode & S_IXUSR))
-            throw Error("check", "probe binary " + std::string(real), "not an executable file");
-        if (st.st_mode & (S_IWGRP | S_IWOTH))
-            throw Error("check", "probe binary " + std::string(real), "writable by group or others; refusing to run it");
-        if (st.st_uid != 0 && st.st_uid != ::geteuid())
-            throw Error("check", "probe binary " + std::string(real), "owned by uid " + std::to_string(st.st_uid) +
-                                                                        ", neither root nor you; refusing to run it");
-        return real;
-    }
-    throw Error("check", "probe binary hardrun-probe", "not found (looked at " + [&] {
-        std::string s;
-        for (const auto& c : candidates) s += (s.empty() ? "" : ", ") + c;
-        return s;
-    }() + "); set HARDRUN_PROBE or reinstall hardrun");
+    return shipped_binary(candidates, "check", "probe binary", "hardrun-probe", "set HARDRUN_PROBE or reinstall hardrun");
 }
 
 // Temporarily points fd 0 and 1 somewhere else (restored by the destructor).

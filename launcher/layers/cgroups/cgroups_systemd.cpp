@@ -1,96 +1,31 @@
-// The systemd cgroup driver: a transient scope with Delegate=yes, asked for over D-Bus with libsystemd's sd-bus.
+// The systemd cgroup driver: a transient scope with Delegate=yes, asked for over D-Bus by hardrun-systemd
+// (libexec/hardrun_systemd.cpp, libsystemd's sd-bus). Here: the pure parts and the client that runs the helper.
 #include "hardrun/layers/cgroups/systemd.hpp"
 
-#include <systemd/sd-bus.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
-#include <map>
-#include <memory>
 #include <string_view>
 
+#include "hardrun/support/data_file.hpp"
 #include "hardrun/support/error.hpp"
+#include "hardrun/support/fd.hpp"
+
+extern char** environ;
 
 namespace hardrun::cgroups::systemd {
 
 namespace {
 
-constexpr const char* kDest = "org.freedesktop.systemd1";
-constexpr const char* kPath = "/org/freedesktop/systemd1";
-constexpr const char* kManager = "org.freedesktop.systemd1.Manager";
-
-struct BusUnref {
-    void operator()(sd_bus* b) const { sd_bus_flush_close_unref(b); }
-};
-struct MessageUnref {
-    void operator()(sd_bus_message* m) const { sd_bus_message_unref(m); }
-};
-struct SlotUnref {
-    void operator()(sd_bus_slot* s) const { sd_bus_slot_unref(s); }
-};
-using Bus = std::unique_ptr<sd_bus, BusUnref>;
-using Message = std::unique_ptr<sd_bus_message, MessageUnref>;
-using Slot = std::unique_ptr<sd_bus_slot, SlotUnref>;
-
-// sd_bus_error, freed on scope exit.
-struct BusError {
-    sd_bus_error e = SD_BUS_ERROR_NULL;
-    BusError() = default;
-    BusError(const BusError&) = delete;
-    BusError& operator=(const BusError&) = delete;
-    ~BusError() { sd_bus_error_free(&e); }
-    std::string text(int r) const {
-        if (sd_bus_error_is_set(&e)) return std::string(e.name) + ": " + (e.message ? e.message : "");
-        return errno_text(-r);
-    }
-};
-
 bool unit_char(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ':' || c == '-' ||
            c == '_' || c == '.' || c == '\\';
-}
-
-Bus open_system_bus(const std::string& object) {
-    sd_bus* raw = nullptr;
-    int r = sd_bus_open_system(&raw);
-    if (r < 0)
-        throw Error("cgroups", object,
-                    "cannot connect to systemd's system bus (" + errno_text(-r) +
-                        "); --systemd-cgroup needs systemd as PID 1 and D-Bus, or configure the engine with the "
-                        "cgroupfs driver");
-    return Bus(raw);
-}
-
-void check(int r, const std::string& object, const char* what) {
-    if (r < 0) throw Error("cgroups", object, std::string(what) + ": " + errno_text(-r));
-}
-
-void append_property(sd_bus_message* m, const Property& p, const std::string& object) {
-    int r = 0;
-    if (auto s = std::get_if<std::string>(&p.value)) {
-        r = sd_bus_message_append(m, "(sv)", p.name.c_str(), "s", s->c_str());
-    } else if (auto b = std::get_if<bool>(&p.value)) {
-        r = sd_bus_message_append(m, "(sv)", p.name.c_str(), "b", static_cast<int>(*b));
-    } else if (auto t = std::get_if<std::uint64_t>(&p.value)) {
-        r = sd_bus_message_append(m, "(sv)", p.name.c_str(), "t", *t);
-    } else if (auto pids = std::get_if<std::vector<std::uint32_t>>(&p.value)) {
-        r = sd_bus_message_open_container(m, 'r', "sv");
-        if (r >= 0) r = sd_bus_message_append(m, "s", p.name.c_str());
-        if (r >= 0) r = sd_bus_message_open_container(m, 'v', "au");
-        if (r >= 0) r = sd_bus_message_append_array(m, 'u', pids->data(), pids->size() * sizeof(std::uint32_t));
-        if (r >= 0) r = sd_bus_message_close_container(m);
-        if (r >= 0) r = sd_bus_message_close_container(m);
-    }
-    check(r, object, ("building the property " + p.name).c_str());
-}
-
-// JobRemoved(u id, o job, s unit, s result): every result seen, by job path.
-int on_job_removed(sd_bus_message* m, void* userdata, sd_bus_error*) {
-    auto* results = static_cast<std::map<std::string, std::string>*>(userdata);
-    std::uint32_t id = 0;
-    const char *job = nullptr, *unit = nullptr, *result = nullptr;
-    if (sd_bus_message_read(m, "uoss", &id, &job, &unit, &result) >= 0 && job && result) (*results)[job] = result;
-    return 0;
 }
 
 }  // namespace
@@ -152,75 +87,125 @@ std::vector<Property> scope_properties(const ScopeName& scope, pid_t pid, const 
     return p;
 }
 
+std::string encode_property(const Property& p) {
+    std::string out = p.name + "=";
+    if (auto v = std::get_if<std::string>(&p.value)) return out + "s:" + *v;
+    if (auto b = std::get_if<bool>(&p.value)) return out + "b:" + (*b ? "1" : "0");
+    if (auto t = std::get_if<std::uint64_t>(&p.value)) return out + "t:" + std::to_string(*t);
+    out += "au:";
+    const auto& pids = std::get<std::vector<std::uint32_t>>(p.value);
+    for (std::size_t i = 0; i < pids.size(); ++i) out += (i ? "," : "") + std::to_string(pids[i]);
+    return out;
+}
+
+namespace {
+template <class T>
+bool parse_unsigned(std::string_view s, T& out) {
+    if (s.empty()) return false;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    return ec == std::errc() && end == s.data() + s.size();
+}
+}  // namespace
+
+Property decode_property(std::string_view text) {
+    auto bad = [&](const std::string& why) { return Error("hardrun-systemd", "'" + std::string(text) + "'", why); };
+    const auto eq = text.find('=');
+    if (eq == std::string_view::npos || eq == 0 || text.size() < eq + 3 || text.find(':', eq) == std::string_view::npos)
+        throw bad("is not NAME=TYPE:VALUE");
+    const auto colon = text.find(':', eq);
+    Property p;
+    p.name = std::string(text.substr(0, eq));
+    const std::string_view type = text.substr(eq + 1, colon - eq - 1), value = text.substr(colon + 1);
+    if (type == "s") {
+        p.value = std::string(value);
+    } else if (type == "b") {
+        if (value != "0" && value != "1") throw bad("a boolean is 0 or 1");
+        p.value = value == "1";
+    } else if (type == "t") {
+        std::uint64_t t = 0;
+        if (!parse_unsigned(value, t)) throw bad("not an unsigned 64-bit number");
+        p.value = t;
+    } else if (type == "au") {
+        std::vector<std::uint32_t> pids;
+        for (std::size_t i = 0; i <= value.size();) {
+            const auto comma = std::min(value.find(',', i), value.size());
+            std::uint32_t pid = 0;
+            if (!parse_unsigned(value.substr(i, comma - i), pid)) throw bad("not a list of unsigned 32-bit numbers");
+            pids.push_back(pid);
+            i = comma + 1;
+        }
+        p.value = pids;
+    } else {
+        throw bad("the type is s, b, t or au");
+    }
+    return p;
+}
+
+std::string helper_path() {
+    const std::string dir = exe_dir();
+    return shipped_binary({dir.empty() ? "" : dir + "/hardrun-systemd", HARDRUN_SYSTEMD_HELPER_INSTALL_PATH,
+                           dir.empty() ? "" : dir + "/../libexec/hardrun/hardrun-systemd"},
+                          "cgroups", "the systemd driver's helper", "hardrun-systemd", "reinstall hardrun");
+}
+
+std::string run_helper(const std::string& helper, const std::vector<std::string>& args) {
+    int pipefd[2];
+    if (::pipe2(pipefd, O_CLOEXEC) != 0) return "cannot run " + helper + ": pipe: " + errno_text(errno);
+    UniqueFd rd(pipefd[0]), wr(pipefd[1]);
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    ::posix_spawn_file_actions_init(&fa);
+    ::posix_spawnattr_init(&attr);
+    ::posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    ::posix_spawn_file_actions_adddup2(&fa, wr.get(), 1);
+    ::posix_spawn_file_actions_adddup2(&fa, wr.get(), 2);
+    ::posix_spawn_file_actions_addclosefrom_np(&fa, 3);  // nothing of the container's reaches it
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    ::posix_spawnattr_setsigmask(&attr, &none);
+    ::posix_spawnattr_setsigdefault(&attr, &all);
+    ::posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    std::vector<std::string> argv_s{helper};
+    argv_s.insert(argv_s.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = -1;
+    const int err = ::posix_spawn(&pid, helper.c_str(), &fa, &attr, argv.data(), environ);
+    ::posix_spawn_file_actions_destroy(&fa);
+    ::posix_spawnattr_destroy(&attr);
+    wr.reset();
+    if (err != 0) return "cannot run " + helper + ": " + errno_text(err);
+    std::string out;
+    char buf[4096];
+    for (;;) {
+        const ssize_t n = ::read(rd.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        if (out.size() < 65536) out.append(buf, static_cast<std::size_t>(n));
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return "";
+    std::string line = out.substr(0, out.find('\n'));
+    if (!line.empty()) return line;
+    if (WIFSIGNALED(status)) return helper + " was killed by signal " + std::to_string(WTERMSIG(status));
+    return helper + " exited with " + std::to_string(WEXITSTATUS(status));
+}
+
 void start_scope(const ScopeName& scope, pid_t pid, const Resources& limits, std::chrono::milliseconds timeout) {
-    const std::string object = "systemd scope " + scope.unit;
-    Bus bus = open_system_bus(object);
-
-    // Subscribed to JobRemoved before the job exists, so its end cannot be missed.
-    std::map<std::string, std::string> results;
-    sd_bus_slot* raw_slot = nullptr;
-    check(sd_bus_match_signal(bus.get(), &raw_slot, kDest, kPath, kManager, "JobRemoved", on_job_removed, &results),
-          object, "subscribing to JobRemoved");
-    Slot slot(raw_slot);
-    {
-        BusError err;
-        sd_bus_message* reply = nullptr;
-        int r = sd_bus_call_method(bus.get(), kDest, kPath, kManager, "Subscribe", &err.e, &reply, "");
-        Message hold(reply);
-        if (r < 0) throw Error("cgroups", object, "Subscribe: " + err.text(r));
-    }
-
-    sd_bus_message* raw_msg = nullptr;
-    check(sd_bus_message_new_method_call(bus.get(), &raw_msg, kDest, kPath, kManager, "StartTransientUnit"), object,
-          "building StartTransientUnit");
-    Message msg(raw_msg);
-    check(sd_bus_message_append(msg.get(), "ss", scope.unit.c_str(), "replace"), object, "building StartTransientUnit");
-    check(sd_bus_message_open_container(msg.get(), 'a', "(sv)"), object, "building StartTransientUnit");
-    for (const auto& p : scope_properties(scope, pid, limits)) append_property(msg.get(), p, object);
-    check(sd_bus_message_close_container(msg.get()), object, "building StartTransientUnit");
-    check(sd_bus_message_append(msg.get(), "a(sa(sv))", 0), object, "building StartTransientUnit");
-
-    const auto usec = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(timeout).count());
-    std::string job;
-    {
-        BusError err;
-        sd_bus_message* reply = nullptr;
-        int r = sd_bus_call(bus.get(), msg.get(), usec, &err.e, &reply);
-        Message hold(reply);
-        if (r < 0) throw Error("cgroups", object, "StartTransientUnit: " + err.text(r));
-        const char* path = nullptr;
-        check(sd_bus_message_read(reply, "o", &path), object, "reading StartTransientUnit's reply");
-        job = path ? path : "";
-    }
-
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!results.count(job)) {
-        int r = sd_bus_process(bus.get(), nullptr);
-        if (r < 0) throw Error("cgroups", object, "waiting for the job " + job + ": " + errno_text(-r));
-        if (r > 0) continue;
-        const auto left = deadline - std::chrono::steady_clock::now();
-        if (left <= std::chrono::steady_clock::duration::zero())
-            throw Error("cgroups", object, "systemd did not finish the job " + job + " within " +
-                                               std::to_string(timeout.count()) + " ms");
-        r = sd_bus_wait(bus.get(), static_cast<std::uint64_t>(
-                                       std::chrono::duration_cast<std::chrono::microseconds>(left).count()));
-        if (r < 0 && r != -EINTR) throw Error("cgroups", object, "waiting for the job " + job + ": " + errno_text(-r));
-    }
-    if (results[job] != "done")
-        throw Error("cgroups", object, "systemd's job " + job + " ended '" + results[job] + "' (see journalctl -u " +
-                                           scope.unit + ")");
+    std::vector<std::string> args{"start-transient-unit", scope.unit, std::to_string(timeout.count())};
+    for (const auto& p : scope_properties(scope, pid, limits)) args.push_back(encode_property(p));
+    if (std::string why = run_helper(helper_path(), args); !why.empty())
+        throw Error("cgroups", "systemd scope " + scope.unit, why);
 }
 
 std::string stop_scope(const std::string& unit) {
     try {
-        Bus bus = open_system_bus("systemd scope " + unit);
-        BusError err;
-        sd_bus_message* reply = nullptr;
-        int r = sd_bus_call_method(bus.get(), kDest, kPath, kManager, "StopUnit", &err.e, &reply, "ss", unit.c_str(),
-                                   "replace");
-        Message hold(reply);
-        if (r < 0 && !sd_bus_error_has_name(&err.e, "org.freedesktop.systemd1.NoSuchUnit"))
-            return "cgroups: systemd scope " + unit + ": StopUnit: " + err.text(r);
+        if (std::string why = run_helper(helper_path(), {"stop-unit", unit}); !why.empty())
+            return "cgroups: systemd scope " + unit + ": " + why;
         return "";
     } catch (const Error& e) {
         return e.what();

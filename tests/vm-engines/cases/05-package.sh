@@ -30,6 +30,7 @@ test_binary_from_package() {
   owned_by_package /usr/bin/hardrun
   [ "$(command -v hardrun)" = /usr/bin/hardrun ] || fail "hardrun on PATH is $(command -v hardrun), not /usr/bin/hardrun"
   owned_by_package /usr/libexec/hardrun/hardrun-probe
+  owned_by_package /usr/libexec/hardrun/hardrun-systemd
   owned_by_package /usr/share/hardrun/apparmor/hardrun-default
   must hardrun --version
 }

@@ -3,13 +3,17 @@
 // the scope's cgroup and clones the container into it. docs/cgroups.md ("The systemd driver") explains the steps.
 //
 // The pure parts (the cgroupsPath, the unit and slice names, the unit's properties) are free functions for the
-// unit tests; start_scope() and stop_scope() talk to the system bus.
+// unit tests; start_scope() and stop_scope() talk to the system bus through hardrun-systemd
+// (libexec/hardrun_systemd.cpp), the one binary linked with libsystemd, which Debian ships without a static
+// archive: hardrun itself stays a static PIE (docs/performance.md) and pays for libsystemd's loading only when the
+// driver is used.
 #pragma once
 #include <sys/types.h>
 
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -54,5 +58,19 @@ void start_scope(const ScopeName& scope, pid_t pid, const Resources& limits,
                  std::chrono::milliseconds timeout = std::chrono::seconds(10));
 // StopUnit(unit, "replace"); a unit that is already gone is not an error. "" or the one-line reason.
 std::string stop_scope(const std::string& unit);
+
+// hardrun-systemd's command line:
+//   hardrun-systemd start-transient-unit UNIT TIMEOUT_MS PROPERTY...   (each as encode_property writes it)
+//   hardrun-systemd stop-unit UNIT
+// It prints nothing on success and, on a failure, one line (the cause) on stderr, and exits 1.
+// "Slice=s:system.slice", "Delegate=b:1", "MemoryMax=t:1048576", "PIDs=au:42,43".
+std::string encode_property(const Property& p);
+// The inverse; throws Error("hardrun-systemd", text, why) for anything encode_property does not write.
+Property decode_property(std::string_view text);
+// Where hardrun-systemd is: next to hardrun in the build tree, else installed (fail closed like hardrun-probe).
+std::string helper_path();
+// Runs `helper` with `args` (stdin /dev/null, only fds 0-2, signals unblocked): "" when it exits 0, else its
+// stderr's first line, or how it ended when it said nothing.
+std::string run_helper(const std::string& helper, const std::vector<std::string>& args);
 
 }  // namespace hardrun::cgroups::systemd
