@@ -77,6 +77,7 @@ int status() {
 }  // namespace
 
 void register_apparmor(CLI::App& app) {
+    if (!wanted("apparmor")) return;
     CLI::App* aa = app.add_subcommand("apparmor", "AppArmor: load hardrun's default profile, show the status");
     aa->require_subcommand(1);
     auto file = std::make_shared<std::string>();

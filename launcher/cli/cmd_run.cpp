@@ -70,6 +70,7 @@ int report_outcome(const Outcome& out, const LaunchPlan& plan) {
 }
 
 void register_run(CLI::App& app) {
+    if (!wanted("run")) return;
     auto cmd = std::make_shared<RunCommand>();
     CLI::App* sub = app.add_subcommand("run", "Run a command under every hardening layer (docker-run style flags)");
     add_run_flags(*sub, cmd->flags);

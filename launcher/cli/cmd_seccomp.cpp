@@ -302,6 +302,7 @@ void register_record(CLI::App& parent) {
 }  // namespace
 
 void register_seccomp(CLI::App& app) {
+    if (!wanted("seccomp")) return;
     CLI::App* sub = app.add_subcommand("seccomp", "Seccomp profiles: compile, show, record");
     sub->require_subcommand(1);
     register_compile(*sub);

@@ -268,7 +268,9 @@ Record Store::read(const std::string& id) const {
 }
 
 void Store::write(const Record& r) const {
-    files::write_atomic(dir(r.id) + "/state.json", to_json(r).dump(2) + "\n", "state", 0600);
+    // no fsync (files::Durable::No, as runc and crun): a state describes processes, which do not outlive a crash
+    files::write_atomic(dir(r.id) + "/state.json", to_json(r).dump(2) + "\n", "state", 0600, files::Existing::Replace,
+                        files::Durable::No);
 }
 
 void Store::remove(const std::string& id) const {

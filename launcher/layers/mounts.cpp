@@ -642,8 +642,11 @@ void setup(Sys& sys, const LaunchPlan& plan) {
 }
 
 void finalize(Sys& sys, const LaunchPlan& plan) {
-    // masked paths: /dev/null over files, an empty read-only tmpfs over directories
-    std::optional<SysFd> null;  // opened when the first file is masked
+    // masked paths: /dev/null over files, an empty read-only tmpfs over directories: one tmpfs instance for all of
+    // them, the first attached and the others bind clones of it (a superblock made and destroyed per launch costs
+    // more than a clone; nothing can write to it, so sharing it joins nothing)
+    std::optional<SysFd> null;   // opened when the first file is masked
+    std::optional<SysFd> empty;  // the empty tmpfs, once the first directory is masked
     for (const auto& path : plan.masked_paths) {
         int fd = open_inside(sys, path);
         if (fd == -ENOENT) continue;
@@ -652,10 +655,15 @@ void finalize(Sys& sys, const LaunchPlan& plan) {
         struct stat st {};
         if (int r = sys.fstat(fd, &st); r < 0) throw_errno("mounts", "masking " + path, -r);
         if (S_ISDIR(st.st_mode)) {
-            SysFd mnt = new_fs(sys, "tmpfs", {{"source", "tmpfs"}, {"size", "4096"}, {"mode", "0555"}},
-                               MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
-                               "masking " + path);
-            attach(sys, mnt.get(), fd, "masking " + path);
+            if (empty) {
+                SysFd tree = clone_tree(sys, empty->get(), "", false, 0, "masking " + path);
+                attach(sys, tree.get(), fd, "masking " + path);
+            } else {
+                empty.emplace(new_fs(sys, "tmpfs", {{"source", "tmpfs"}, {"size", "4096"}, {"mode", "0555"}},
+                                     MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                                     "masking " + path));
+                attach(sys, empty->get(), fd, "masking " + path);
+            }
         } else {
             if (!null) {
                 null.emplace(sys, open_inside(sys, "/dev/null"));

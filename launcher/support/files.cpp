@@ -107,7 +107,8 @@ private:
 
 }  // namespace
 
-void write_atomic(const std::string& path, std::string_view data, const std::string& what, mode_t mode, Existing existing) {
+void write_atomic(const std::string& path, std::string_view data, const std::string& what, mode_t mode, Existing existing,
+                  Durable durable) {
     const Target t = split(path, what);
     UniqueFd dir = open_dir(t, path, what);
     struct stat st {};
@@ -125,7 +126,7 @@ void write_atomic(const std::string& path, std::string_view data, const std::str
         if (n <= 0) throw_errno(what, path, n < 0 ? errno : EIO, "writing it");
         off += static_cast<std::size_t>(n);
     }
-    if (::fsync(tmp.fd()) != 0) throw_errno(what, path, errno, "fsync");
+    if (durable == Durable::Yes && ::fsync(tmp.fd()) != 0) throw_errno(what, path, errno, "fsync");
     tmp.close();
     if (existing == Existing::Replace) {
         // relative to the directory fd: a symlink that appeared at the name since is replaced, never followed

@@ -379,3 +379,26 @@ TEST_CASE("harden: with a console, a secret, a tmpcopyup tmpfs and Landlock, whi
     CHECK(tolerated_count <= 3);
     MESSAGE("fail-at-every-call: ", all.size(), " calls, ", tolerated_count, " tolerated");
 }
+
+TEST_CASE("harden: every masked directory is a clone of one empty tmpfs, not a tmpfs of its own") {
+    Run r(plan_for());
+    r.go();
+    REQUIRE_MESSAGE(r.error.empty(), r.error);
+    std::size_t dirs = 0;
+    for (const auto& m : r.plan.masked_paths) dirs += r.sys.files.count(m) ? 0 : 1;
+    REQUIRE(dirs >= 2);
+    // the masks' tmpfs (size=4096) is made once
+    std::vector<int> made;
+    for (std::size_t i = 0; i < r.sys.calls.size(); ++i)
+        if (r.sys.calls[i].find(" size=4096") != std::string::npos) made.push_back(static_cast<int>(i));
+    REQUIRE(made.size() == 1);
+    // its mount fd, as the first mask attaches it: "move_mount FD -> TARGET"
+    const int attached = r.at("move_mount ", r.at("fsmount ", made[0]));
+    REQUIRE(attached > made[0]);
+    const std::string& mv = r.sys.calls[static_cast<std::size_t>(attached)];
+    const std::string fd = mv.substr(11, mv.find(' ', 11) - 11);
+    // every other masked directory: a clone of that mount, attached where it goes
+    std::size_t clones = 0;
+    for (const auto& c : r.sys.calls) clones += c.starts_with("open_tree " + fd + " ") ? 1 : 0;
+    CHECK(clones == dirs - 1);
+}

@@ -1,6 +1,7 @@
 // Subcommands: each file cmd_<name>.cpp registers its own on the CLI11 app.
 #pragma once
 #include <string>
+#include <string_view>
 
 namespace CLI {
 class App;
@@ -12,6 +13,19 @@ namespace hardrun::commands {
 struct Exit {
     int code;
 };
+
+// Start-up (issue 17): main finds the subcommand an invocation names before it registers any, and each register_*
+// builds only that one's CLI11 tree (building every subcommand's options was most of a launch's CLI cost).
+// only("") (the default: --help, no subcommand, an unknown one) registers them all.
+void set_only(std::string verb);
+bool wanted(std::string_view verb);
+// The subcommand `name` of `app` if it is registered, else nullptr (CLI11's get_subcommand throws).
+CLI::App* registered(CLI::App& app, std::string_view name);
+// The OCI runtime's global options (runc's: --root, --log, --log-format, --systemd-cgroup, --debug, --rootless).
+void register_globals(CLI::App& app);
+// The subcommand an argument vector names: the first argument that is not a global option (as registered on
+// `app`) or its value; "" when there is none, or an option `app` does not know comes first.
+std::string named_subcommand(const CLI::App& app, int argc, const char* const* argv);
 
 void register_run(CLI::App& app);       // run (flags or --bundle)
 void register_check(CLI::App& app);     // check: the test harness, probes

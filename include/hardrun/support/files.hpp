@@ -5,7 +5,7 @@
 //
 // The directory of the path is opened once with O_DIRECTORY|O_NOFOLLOW (its own name must not be a symlink)
 // and everything after happens relative to that fd: a whole file is written to a temporary file created with
-// O_CREAT|O_EXCL|O_NOFOLLOW under a random name, fsynced and renamed onto the final name (so a reader never
+// O_CREAT|O_EXCL|O_NOFOLLOW under a random name, fsynced (unless Durable::No) and renamed onto the final name (so a reader never
 // sees half a file, and a link planted at a predictable temporary name is never followed); a symlink or a
 // non-regular file at the final name is refused. An append log is opened with O_NOFOLLOW|O_NONBLOCK and must
 // be a regular file (a FIFO would block, a device be written to).
@@ -26,11 +26,17 @@ enum class Existing {
     Refuse,   // an existing file is an error ("exists already; remove it first")
 };
 
+enum class Durable {
+    Yes,  // fsync before the rename: the file survives a crash (profiles, reports, config.json, the filter cache)
+    No,   // no fsync: the OCI state (under /run), which describes processes that do not outlive a crash (runc and
+          // crun do not fsync theirs either); the rename still means a reader never sees half a file
+};
+
 // Writes `data` to `path` as described above. mode is the new file's mode (the umask applies). Throws
 // hardrun::Error(what, path, cause): a symlink at the name or as the directory, a non-regular file at the name,
 // or the errno of the failed step.
 void write_atomic(const std::string& path, std::string_view data, const std::string& what, mode_t mode = 0644,
-                  Existing existing = Existing::Replace);
+                  Existing existing = Existing::Replace, Durable durable = Durable::Yes);
 
 // A file the user named for input, whole ("-" reads stdin). Throws hardrun::Error(step, what + " " + file, errno).
 std::string read_input(const std::string& file, const std::string& step, const std::string& what);

@@ -352,6 +352,7 @@ void write_text(const std::string& path, const std::string& text, const std::str
 }  // namespace
 
 void register_check(CLI::App& app) {
+    if (!wanted("check")) return;
     auto cmd = std::make_shared<CheckCommand>();
     CLI::App* sub = app.add_subcommand(
         "check", "Run a workload once under the hardening and report each layer, what it refused and how to fix it");

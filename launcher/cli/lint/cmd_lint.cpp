@@ -24,6 +24,7 @@ struct LintCommand {
 }  // namespace
 
 void register_lint(CLI::App& app) {
+    if (!wanted("lint")) return;
     auto cmd = std::make_shared<LintCommand>();
     CLI::App* sub = app.add_subcommand(
         "lint", "Check configurations against the hardening baseline (OCI config.json, hardrun flags, systemd units, "

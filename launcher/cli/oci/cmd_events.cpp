@@ -11,6 +11,7 @@
 #include <iostream>
 #include <memory>
 
+#include "hardrun/cli/commands.hpp"
 #include "hardrun/cli/oci/oci_verbs.hpp"
 #include "hardrun/config/oci_live.hpp"
 #include "hardrun/layers/cgroups/live.hpp"
@@ -84,6 +85,7 @@ void events(const EventsOptions& o) {
 }  // namespace
 
 void register_events(CLI::App& app) {
+    if (!wanted("events")) return;
     auto o = std::make_shared<EventsOptions>();
     CLI::App* sub = app.add_subcommand("events", "Print a container's stats and OOM events as JSON lines (runc's shape)");
     sub->add_flag("--stats", o->stats, "Print one stats event and exit");

@@ -233,6 +233,7 @@ int exec_process(const ExecOptions& o) {
 }  // namespace
 
 void register_exec(CLI::App& app) {
+    if (!wanted("exec")) return;
     auto o = std::make_shared<ExecOptions>();
     CLI::App* sub = app.add_subcommand("exec", "Run a process in a running container, hardened like its own process");
     sub->add_option("--process,-p", o->process_file, "process.json (OCI process object; - = stdin) instead of a command");

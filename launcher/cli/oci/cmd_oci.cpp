@@ -645,7 +645,7 @@ int run_foreground(const std::string& id, oci::Bundle& b, const CreateOptions& c
 }
 }  // namespace
 
-void register_oci(CLI::App& app) {
+void register_globals(CLI::App& app) {
     Globals& g = globals();
     app.add_option("--root", g.root, "OCI runtime: directory of the container state (default /run/hardrun; not root: $XDG_RUNTIME_DIR/hardrun)");
     app.add_option("--log", g.log_file, "OCI runtime: also append errors to this file");
@@ -655,9 +655,12 @@ void register_oci(CLI::App& app) {
     app.add_flag("--debug", g.debug, "OCI runtime: verbose messages");
     app.add_option("--rootless", g.rootless, "OCI runtime: auto (default), true or false; hardrun decides by its uid")
         ->check(CLI::IsMember({"auto", "true", "false"}));
+}
+
+void register_oci(CLI::App& app) {
 
     // spec
-    {
+    if (wanted("spec")) {
         auto o = std::make_shared<std::pair<std::string, bool>>(".", false);
         CLI::App* sub = app.add_subcommand("spec", "Write a hardened OCI config.json (read-only root, uid 10001, no capabilities, seccomp)");
         sub->add_option("-b,--bundle", o->first, "Bundle directory to write config.json into (default: .)");
@@ -669,12 +672,12 @@ void register_oci(CLI::App& app) {
         }));
     }
     // features
-    {
+    if (wanted("features")) {
         CLI::App* sub = app.add_subcommand("features", "Print the OCI features document (what this build and host support)");
         sub->callback(guarded([] { std::cout << oci::features().dump(4) << "\n"; }));
     }
     // create
-    {
+    if (wanted("create")) {
         auto o = std::make_shared<CreateOptions>();
         auto id = std::make_shared<std::string>();
         CLI::App* sub = app.add_subcommand("create", "Create a container from an OCI bundle; it waits for `start` before exec");
@@ -688,14 +691,14 @@ void register_oci(CLI::App& app) {
         sub->callback(guarded([o, id] { create_container(*id, *o); }));
     }
     // start
-    {
+    if (wanted("start")) {
         auto id = std::make_shared<std::string>();
         CLI::App* sub = app.add_subcommand("start", "Start a created container (runs its process)");
         sub->add_option("id", *id, "Container id")->required();
         sub->callback(guarded([id] { start_container(*id); }));
     }
     // logs: what a container of run -d --rootfs wrote (its stdout and stderr)
-    {
+    if (wanted("logs")) {
         auto id = std::make_shared<std::string>();
         CLI::App* sub = app.add_subcommand("logs", "Print what a container started with run -d --rootfs wrote to stdout and stderr");
         sub->add_option("id", *id, "Container id")->required();
@@ -711,7 +714,7 @@ void register_oci(CLI::App& app) {
         }));
     }
     // state
-    {
+    if (wanted("state")) {
         auto id = std::make_shared<std::string>();
         CLI::App* sub = app.add_subcommand("state", "Print a container's OCI state");
         sub->add_option("id", *id, "Container id")->required();
@@ -728,7 +731,7 @@ void register_oci(CLI::App& app) {
         }));
     }
     // kill
-    {
+    if (wanted("kill")) {
         auto id = std::make_shared<std::string>();
         auto sig = std::make_shared<std::string>("TERM");
         auto all = std::make_shared<bool>(false);
@@ -753,7 +756,7 @@ void register_oci(CLI::App& app) {
         }));
     }
     // delete
-    {
+    if (wanted("delete")) {
         auto id = std::make_shared<std::string>();
         auto force = std::make_shared<bool>(false);
         CLI::App* sub = app.add_subcommand("delete", "Delete a container (--force: also a running one)");
@@ -762,7 +765,7 @@ void register_oci(CLI::App& app) {
         sub->callback(guarded([id, force] { delete_container(*id, *force); }));
     }
     // list
-    {
+    if (wanted("list")) {
         auto format = std::make_shared<std::string>("table");
         auto quiet = std::make_shared<bool>(false);
         CLI::App* sub = app.add_subcommand("list", "List the containers under --root");
@@ -811,7 +814,7 @@ void register_oci(CLI::App& app) {
         }));
     }
     // ps
-    {
+    if (wanted("ps")) {
         auto id = std::make_shared<std::string>();
         auto format = std::make_shared<std::string>("table");
         auto args = std::make_shared<std::vector<std::string>>();
@@ -841,6 +844,7 @@ void register_oci(CLI::App& app) {
     for (const auto& [verb, why] : std::vector<std::pair<std::string, std::string>>{
              {"checkpoint", "checkpoint/restore (CRIU) is not implemented by hardrun"},
              {"restore", "checkpoint/restore (CRIU) is not implemented by hardrun"}}) {
+        if (!wanted(verb)) continue;
         CLI::App* sub = app.add_subcommand(verb, "Refused: " + why);
         auto rest = std::make_shared<std::vector<std::string>>();
         sub->add_option("args", *rest, "ignored");
@@ -851,7 +855,7 @@ void register_oci(CLI::App& app) {
     }
 
     // runc's `run` options, on hardrun's own run command (they apply with --bundle)
-    if (CLI::App* run = app.get_subcommand("run")) {
+    if (CLI::App* run = registered(app, "run")) {
         RunExtras& x = run_extras();
         run->add_option("--console-socket", x.create.console_socket, "With --bundle: unix socket for the pty master (process.terminal)");
         run->add_option("--pid-file", x.create.pid_file, "Write the container process's pid here");

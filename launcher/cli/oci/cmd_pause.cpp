@@ -5,6 +5,7 @@
 #include <chrono>
 #include <memory>
 
+#include "hardrun/cli/commands.hpp"
 #include "hardrun/cli/oci/oci_verbs.hpp"
 #include "hardrun/layers/cgroups/live.hpp"
 #include "hardrun/support/error.hpp"
@@ -42,6 +43,7 @@ std::string container_cgroup(const state::Record& r, const std::string& verb) {
 
 void register_pause(CLI::App& app) {
     for (const bool pause : {true, false}) {
+        if (!wanted(pause ? "pause" : "resume")) continue;
         auto id = std::make_shared<std::string>();
         CLI::App* sub = app.add_subcommand(pause ? "pause" : "resume",
                                            pause ? "Freeze every process of a container (cgroup v2 cgroup.freeze)"

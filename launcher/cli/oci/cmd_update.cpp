@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <memory>
 
+#include "hardrun/cli/commands.hpp"
 #include "hardrun/cli/oci/oci_verbs.hpp"
 #include "hardrun/config/oci_live.hpp"
 #include "hardrun/layers/cgroups/live.hpp"
@@ -51,6 +52,7 @@ void update_container(const UpdateOptions& o) {
 }  // namespace
 
 void register_update(CLI::App& app) {
+    if (!wanted("update")) return;
     auto o = std::make_shared<UpdateOptions>();
     CLI::App* sub = app.add_subcommand("update", "Change the resource limits of a container (written and read back)");
     sub->add_option("-r,--resources", o->resources, "A linux.resources JSON object (config.json's rules), FILE or - for stdin");
