@@ -24,7 +24,7 @@ CLI::App* registered(CLI::App& app, std::string_view name) {
 
 std::string named_subcommand(const CLI::App& app, int argc, const char* const* argv) {
     for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
+        std::string arg = argv[i];
         if (arg == "--") return "";
         if (arg.size() < 2 || arg[0] != '-') return arg;
         // an option of the top level: --name, --name=value, -x
