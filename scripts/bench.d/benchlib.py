@@ -336,16 +336,20 @@ def append_json(path, obj):
 # latency rounds -> one list of run times per command
 # ------------------------------------------------------------------------------------------------
 def cmd_merge_latency(outfile, rounds):
-    merged = {}
+    merged, cpu = {}, {}
     order = []
     for path in rounds:
         for r in json.load(open(path))["results"]:
             name = r["command"]
             if name not in merged:
-                merged[name] = []
+                merged[name], cpu[name] = [], []
                 order.append(name)
             merged[name] += [t * 1000.0 for t in r["times"]]
-    json.dump([{"name": n, "times_ms": merged[n]} for n in order], open(outfile, "w"), indent=1)
+            # CPU per launch: hyperfine's mean user + system time of the round, from wait4's rusage of the launcher,
+            # which includes every process of the launch it waited for (the workload, a supervisor's children)
+            if r.get("user") is not None and r.get("system") is not None:
+                cpu[name].append((r["user"] + r["system"]) * 1000.0)
+    json.dump([{"name": n, "times_ms": merged[n], "cpu_ms_rounds": cpu[n]} for n in order], open(outfile, "w"), indent=1)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -379,9 +383,11 @@ def cmd_report(d):
     latency = []
     for e in lat:
         t = sorted(e["times_ms"])
+        cpu = e.get("cpu_ms_rounds") or []
         latency.append({"name": e["name"], "runs": len(t), "median_ms": statistics.median(t), "min_ms": t[0],
                         "max_ms": t[-1], "mean_ms": statistics.mean(t),
                         "stddev_ms": statistics.stdev(t) if len(t) > 1 else 0.0,
+                        "cpu_ms": statistics.median(cpu) if cpu else None, "cpu_ms_rounds": cpu,
                         "times_ms": e["times_ms"]})  # every run, in the order they ran
     by = {e["name"]: e for e in latency}
     hr_key = "hardrun run (seccomp)"
@@ -432,7 +438,28 @@ def cmd_report(d):
                f"{hrf['supervisor_rss_kib']} KiB from 0.5 s on, private {hrf['supervisor_anon_kib']} KiB; "
                f"start-up peak (VmHWM) {hrf['supervisor_hwm_kib']} KiB")
 
-    results = {"meta": meta, "latency": latency, "unavailable": unavailable, "seccomp_ns": seccomp,
+    # issue 17's targets (performance): ahead of bubblewrap with more hardening, fast where engines call it
+    targets17 = []
+    def target17(text, ok, detail):
+        targets17.append({"target": text, "met": ok, "detail": detail})
+    if base and bw:
+        target17("hardrun run median <= 0.9 x bwrap's", base <= 0.9 * bw, f"{base:.2f} ms vs {0.9 * bw:.2f} ms ({base / bw:.2f}x bwrap)")
+    hcpu, bcpu = by.get(hr_key, {}).get("cpu_ms"), by.get("bwrap", {}).get("cpu_ms")
+    if hcpu is not None and bcpu is not None:
+        target17("CPU per launch (user+sys of the launch's processes) <= bwrap's", hcpu <= bcpu, f"{hcpu:.2f} ms vs {bcpu:.2f} ms")
+    if "hardrun" in throughput and "bwrap" in throughput:
+        for c in sorted(throughput["hardrun"], key=int):
+            h, b = throughput["hardrun"].get(c), throughput["bwrap"].get(c)
+            if h and b:
+                target17(f"throughput with {c} concurrent launcher(s) >= bwrap's", h >= b, f"{h:.1f}/s vs {b:.1f}/s")
+    if hrf:
+        target17("supervisor start-up peak (VmHWM) < 2 MiB", hrf["supervisor_hwm_kib"] < 2048, f"{hrf['supervisor_hwm_kib']} KiB")
+        target17("supervisor steady RSS < 1 MiB", hrf["supervisor_rss_kib"] < 1024, f"{hrf['supervisor_rss_kib']} KiB")
+    oci, crun_run = by.get("hardrun create+start+delete", {}).get("median_ms"), by.get("crun run", {}).get("median_ms")
+    if oci and crun_run:
+        target17("hardrun create+start+delete <= crun run (same bundle)", oci <= crun_run, f"{oci:.2f} ms vs {crun_run:.2f} ms")
+
+    results = {"meta": meta, "latency": latency, "targets_issue17": targets17, "unavailable": unavailable, "seccomp_ns": seccomp,
                "seccomp_ns_rounds": seccomp_rounds, "seccomp_bpf": bpf, "throughput_per_s": throughput,
                "throughput_rounds": throughput_rounds, "footprint": foot, "sizes": sizes, "targets": targets}
     json.dump(results, open(os.path.join(d, "results.json"), "w"), indent=1)
@@ -449,13 +476,16 @@ def cmd_report(d):
               f"no_new_privs, new mount/pid/ipc/uts/net namespaces, /proc, /dev, tmpfs /tmp), hyperfine, "
               f"{meta.get('rounds', '?')} interleaved rounds with warm-up, order rotated each round:")
     md.append("")
-    md.append("| launcher | runs | median ms | min ms | max ms | ratio (other/hardrun) |")
-    md.append("| --- | ---: | ---: | ---: | ---: | ---: |")
+    md.append("| launcher | runs | median ms | min ms | max ms | ratio (other/hardrun) | CPU ms (user+sys) |")
+    md.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for e in latency:
         md.append(f"| {e['name']} | {e['runs']} | {e['median_ms']:.2f} | {e['min_ms']:.2f} | {e['max_ms']:.2f} | "
-                  f"{ratio(e['median_ms'], base)} |")
+                  f"{ratio(e['median_ms'], base)} | {fmt(e.get('cpu_ms'), 2)} |")
     for u in unavailable:
-        md.append(f"| {u['name']} | – | – | – | – | {u['reason']} |")
+        md.append(f"| {u['name']} | – | – | – | – | {u['reason']} | – |")
+    md.append("")
+    md.append("CPU per launch: hyperfine's mean user+system time of each round (wait4's rusage of the launcher, which "
+              "includes every process of the launch it waited for), median over the rounds.")
     md.append("")
     if meta.get("notes"):
         for n in meta["notes"]:
@@ -540,6 +570,12 @@ def cmd_report(d):
         md.append("**Targets** (issue 8):")
         md.append("")
         for t in targets:
+            md.append(f"- {'met' if t['met'] else 'NOT met'}: {t['target']} ({t['detail']})")
+        md.append("")
+    if targets17:
+        md.append("**Targets** (issue 17):")
+        md.append("")
+        for t in targets17:
             md.append(f"- {'met' if t['met'] else 'NOT met'}: {t['target']} ({t['detail']})")
         md.append("")
     open(os.path.join(d, "results.md"), "w").write("\n".join(md))
