@@ -27,6 +27,7 @@ std::unique_ptr<CLI::App> make_app(int argc, char** argv) {
         hardrun::commands::register_lint(app);
         hardrun::commands::register_seccomp(app);
         hardrun::commands::register_apparmor(app);
+        hardrun::commands::register_volume(app);
         hardrun::commands::register_oci(app);
     };
     auto app = build();

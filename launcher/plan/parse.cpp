@@ -197,6 +197,13 @@ Mount tmpfs(std::string_view option, std::string_view value) {
     return m;
 }
 
+bool volume_name(std::string_view name) {
+    return !name.empty() && std::isalnum(static_cast<unsigned char>(name[0])) && name.size() <= 128 &&
+           std::all_of(name.begin(), name.end(), [](char c) {
+               return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+           });
+}
+
 Mount volume(std::string_view option, std::string_view value) {
     auto parts = split(value, ':');
     if (parts.size() < 2 || parts.size() > 3)
@@ -206,11 +213,7 @@ Mount volume(std::string_view option, std::string_view value) {
     if (!parts[0].empty() && parts[0].front() != '/') {
         // a named volume, docker's names: [a-zA-Z0-9][a-zA-Z0-9_.-]*
         const auto name = parts[0];
-        const bool ok = std::isalnum(static_cast<unsigned char>(name[0])) && name.size() <= 128 &&
-                        std::all_of(name.begin(), name.end(), [](char c) {
-                            return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
-                        });
-        if (!ok) bad(option, quoted(name) + " is neither an absolute host path nor a volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)");
+        if (!volume_name(name)) bad(option, quoted(name) + " is neither an absolute host path nor a volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)");
         m.volume = std::string(name);
     } else if (parts[0].empty()) {
         bad(option, "'' is not an absolute host path or a volume name");

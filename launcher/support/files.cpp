@@ -1,6 +1,7 @@
 // The one writer of host files (files.hpp): never through a symlink, never half a file.
 #include "hardrun/support/files.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/syscall.h>
@@ -15,6 +16,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <memory>
 
 #include "hardrun/support/error.hpp"
 
@@ -285,6 +287,60 @@ std::string read_input(const std::string& file, const std::string& step, const s
     std::ifstream in(file);
     if (!in) throw_errno(step, what + " " + file, errno);
     return {std::istreambuf_iterator<char>(in), {}};
+}
+
+namespace {
+// Empties the directory `fd` (on device `dev`), or (remove false) only checks that nothing below it is another
+// filesystem; `where` names it for errors.
+void empty_dir(int fd, dev_t dev, const std::string& where, const std::string& what, bool remove) {
+    UniqueFd dup(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
+    if (!dup) throw_errno(what, where, errno);
+    DIR* d = ::fdopendir(dup.get());
+    if (!d) throw_errno(what, where, errno);
+    (void)dup.release();
+    std::unique_ptr<DIR, int (*)(DIR*)> dir(d, ::closedir);
+    ::rewinddir(dir.get());  // the dup shares fd's offset, which an earlier pass left at the end
+    std::vector<std::string> names;
+    errno = 0;
+    while (const dirent* e = ::readdir(dir.get())) {
+        const std::string n = e->d_name;
+        if (n != "." && n != "..") names.push_back(n);
+    }
+    if (errno != 0) throw_errno(what, where, errno, "reading the directory");
+    for (const auto& n : names) {
+        const std::string child = where + "/" + n;
+        struct stat st {};
+        if (::fstatat(fd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno == ENOENT) continue;
+            throw_errno(what, child, errno);
+        }
+        if (S_ISDIR(st.st_mode)) {
+            if (st.st_dev != dev) throw Error(what, child, "is another filesystem mounted there; unmount it first");
+            UniqueFd sub(::openat(fd, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+            if (!sub) throw_errno(what, child, errno);
+            struct stat again {};
+            if (::fstat(sub.get(), &again) != 0 || again.st_dev != dev || again.st_ino != st.st_ino)
+                throw Error(what, child, "changed while it was being removed");
+            empty_dir(sub.get(), dev, child, what, remove);
+            if (remove && ::unlinkat(fd, n.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) throw_errno(what, child, errno);
+        } else if (remove && ::unlinkat(fd, n.c_str(), 0) != 0 && errno != ENOENT) {
+            throw_errno(what, child, errno);
+        }
+    }
+}
+}  // namespace
+
+void remove_tree(const std::string& path, const std::string& what) {
+    const Target t = split(path, what);
+    UniqueFd parent = open_dir(t, path, what);
+    UniqueFd fd(::openat(parent.get(), t.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) throw_errno(what, path, errno);
+    struct stat st {}, pst {};
+    if (::fstat(fd.get(), &st) != 0 || ::fstat(parent.get(), &pst) != 0) throw_errno(what, path, errno);
+    if (st.st_dev != pst.st_dev) throw Error(what, path, "is a mount point; unmount it first");
+    empty_dir(fd.get(), st.st_dev, path, what, false);  // a mount below it: refused before anything is removed
+    empty_dir(fd.get(), st.st_dev, path, what, true);
+    if (::unlinkat(parent.get(), t.name.c_str(), AT_REMOVEDIR) != 0) throw_errno(what, path, errno);
 }
 
 }  // namespace hardrun::files

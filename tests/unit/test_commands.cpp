@@ -52,6 +52,7 @@ TEST_CASE("commands: only the wanted subcommand is registered; none wanted regis
         register_lint(app);
         register_seccomp(app);
         register_apparmor(app);
+        register_volume(app);
         register_oci(app);  // run's runc options go onto run only if it is there
         CHECK(names(app) == std::vector<std::string>{"create"});
         CHECK(registered(app, "create") != nullptr);
@@ -76,11 +77,12 @@ TEST_CASE("commands: only the wanted subcommand is registered; none wanted regis
         register_lint(app);
         register_seccomp(app);
         register_apparmor(app);
+        register_volume(app);
         register_oci(app);
         const auto all = names(app);
         CHECK(all.size() > 20);
         for (const char* v : {"run", "check", "lint", "seccomp", "apparmor", "spec", "features", "create", "start", "state",
-                              "kill", "delete", "list", "ps", "exec", "update", "pause", "resume", "events", "logs"})
+                              "kill", "delete", "list", "ps", "exec", "update", "pause", "resume", "events", "logs", "volume"})
             CHECK(registered(app, v) != nullptr);
     }
 }

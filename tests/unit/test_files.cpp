@@ -124,3 +124,27 @@ TEST_CASE("files: resolve_without_symlinks gives the canonical path and names th
     }
     CHECK_THROWS_WITH_AS(files::resolve_without_symlinks(s.at("missing")), doctest::Contains("ENOENT"), Error);
 }
+
+TEST_CASE("files: remove_tree removes a workload's tree without following its symlinks") {
+    Scratch s;
+    put(s.at("precious"), "keep");
+    REQUIRE(::mkdir(s.at("outside").c_str(), 0755) == 0);
+    put(s.at("outside/f"), "keep too");
+    REQUIRE(::mkdir(s.at("vol").c_str(), 0755) == 0);
+    REQUIRE(::mkdir(s.at("vol/a").c_str(), 0700) == 0);
+    REQUIRE(::mkdir(s.at("vol/a/b").c_str(), 0000) == 0);  // even a directory with no permission bits (as root)
+    put(s.at("vol/a/file"), "x");
+    REQUIRE(::symlink(s.at("precious").c_str(), s.at("vol/link-to-file").c_str()) == 0);
+    REQUIRE(::symlink(s.at("outside").c_str(), s.at("vol/a/link-to-dir").c_str()) == 0);
+    REQUIRE(::mkfifo(s.at("vol/fifo").c_str(), 0600) == 0);
+    if (::geteuid() != 0) REQUIRE(::chmod(s.at("vol/a/b").c_str(), 0700) == 0);
+    files::remove_tree(s.at("vol"), "volume rm");
+    CHECK(names(s.dir) == std::set<std::string>{"precious", "outside"});
+    CHECK(slurp(s.at("precious")) == "keep");
+    CHECK(slurp(s.at("outside/f")) == "keep too");
+    // the tree itself must be a directory, not a symlink to one
+    REQUIRE(::symlink(s.at("outside").c_str(), s.at("dirlink").c_str()) == 0);
+    CHECK_THROWS_AS(files::remove_tree(s.at("dirlink"), "volume rm"), Error);
+    CHECK(slurp(s.at("outside/f")) == "keep too");
+    CHECK_THROWS_AS(files::remove_tree(s.at("missing"), "volume rm"), Error);
+}

@@ -164,3 +164,10 @@ TEST_CASE("parse: -v NAME:/path is a named volume, docker's names only") {
     for (const char* bad : {"../x:/x", ".x:/x", "a/b:/x", "a b:/x", "-x:/x", ":/x"})
         CHECK_THROWS_AS(parse::volume("--volume", bad), UsageError);
 }
+
+TEST_CASE("parse: volume names are docker's") {
+    for (const char* ok : {"pgdata", "a", "A.b-c_9", "0x"}) CHECK(parse::volume_name(ok));
+    for (const char* bad : {"", ".x", "-x", "_x", "a/b", "..", "a b", "a:b"}) CHECK_FALSE(parse::volume_name(bad));
+    CHECK(parse::volume_name(std::string(128, 'a')));
+    CHECK_FALSE(parse::volume_name(std::string(129, 'a')));
+}

@@ -32,6 +32,7 @@ void register_check(CLI::App& app);     // check: the test harness, probes
 void register_lint(CLI::App& app);      // lint: policy gate
 void register_seccomp(CLI::App& app);   // seccomp compile|show|record
 void register_apparmor(CLI::App& app);  // apparmor load
+void register_volume(CLI::App& app);    // volume ls|inspect|rm: the named volumes
 void register_oci(CLI::App& app);       // spec, features, create, start, state, kill, delete, list, ps
 
 }  // namespace hardrun::commands

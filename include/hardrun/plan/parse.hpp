@@ -29,6 +29,8 @@ std::pair<uid_t, gid_t> user(std::string_view option, std::string_view value);
 Mount tmpfs(std::string_view option, std::string_view value);
 // "SRC:DST[:ro|rw]" (SRC must be an absolute host path) -> a Bind mount.
 Mount volume(std::string_view option, std::string_view value);
+// A named volume's name, as docker names them: [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 128 characters.
+bool volume_name(std::string_view name);
 // "nofile=1024[:2048]", "core=0", "nproc=unlimited".
 Rlimit ulimit(std::string_view option, std::string_view value);
 // "NET_BIND_SERVICE", "CAP_NET_BIND_SERVICE", "net_bind_service" -> capability number; "ALL" -> -1.

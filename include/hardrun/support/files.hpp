@@ -38,6 +38,10 @@ enum class Durable {
 void write_atomic(const std::string& path, std::string_view data, const std::string& what, mode_t mode = 0644,
                   Existing existing = Existing::Replace, Durable durable = Durable::Yes);
 
+// Removes the directory `path` and everything below it without following a symlink (a link is removed, never
+// its target) and without crossing into another mount (one below it is refused before anything is removed). For trees a workload wrote (a named volume). Throws hardrun::Error(what, path, cause).
+void remove_tree(const std::string& path, const std::string& what);
+
 // A file the user named for input, whole ("-" reads stdin). Throws hardrun::Error(step, what + " " + file, errno).
 std::string read_input(const std::string& file, const std::string& step, const std::string& what);
 
