@@ -36,7 +36,7 @@ namespace hardrun::commands {
 namespace {
 
 std::string volumes_dir(const std::string& given) {
-    const std::string d = given.empty() ? volumes_dir_default(::geteuid()) : given;
+    std::string d = given.empty() ? volumes_dir_default(::geteuid()) : given;
     if (d.empty() || d.front() != '/')
         throw UsageError("--volumes-dir", "'" + d + "' is not an absolute path (set HOME or give --volumes-dir)");
     return d;
