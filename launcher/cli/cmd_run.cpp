@@ -3,12 +3,14 @@
 
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <memory>
 
 #include "hardrun/cli/commands.hpp"
 #include "hardrun/layers/console.hpp"
 #include "hardrun/support/error.hpp"
 #include "hardrun/config/flags.hpp"
 #include "hardrun/launch/launch.hpp"
+#include "hardrun/launch/terminal.hpp"
 #include "hardrun/support/log.hpp"
 #include "hardrun/cli/oci/oci_cli.hpp"
 #include "hardrun/plan/parse.hpp"
@@ -121,8 +123,15 @@ void register_run(CLI::App& app) {
         }
         Outcome out;
         {
-            console::TerminalGuard terminal;  // put back what the workload changes (stty -echo, raw mode)
+            console::TerminalGuard guard;  // put back what the workload changes (stty -echo, raw mode)
+            std::unique_ptr<terminal::Relay> tty;
+            if (rootfs_run_wants_tty()) {  // -t: a pty of its own, relayed (terminal.hpp)
+                tty = std::make_unique<terminal::Relay>();
+                options.console_fd = tty->child_socket();
+                options.hooks.on_signal = [&tty](int sig) { return tty->on_signal(sig); };
+            }
             out = launch(plan, options);
+            if (tty) tty->finish();
         }
         std::cout.flush();
         if (report) {

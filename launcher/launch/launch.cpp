@@ -488,6 +488,10 @@ Started start_child(const LaunchPlan& plan, const LaunchOptions& options, const 
         if (!exec_fifo) throw_errno("create", "exec FIFO " + options.exec_fifo, errno);
     }
     if (!options.console_socket.empty()) console_socket = console::connect_socket(options.console_socket);
+    else if (options.console_fd >= 0) {
+        console_socket.reset(::fcntl(options.console_fd, F_DUPFD_CLOEXEC, 3));
+        if (!console_socket) throw_errno("tty", "the pty's socket", errno);
+    }
 
     sigset_t block;
     sigemptyset(&block);
@@ -653,7 +657,7 @@ Outcome launch(const LaunchPlan& plan, const LaunchOptions& options) {
             footprint::release_startup_memory();
             trimmed = true;
         }
-        if (sig > 0 && sig != SIGCHLD) ::kill(s.pid, sig);
+        if (sig > 0 && sig != SIGCHLD && !(options.hooks.on_signal && options.hooks.on_signal(sig))) ::kill(s.pid, sig);
     }
     if (s.net) s.net->stop();  // the workload has ended: pasta goes, by its PID
     sigprocmask(SIG_SETMASK, &s.old_mask, nullptr);

@@ -2,10 +2,16 @@
 that names the alternative, never accepted and ignored. -d/--name/--pid-file/--preserve-fds/--keep make the run a
 container under --root, so `hardrun ps/kill/state/delete NAME` find it; --env-file, --group-add and --sysctl reach
 the workload, as it sees them from inside."""
+import fcntl
 import json
 import os
+import pty
+import select
 import signal
+import struct
 import subprocess
+import termios
+import time
 
 import pytest
 
@@ -112,8 +118,8 @@ def test_preserve_fds_and_pid_file_in_the_foreground(rt, tmp_path):
 
 
 @pytest.mark.parametrize("flags,needles", [
-    (["-t"], ["--tty", "--console-socket"]),
-    (["-it"], ["--tty"]),
+    (["-t", "-d"], ["--tty", "-d", "hardrun logs NAME"]),
+    (["-t", "--name", "x"], ["--tty", "--name"]),
     (["--rm", "-d"], ["--rm", "hardrun delete NAME"]),
     (["--rm", "--keep"], ["--rm", "--keep"]),
     (["--console-socket", "/nonexistent.sock"], ["--console-socket", "--bundle"]),
@@ -123,6 +129,77 @@ def test_refused_flags_name_the_alternative(rt, flags, needles):
     assert p.returncode == 125
     one_line_error(p, *needles)
     assert not os.path.isdir(rt.root) or rt.ids() == []  # no state was left (none made, or none kept)
+
+
+def _tty_run(args, script, feed=b"", rows=33, cols=111, resize=None, timeout=15):
+    """Runs hardrun run -t with a pty of the test's own as its terminal; returns (output, exit code, the terminal's
+    attributes before and after)."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    before = termios.tcgetattr(slave)
+    p = subprocess.Popen([HARDRUN, "run", "-t", *args, "--rootfs", ROOTFS, "--", "sh", "-c", script],
+                         stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    out, fed, deadline = b"", False, time.time() + timeout
+    try:
+        while time.time() < deadline:
+            r, _, _ = select.select([master], [], [], 0.1)
+            if r:
+                try:
+                    d = os.read(master, 4096)
+                except OSError:
+                    break
+                out += d
+                if b"ready" in out and not fed:
+                    fed = True
+                    if resize:
+                        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", resize[0], resize[1], 0, 0))
+                        p.send_signal(signal.SIGWINCH)
+                        time.sleep(0.3)
+                    os.write(master, feed)
+            elif p.poll() is not None:
+                break
+        rc = p.wait(timeout=10)
+        after = termios.tcgetattr(slave)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.close(master)
+        os.close(slave)
+    return out.decode(errors="replace"), rc, before, after
+
+
+def test_tty_gives_the_workload_a_pty_of_its_own():
+    # issue 16: -t is a real pty, like docker run -t: in the sandbox's own devpts, the invoker's window size, input
+    # relayed through it, the exit status passed on, and the invoker's terminal put back as it was
+    out, rc, before, after = _tty_run([], "tty; stty size; ls -l /proc/self/fd/1; echo ready; read x; echo got:$x; exit 7",
+                                      feed=b"hello\r")
+    lines = out.replace("\r", "").splitlines()
+    assert lines[0] == "/dev/pts/0", out
+    assert lines[1] == "33 111", out
+    assert lines[2].endswith("/proc/self/fd/1 -> /dev/pts/0"), out
+    assert "got:hello" in lines, out
+    assert rc == 7, out
+    assert after == before  # raw mode was only for the run
+    # the sandbox's pty is its own: the host's /dev/pts is not there
+    out, rc, _, _ = _tty_run([], "ls /dev/pts | tr '\\n' ' '; echo; echo ready")
+    assert out.replace("\r", "").splitlines()[0].split() == ["0", "ptmx"], out
+
+
+def test_tty_resizes_with_the_invokers_terminal():
+    # SIGWINCH to hardrun becomes the pty's new size; the kernel then signals the workload's foreground group
+    out, rc, _, _ = _tty_run([], "trap 'stty size' WINCH; echo ready; read x; echo done", feed=b"x\r",
+                             resize=(40, 120))
+    assert "40 120" in out.replace("\r", "").splitlines(), out
+    assert rc == 0
+
+
+def test_tty_without_a_terminal_still_relays():
+    # stdin a pipe (a CI job): the workload still has its pty, and its output comes back
+    p = subprocess.run([HARDRUN, "run", "-t", "--rootfs", ROOTFS, "--", "sh", "-c", "tty; exit 3"],
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    assert p.returncode == 3, p.stderr
+    assert p.stdout.replace(b"\r", b"") == b"/dev/pts/0\n", p.stdout
 
 
 def test_rm_and_i_are_honoured():

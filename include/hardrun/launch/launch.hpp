@@ -44,6 +44,9 @@ struct LaunchHooks {
     // container process `child`. The container process runs them itself after its whole setup (seccomp
     // included), right before the workload, so a hook never holds more privilege than the workload.
     std::function<std::string(pid_t child)> start_hook_state;
+    // A signal the supervisor forwards to the workload arrived: true when it was handled here instead (hardrun
+    // run -t turns SIGWINCH into the pty's new size, terminal.hpp).
+    std::function<bool(int sig)> on_signal;
 };
 
 struct LaunchOptions {
@@ -58,6 +61,9 @@ struct LaunchOptions {
     // OCI process.terminal: a unix socket (connected before clone); the child makes a pty in its own devpts
     // its controlling terminal and stdio and sends the master here (console.hpp).
     std::string console_socket;
+    // The same protocol over a socket already connected (hardrun run -t: the relay's socketpair, terminal.hpp);
+    // -1: none. The launch uses its own duplicate.
+    int console_fd = -1;
     // OCI exec (plan.enters_container): the container's cgroup directory to clone the process into (no
     // cgroup is created), and a pidfd of the container's process, checked to be alive after its namespaces
     // were opened (so they cannot be another process's that reused its pid).

@@ -513,9 +513,14 @@ namespace {
 
 // docker's --rm, -i and -t on `run`, for both front ends: honoured or refused, never ignored.
 void check_docker_extras(const RunExtras& x) {
-    if (x.tty)
-        throw UsageError("--tty", "hardrun run hands the workload your own terminal as fds 0-2 (it is not given a pty of its "
-                                  "own); for one, use --bundle with process.terminal: true and --console-socket");
+    // -t: a pty of the workload's own, relayed by a foreground hardrun (terminal.hpp, cmd_run.cpp)
+    if (x.tty && x.detach)
+        throw UsageError("--tty", "cannot be combined with -d: nothing would relay a detached workload's terminal (its output "
+                                  "goes to hardrun logs NAME); drop -t");
+    if (x.tty && (!x.name.empty() || x.keep || !x.create.pid_file.empty() || x.create.preserve_fds != 0 ||
+                  !x.create.console_socket.empty() || x.create.no_new_keyring))
+        throw UsageError("--tty", "is for a plain foreground run (without --name, --keep, --pid-file, --preserve-fds, "
+                                  "--console-socket or --no-new-keyring) yet");
     if (x.rm && x.keep) throw UsageError("--rm", "cannot be combined with --keep");
     if (x.rm && x.detach)
         throw UsageError("--rm", "cannot be combined with -d: nothing waits for a detached container; `hardrun delete NAME` "
@@ -555,6 +560,8 @@ int run_rootfs(LaunchPlan plan, bool verbose, bool quiet, const PrepareLaunch& p
     return run_foreground(id, b, co, x.keep, verbose, quiet, prepare);
 }
 
+bool rootfs_run_wants_tty() { return run_extras().tty; }
+
 bool rootfs_run_is_a_container() {
     const RunExtras& x = run_extras();
     check_docker_extras(x);
@@ -568,6 +575,9 @@ int run_bundle(const RunFlags& flags, bool verbose, bool quiet, const PrepareLau
     refuse_plan_flags(flags);
     refuse_runc_only(x.create);
     check_docker_extras(x);
+    if (x.tty)
+        throw UsageError("--tty", "with --bundle, config.json's process.terminal asks for a pty, and --console-socket names "
+                                  "who holds its master (runc's protocol); -t is for --rootfs");
     if (flags.command.size() > 1)
         throw UsageError("--bundle", "with a bundle the only argument is the container id; the command comes from config.json "
                                      "process.args");
@@ -868,7 +878,7 @@ void register_oci(CLI::App& app) {
         run->add_option("--name", x.name, "The container's name (its id under --root): hardrun ps, kill, state, delete NAME");
         run->add_flag("--rm", x.rm, "Remove the container's state when it exits (the default; refused with -d and --keep)");
         run->add_flag("-i,--interactive", x.interactive, "Keep stdin attached (always: the workload's stdin is hardrun's)");
-        run->add_flag("-t,--tty", x.tty, "Refused: the workload gets your terminal as fds 0-2; a pty of its own is --bundle with --console-socket");
+        run->add_flag("-t,--tty", x.tty, "Give the workload a pty of its own (in its devpts), relayed to your terminal in raw mode, like docker run -t");
     }
 }
 

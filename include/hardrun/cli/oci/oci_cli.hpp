@@ -19,6 +19,8 @@ int run_bundle(const RunFlags& flags, bool verbose, bool quiet, const PrepareLau
 // starts it, prints its name and returns. True when the run's flags ask for that (docker's --rm, -i and -t are
 // checked here too: honoured or refused).
 bool rootfs_run_is_a_container();
+// -t (docker's --tty) on a plain foreground run --rootfs: the workload gets a pty of its own (terminal.hpp).
+bool rootfs_run_wants_tty();
 int run_rootfs(LaunchPlan plan, bool verbose, bool quiet, const PrepareLaunch& prepare = {});
 
 }  // namespace hardrun::commands
