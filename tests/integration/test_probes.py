@@ -92,6 +92,20 @@ def test_all_blocked_under_default_hardening(as_user):
     assert by_name["mount"]["errno"] == "EPERM"
 
 
+@pytest.mark.parametrize("flags", [[], ["--read-write"], ["--landlock", "off"], ["--read-write", "--landlock", "off"]],
+                         ids=["default", "read-write", "no-landlock", "read-write-no-landlock"])
+def test_expected_errno_is_the_one_the_answering_layer_returns(flags):
+    # issue 15 item 6: a probe's expected line names the errno the first layer to answer returns under this plan
+    # (a writable root: the uid's EACCES, not EROFS; mknod: Landlock's EACCES before the capability's EPERM)
+    names = ["write-root", "write-etc", "write-usr", "mknod-device", "mount", "setuid-root"]
+    code, res, _ = probes(*flags, *[a for n in names for a in ("--probe", n)])
+    for n in names:
+        r = res[n]
+        assert r["verdict"] == "blocked", r
+        expected = r["expected"].split(" -> ", 1)[1].split(":", 1)[0]
+        assert expected == r["errno"], (n, flags, r["expected"], r["errno"])
+
+
 def test_a_plan_without_limits_leaves_the_limit_probes_open(as_user):
     # issue 15 item 6: no pids or memory limit is a finding, never a pass (it used to run under a test limit and
     # count as blocked, or as not applicable where the host cannot set one)

@@ -615,3 +615,23 @@ TEST_CASE("trace: paths are normalized the way the workload sees them") {
     CHECK(back.port == 80);
     CHECK(back.seccomp_denied);
 }
+
+TEST_CASE("probes: the expected errno is the first answering layer's under the plan") {
+    auto plan = default_plan();
+    const auto prepared = seccomp::prepare(plan, seccomp::Mode::Enforce);
+    const auto program = prepared.enforce.empty() ? prepared.program : prepared.enforce;
+    CHECK(check::expected_refusal("write-etc", plan, program) == "EROFS");
+    CHECK(check::expected_refusal("mknod-device", plan, program) == "EACCES");  // Landlock's hook comes first
+    CHECK(check::expected_refusal("mount", plan, program).empty());              // the catalog's EPERM
+    auto rw = plan;
+    rw.readonly_root = false;
+    CHECK(check::expected_refusal("write-root", rw, program) == "EACCES");  // the uid: DAC
+    auto no_ll = plan;
+    no_ll.landlock.mode = LandlockChoice::Mode::Off;
+    CHECK(check::expected_refusal("mknod-device", no_ll, program) == "EPERM");  // CAP_MKNOD
+    const auto* mknod = check::find_probe("mknod-device");
+    REQUIRE(mknod);
+    CHECK(check::expected_line(*mknod, {"Landlock (no device nodes)"}, "EACCES") ==
+          "mknod(2) -> EACCES: blocked by Landlock (no device nodes)");
+    CHECK(check::expected_line(*mknod, {"missing CAP_MKNOD"}) == "mknod(2) -> EPERM: blocked by missing CAP_MKNOD");
+}

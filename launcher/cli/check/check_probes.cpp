@@ -315,9 +315,20 @@ std::vector<std::string> probe_defenses(const std::string& probe, const LaunchPl
     return c.out;
 }
 
-std::string expected_line(const ProbeInfo& info, const std::vector<std::string>& defenses) {
+std::string expected_refusal(const std::string& probe, const LaunchPlan& plan, const std::vector<sock_filter>& program) {
+    const Ctx c{plan, program, {}};
+    if (probe == "write-root" || probe == "write-etc" || probe == "write-usr") return plan.readonly_root ? "EROFS" : "EACCES";
+    if (probe == "mknod-device") {
+        if (c.filtered("mknodat") && c.filtered("mknod")) return "EPERM";
+        if (plan.landlock.mode != LandlockChoice::Mode::Off) return "EACCES";
+        return "EPERM";
+    }
+    return "";
+}
+
+std::string expected_line(const ProbeInfo& info, const std::vector<std::string>& defenses, const std::string& refusal) {
     if (defenses.empty()) return info.op + " -> NOT blocked: no layer of this plan stops it";
-    std::string s = info.op + " -> " + info.refusal + ": blocked by ";
+    std::string s = info.op + " -> " + (refusal.empty() ? info.refusal : refusal) + ": blocked by ";
     for (std::size_t i = 0; i < defenses.size(); ++i) {
         if (i) s += i + 1 == defenses.size() ? " and by " : ", by ";
         s += defenses[i];

@@ -313,7 +313,8 @@ void run_probes(const CheckCommand& cmd, const LaunchPlan& plan, check::Report& 
         }
         // (a test limit is no defense of this plan's)
         const auto defenses = check::probe_defenses(info.name, missing_limit.empty() ? p : base, program);
-        const std::string expected = check::expected_line(info, defenses);
+        const std::string expected =
+            check::expected_line(info, defenses, check::expected_refusal(info.name, missing_limit.empty() ? p : base, program));
         ProbeRun run = run_probe(p, prepared, first && first_evidence, program);
         if (first && first_evidence) *first_evidence = run.evidence;
         first = false;

@@ -89,7 +89,13 @@ std::vector<std::string> probe_defenses(const std::string& probe, const LaunchPl
                                         const std::vector<sock_filter>& seccomp_program);
 // "mount(2) -> EPERM: blocked by seccomp and by missing CAP_SYS_ADMIN", or "... -> NOT blocked: ..." when no
 // layer of the plan stops it.
-std::string expected_line(const ProbeInfo& info, const std::vector<std::string>& defenses);
+// `refusal`: what the first layer to answer returns under this plan (expected_refusal), "" for the catalog's.
+std::string expected_line(const ProbeInfo& info, const std::vector<std::string>& defenses, const std::string& refusal = "");
+// The errno a blocked attempt gets under `plan`, where it depends on which layer answers first: a write into the
+// root is EROFS on a read-only root and EACCES (the uid) on a writable one; mknod is EPERM from seccomp, else
+// EACCES from Landlock (its hook runs before the capability check), else EPERM (CAP_MKNOD). "" elsewhere: the
+// catalog's refusal holds whatever answers.
+std::string expected_refusal(const std::string& probe, const LaunchPlan& plan, const std::vector<sock_filter>& seccomp_program);
 
 struct ProbeResult {
     std::string name, title;
