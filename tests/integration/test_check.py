@@ -35,6 +35,28 @@ def fixes(report):
     return [f["fix"] for f in report["findings"]]
 
 
+def test_enoent_under_a_tmpfs_that_hides_the_images_directory(tmp_rootfs):
+    # issue 15: postgres' lock file in /run/postgresql, with a bare --tmpfs /run: the directory is in the image, the
+    # tmpfs hides it, so open(O_CREAT) fails with ENOENT. That is the plan's doing (HARDENING), with the fix
+    # tmpcopyup; a directory the image lacks as well is the workload's own failure (no finding, exit 2)
+    os.makedirs(os.path.join(tmp_rootfs, "run", "app"))
+    os.chown(os.path.join(tmp_rootfs, "run", "app"), 10001, 10001)
+    script = "echo $$ > /run/app/app.pid && echo started"
+    code, r, _ = check("--diagnose", "--tmpfs", "/run", "--", "sh", "-c", script, rootfs=tmp_rootfs)
+    assert code == 1, r["findings"]
+    f = [x for x in r["findings"] if "ENOENT" in x["message"]]
+    assert len(f) == 1, r["findings"]
+    assert f[0]["layer"] == "filesystem"
+    assert "/run/app is in the image, but the tmpfs at /run hides it" in f[0]["message"], f[0]
+    assert f[0]["fix"].startswith("fill that tmpfs with the image's files there: --tmpfs /run:tmpcopyup"), f[0]
+    # the fix works: the copy keeps /run/app's owner, so uid 10001 writes there
+    code, r, _ = check("--diagnose", "--tmpfs", "/run:tmpcopyup", "--", "sh", "-c", script, rootfs=tmp_rootfs)
+    assert code == 0 and not r["findings"], r["findings"]
+    # the image has no /run/other either: not the hardening's doing
+    code, r, _ = check("--diagnose", "--tmpfs", "/run", "--", "sh", "-c", "echo 1 > /run/other/x", rootfs=tmp_rootfs)
+    assert code == 2 and not [x for x in r["findings"] if "ENOENT" in x["message"]], r["findings"]
+
+
 def test_report_matches_what_the_workload_sees(as_user):
     # the workload prints its own /proc/self/status; the report must say the same about it
     code, r, err = check("--", "sh", "-c", "cat /proc/self/status; readlink /proc/self/ns/net", user=as_user)

@@ -19,6 +19,8 @@
 #include "hardrun/plan/parse.hpp"
 #include "hardrun/layers/seccomp/seccomp.hpp"
 
+#include "scratch_dir.hpp"
+
 using namespace hardrun;
 
 namespace {
@@ -634,4 +636,28 @@ TEST_CASE("probes: the expected errno is the first answering layer's under the p
     CHECK(check::expected_line(*mknod, {"Landlock (no device nodes)"}, "EACCES") ==
           "mknod(2) -> EACCES: blocked by Landlock (no device nodes)");
     CHECK(check::expected_line(*mknod, {"missing CAP_MKNOD"}) == "mknod(2) -> EPERM: blocked by missing CAP_MKNOD");
+}
+
+TEST_CASE("advise: ENOENT where a tmpfs of the plan hides the image's directory, and only there") {
+    ScratchDir root("hardrun-check-unit");
+    std::filesystem::create_directories(root.at("run/app"));
+    auto plan = default_plan();
+    plan.rootfs = root.dir;
+    plan.mounts.push_back(parse::tmpfs("--tmpfs", "/run"));
+    check::OutcomeView failed;
+    failed.status = 1;
+    auto f = check::advise(plan, {call("openat", ENOENT, {"/run/app/app.pid"}, O_WRONLY | O_CREAT),
+                                  call("mkdir", ENOENT, {"/run/app/sub/x"}, 0755)},
+                           {}, failed);
+    REQUIRE(f.size() == 1);  // one per hiding tmpfs
+    CHECK(f[0].layer == "filesystem");
+    CHECK(f[0].message == "openat(/run/app/app.pid) failed with ENOENT: /run/app is in the image, but the tmpfs at /run hides it");
+    CHECK(f[0].fix.starts_with("fill that tmpfs with the image's files there: --tmpfs /run:tmpcopyup"));
+    CHECK(f[0].count == 2);
+    // the image lacks the directory too, the tmpfs is copied up already, or nothing hides it: no finding
+    CHECK(check::advise(plan, {call("openat", ENOENT, {"/run/other/x"}, O_WRONLY | O_CREAT)}, {}, failed).empty());
+    auto copied = plan;
+    copied.mounts.back().copy_up = true;
+    CHECK(check::advise(copied, {call("openat", ENOENT, {"/run/app/x"}, O_WRONLY | O_CREAT)}, {}, failed).empty());
+    CHECK(check::advise(default_plan(), {call("openat", ENOENT, {"/srv/x/y"}, O_WRONLY | O_CREAT)}, {}, failed).empty());
 }

@@ -406,6 +406,30 @@ std::vector<Finding> advise(const LaunchPlan& plan, const std::vector<FailedCall
             merge(per_dir, std::to_string(f.err) + ":" + x.layer + ":" + dir, x);
             continue;
         }
+        if (f.err == ENOENT) {
+            // a name made where its directory is missing in the sandbox: the plan's fault only where the image has
+            // that directory and a tmpfs of the plan, mounted above it, hides it (postgres' /run/postgresql under a
+            // bare --tmpfs /run); where the image lacks it too, the workload fails as it would anywhere
+            if (path.empty() || path[0] != '/') continue;
+            std::string dir = image_path(plan, dirname_of(path));
+            const Mount* m = plan_mount(plan, dir);
+            if (!m || m->kind != MountKind::Tmpfs || m->copy_up) continue;
+            // the deepest directory on the way that the image has (mkdir /run/app/sub/x: /run/app)
+            while (dir != m->destination && below(m->destination, dir) && image_dir(plan, dir) == ImageDir::Missing)
+                dir = dirname_of(dir);
+            if (dir == m->destination || !below(m->destination, dir)) continue;
+            if (image_dir(plan, dir) == ImageDir::Missing || image_dir(plan, dir) == ImageDir::Unknown) continue;
+            Finding x;
+            x.kind = "filesystem";
+            x.layer = "filesystem";
+            x.count = f.count;
+            x.message = f.syscall + "(" + path + ") failed with ENOENT: " + dir + " is in the image, but the tmpfs at " +
+                        m->destination + " hides it";
+            x.fix = "fill that tmpfs with the image's files there: --tmpfs " + m->destination + ":tmpcopyup (or mount a "
+                    "tmpfs or a volume at " + dir + " itself)";
+            merge(per_dir, "enoent:" + m->destination, x);
+            continue;
+        }
         if ((f.syscall == "bind" || f.syscall == "connect") && (f.err == EACCES || f.err == EPERM) && f.port) {
             Finding x;
             x.kind = "permission";

@@ -356,8 +356,34 @@ private:
             if (!info.exit.is_error) return;
             int err = static_cast<int>(-info.exit.rval);
             bool denied = seccomp_denies(t);
-            if (err != EROFS && err != EACCES && err != EPERM && !denied) return;
+            if (err != EROFS && err != EACCES && err != EPERM && !denied && !(err == ENOENT && creates(t))) return;
             record(pid, t, err, denied);
+        }
+    }
+
+    // A call that makes a name (a file, a directory, a link): ENOENT there means its directory is missing in the
+    // sandbox, which the advice blames on the plan only where the image has it (a tmpfs of the plan hides it).
+    // Lookups that fail with ENOENT are every program's probing and are not recorded.
+    static bool creates(const Tracee& t) {
+        if (t.arch != seccomp::native_arch().audit_arch) return false;  // the SYS_ numbers are the native ABI's
+        switch (t.nr) {
+#ifdef SYS_open
+            case SYS_open: return (t.args[1] & O_CREAT) != 0;
+            case SYS_creat:
+            case SYS_mkdir:
+            case SYS_mknod:
+            case SYS_symlink:
+            case SYS_link:
+            case SYS_rename: return true;
+#endif
+            case SYS_openat: return (t.args[2] & O_CREAT) != 0;
+            case SYS_mkdirat:
+            case SYS_mknodat:
+            case SYS_symlinkat:
+            case SYS_linkat:
+            case SYS_renameat:
+            case SYS_renameat2: return true;
+            default: return false;
         }
     }
 
