@@ -4,6 +4,7 @@
 //
 //   hardrun-systemd start-transient-unit UNIT TIMEOUT_MS PROPERTY...   StartTransientUnit(UNIT, "replace", PROPERTIES),
 //                                                                      then waits for its job at most TIMEOUT_MS
+//   hardrun-systemd set-unit-properties UNIT PROPERTY...                SetUnitProperties(UNIT, runtime, PROPERTIES)
 //   hardrun-systemd stop-unit UNIT                                     StopUnit(UNIT, "replace"); gone already is fine
 //
 // A PROPERTY is NAME=TYPE:VALUE (systemd::encode_property). Nothing is printed on success; a failure prints one
@@ -157,6 +158,24 @@ void start_transient_unit(const std::string& unit, std::chrono::milliseconds tim
         throw Failure{"systemd's job " + job + " ended '" + results[job] + "' (see journalctl -u " + unit + ")"};
 }
 
+void call_set_unit_properties(const std::string& unit, const std::vector<Property>& props) {
+    Bus bus = open_system_bus();
+    sd_bus_message* raw_msg = nullptr;
+    check(sd_bus_message_new_method_call(bus.get(), &raw_msg, kDest, kPath, kManager, "SetUnitProperties"),
+          "building SetUnitProperties");
+    Message msg(raw_msg);
+    check(sd_bus_message_append(msg.get(), "sb", unit.c_str(), 1 /* runtime: until the unit goes */),
+          "building SetUnitProperties");
+    check(sd_bus_message_open_container(msg.get(), 'a', "(sv)"), "building SetUnitProperties");
+    for (const auto& p : props) append_property(msg.get(), p);
+    check(sd_bus_message_close_container(msg.get()), "building SetUnitProperties");
+    BusError err;
+    sd_bus_message* reply = nullptr;
+    const int r = sd_bus_call(bus.get(), msg.get(), 0, &err.e, &reply);
+    Message hold(reply);
+    if (r < 0) throw Failure{"SetUnitProperties: " + err.text(r)};
+}
+
 void stop_unit(const std::string& unit) {
     Bus bus = open_system_bus();
     BusError err;
@@ -169,7 +188,8 @@ void stop_unit(const std::string& unit) {
 }
 
 constexpr const char* kUsage =
-    "usage: hardrun-systemd start-transient-unit UNIT TIMEOUT_MS NAME=TYPE:VALUE... | stop-unit UNIT "
+    "usage: hardrun-systemd start-transient-unit UNIT TIMEOUT_MS NAME=TYPE:VALUE... | set-unit-properties UNIT "
+    "NAME=TYPE:VALUE... | stop-unit UNIT "
     "(run by hardrun for its systemd cgroup driver)";
 
 }  // namespace
@@ -185,6 +205,10 @@ int main(int argc, char** argv) {
             std::vector<Property> props;
             for (std::size_t i = 3; i < args.size(); ++i) props.push_back(hardrun::cgroups::systemd::decode_property(args[i]));
             start_transient_unit(args[1], std::chrono::milliseconds(ms), props);
+        } else if (args.size() >= 2 && args[0] == "set-unit-properties") {
+            std::vector<Property> props;
+            for (std::size_t i = 2; i < args.size(); ++i) props.push_back(hardrun::cgroups::systemd::decode_property(args[i]));
+            call_set_unit_properties(args[1], props);
         } else if (args.size() == 2 && args[0] == "stop-unit") {
             stop_unit(args[1]);
         } else {

@@ -122,3 +122,20 @@ TEST_CASE("systemd driver: the helper runs with only fds 0-2, no blocked signal,
     // ls's own directory fd is 3
     CHECK(seen == "0 1 2 3 SigBlk: 0000000000000000 /dev/null");
 }
+
+TEST_CASE("systemd driver: update's cgroup writes become the scope's own properties (runc's SetUnitProperties)") {
+    const std::uint64_t inf = UINT64_MAX;
+    const std::vector<cgroups::LimitWrite> writes = {{"memory.max", "134217728", ""}, {"memory.swap.max", "max", ""},
+                                            {"memory.low", "1048576", ""},   {"pids.max", "100", ""},
+                                            {"cpu.max", "50000 100000", ""}, {"cpu.weight", "200", ""},
+                                            {"io.max", "8:0 rbps=1", ""},    {"cpu.max", "max 200000", ""}};
+    const auto props = limit_properties(writes);
+    const std::vector<Property> want = {{"MemoryMax", std::uint64_t{134217728}}, {"MemorySwapMax", inf},
+                                        {"MemoryLow", std::uint64_t{1048576}},   {"TasksMax", std::uint64_t{100}},
+                                        {"CPUQuotaPerSecUSec", std::uint64_t{500000}},
+                                        {"CPUQuotaPeriodUSec", std::uint64_t{100000}},
+                                        {"CPUWeight", std::uint64_t{200}},
+                                        {"CPUQuotaPerSecUSec", inf}, {"CPUQuotaPeriodUSec", std::uint64_t{200000}}};
+    CHECK(props == want);  // io.max has no property: left to the cgroup file
+    CHECK(limit_properties({{"memory.max", "garbage", ""}, {"cpu.max", "1000 0", ""}}).empty());
+}

@@ -10,6 +10,7 @@
 #include "hardrun/cli/oci/oci_verbs.hpp"
 #include "hardrun/config/oci_live.hpp"
 #include "hardrun/layers/cgroups/live.hpp"
+#include "hardrun/layers/cgroups/systemd.hpp"
 #include "hardrun/support/error.hpp"
 #include "hardrun/support/files.hpp"
 #include "hardrun/support/json_text.hpp"
@@ -47,6 +48,10 @@ void update_container(const UpdateOptions& o) {
     const auto writes = oci::update_writes(spec, cgroups::current_limits(path), created,
                                            page > 0 ? static_cast<std::uint64_t>(page) : 4096);
     cgroups::apply_writes(path, writes);
+    // a systemd scope's own properties follow, or systemd's next daemon-reload would put the old limits back
+    if (!r.systemd_unit.empty())
+        if (const auto props = cgroups::systemd::limit_properties(writes); !props.empty())
+            cgroups::systemd::set_unit_properties(r.systemd_unit, props);
 }
 
 }  // namespace

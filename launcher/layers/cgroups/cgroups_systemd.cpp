@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <map>
+#include <optional>
 #include <string_view>
 
 #include "hardrun/support/data_file.hpp"
@@ -200,6 +202,42 @@ void start_scope(const ScopeName& scope, pid_t pid, const Resources& limits, std
     for (const auto& p : scope_properties(scope, pid, limits)) args.push_back(encode_property(p));
     if (std::string why = run_helper(helper_path(), args); !why.empty())
         throw Error("cgroups", "systemd scope " + scope.unit, why);
+}
+
+std::vector<Property> limit_properties(const std::vector<LimitWrite>& writes) {
+    constexpr std::uint64_t kInfinity = UINT64_MAX;
+    auto number = [&](const std::string& v) -> std::optional<std::uint64_t> {
+        if (v == "max") return kInfinity;
+        std::uint64_t n = 0;
+        if (!parse_unsigned(std::string_view(v), n)) return std::nullopt;
+        return n;
+    };
+    static const std::map<std::string, std::string> kPlain = {{"memory.max", "MemoryMax"}, {"memory.swap.max", "MemorySwapMax"},
+                                                              {"memory.low", "MemoryLow"}, {"memory.high", "MemoryHigh"},
+                                                              {"pids.max", "TasksMax"},    {"cpu.weight", "CPUWeight"}};
+    std::vector<Property> out;
+    for (const auto& w : writes) {
+        if (auto it = kPlain.find(w.file); it != kPlain.end()) {
+            if (auto n = number(w.value)) out.push_back({it->second, *n});
+        } else if (w.file == "cpu.max") {
+            // "QUOTA PERIOD" (QUOTA "max": no quota)
+            const auto sp = w.value.find(' ');
+            const auto quota = number(w.value.substr(0, sp));
+            std::optional<std::uint64_t> period;
+            if (sp != std::string::npos) period = number(w.value.substr(sp + 1));
+            if (!quota || (period && (*period == 0 || *period == kInfinity))) continue;
+            const std::uint64_t per = period.value_or(100000);
+            out.push_back({"CPUQuotaPerSecUSec", *quota == kInfinity ? kInfinity : *quota * 1000000ULL / per});
+            if (period) out.push_back({"CPUQuotaPeriodUSec", *period});
+        }
+    }
+    return out;
+}
+
+void set_unit_properties(const std::string& unit, const std::vector<Property>& properties) {
+    std::vector<std::string> args{"set-unit-properties", unit};
+    for (const auto& p : properties) args.push_back(encode_property(p));
+    if (std::string why = run_helper(helper_path(), args); !why.empty()) throw Error("cgroups", "systemd scope " + unit, why);
 }
 
 std::string stop_scope(const std::string& unit) {

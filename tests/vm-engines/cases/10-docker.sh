@@ -46,12 +46,28 @@ docker_exec_tty() {
 test_exec_tty_runc() { docker_exec_tty runc; }
 test_exec_tty_hardrun() { docker_exec_tty hardrun; }
 
-# update --memory: the runtime writes the container's cgroup; the kernel's file says so
+# update --memory: the runtime writes the container's cgroup; the kernel's file says so. Under docker's systemd
+# cgroup driver the scope's own properties follow (runc's SetUnitProperties): systemd shows the new limit, and its
+# daemon-reload, which re-applies every unit's properties to its cgroup, keeps it
 docker_update() {
   start_box "$1"
-  must docker update --memory 128m --memory-swap 256m "$BOX"
-  expect_eq "$(cat "$(cgroup_dir "$PID")/memory.max")" 134217728 "memory.max after docker update"
+  must docker update --memory 128m --memory-swap 256m --pids-limit 90 "$BOX"
+  local cg; cg=$(cgroup_dir "$PID")
+  expect_eq "$(cat "$cg/memory.max")" 134217728 "memory.max after docker update"
+  expect_eq "$(cat "$cg/pids.max")" 90 "pids.max after docker update"
   expect_eq "$(docker inspect -f '{{.HostConfig.Memory}}' "$BOX")" 134217728 "docker's recorded memory limit"
+  case "$cg" in
+    */*.scope)
+      local unit=${cg##*/}
+      must systemctl show -p MemoryMax -p TasksMax "$unit"
+      expect_line "$OUT" "MemoryMax=134217728"
+      expect_line "$OUT" "TasksMax=90"
+      must systemctl daemon-reload
+      expect_eq "$(cat "$cg/memory.max")" 134217728 "memory.max after systemctl daemon-reload"
+      expect_eq "$(cat "$cg/pids.max")" 90 "pids.max after systemctl daemon-reload"
+      ;;
+    *) note "$BOX's cgroup $cg is no systemd scope: the cgroupfs driver" ;;
+  esac
 }
 test_update_runc() { docker_update runc; }
 test_update_hardrun() { docker_update hardrun; }

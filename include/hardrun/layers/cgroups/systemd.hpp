@@ -17,6 +17,7 @@
 #include <variant>
 #include <vector>
 
+#include "hardrun/layers/cgroups/cgroups.hpp"
 #include "hardrun/plan/plan.hpp"
 
 namespace hardrun::cgroups::systemd {
@@ -59,9 +60,19 @@ void start_scope(const ScopeName& scope, pid_t pid, const Resources& limits,
 // StopUnit(unit, "replace"); a unit that is already gone is not an error. "" or the one-line reason.
 std::string stop_scope(const std::string& unit);
 
+// `update` of a container in a scope: the unit's own properties follow the limits written into its cgroup, as
+// runc's SetUnitProperties does, or systemd would put its old values back at its next daemon-reload. The
+// properties of the writes: memory.max MemoryMax, memory.swap.max MemorySwapMax, memory.low MemoryLow,
+// memory.high MemoryHigh, pids.max TasksMax, cpu.max CPUQuotaPerSecUSec and CPUQuotaPeriodUSec, cpu.weight
+// CPUWeight ("max": infinity, UINT64_MAX); other files have none.
+std::vector<Property> limit_properties(const std::vector<LimitWrite>& writes);
+// SetUnitProperties(unit, runtime, properties). Throws Error("cgroups", "systemd scope <unit>", cause).
+void set_unit_properties(const std::string& unit, const std::vector<Property>& properties);
+
 // hardrun-systemd's command line:
 //   hardrun-systemd start-transient-unit UNIT TIMEOUT_MS PROPERTY...   (each as encode_property writes it)
 //   hardrun-systemd stop-unit UNIT
+//   hardrun-systemd set-unit-properties UNIT PROPERTY...
 // It prints nothing on success and, on a failure, one line (the cause) on stderr, and exits 1.
 // "Slice=s:system.slice", "Delegate=b:1", "MemoryMax=t:1048576", "PIDs=au:42,43".
 std::string encode_property(const Property& p);
