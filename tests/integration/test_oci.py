@@ -680,6 +680,35 @@ def rootless_case(base, uid):
     one_line_error(rt("run", "--bundle", b.dir, "rl2", user=uid), "linux.namespaces", "user namespace")
 
 
+def test_rootless_exec_is_refused_by_name():
+    # issue 14: exec into a rootless container needs the pid namespace joined with CAP_SYS_ADMIN in the invoker's
+    # own user namespace, which hardrun cannot do yet: one line saying so, not setns's EPERM, and the container is
+    # untouched
+    uid = UNPRIV_UID
+    base = tempfile.mkdtemp(prefix="hardrun-oci-rootless-exec-")
+    try:
+        os.chmod(base, 0o755)
+        b = Bundle(base, rootless=True, user=uid)
+        b.args("sleep", "60")
+        b.save()
+        os.chown(b.path, uid, uid)
+        root = os.path.join(base, "rl-state")
+        os.mkdir(root, 0o700)
+        os.chown(root, uid, uid)
+        rt = Runtime(root)
+        assert rt("create", "--bundle", b.dir, "rx", user=uid).returncode == 0
+        try:
+            assert rt("start", "rx", user=uid).returncode == 0
+            line = one_line_error(rt("exec", "rx", "id", user=uid), "exec: container 'rx': is rootless",
+                                  "cannot exec into a rootless container's pid namespace yet")
+            assert "EPERM" not in line
+            assert json.loads(rt("state", "rx", user=uid).stdout)["status"] == "running"
+        finally:
+            rt("delete", "--force", "rx", user=uid)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
 def test_inline_seccomp_profile_from_config(env):
     b, rt = env
     b.config["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW",

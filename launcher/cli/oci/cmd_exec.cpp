@@ -200,6 +200,15 @@ int exec_process(const ExecOptions& o) {
     LaunchPlan plan = plan_of(patched, rec, !o.console_socket.empty());
     warn_weakenings(base, plan, o.id);
 
+    // Rootless: the pid namespace is joined by the supervisor before clone (a process cannot change its own), and
+    // setns(CLONE_NEWPID) needs CAP_SYS_ADMIN in the caller's own user namespace as well as in the container's,
+    // which an unprivileged invoker does not have (runc joins the user namespace in an intermediate child and
+    // forks again: not built yet). Refused before anything is touched, instead of an EPERM from setns.
+    if (::geteuid() != 0 && plan.namespaces.user && plan.namespaces.pid)
+        throw Error("exec", "container '" + o.id + "'",
+                    "is rootless (its own user namespace, started by uid " + std::to_string(::geteuid()) +
+                        "); hardrun cannot exec into a rootless container's pid namespace yet (setns needs CAP_SYS_ADMIN "
+                        "in your own user namespace); run the container as root to exec into it");
     plan.enters_container = true;
     const std::string ns = "/proc/" + std::to_string(rec.process.pid) + "/ns/";
     auto& join = plan.namespaces.join;
