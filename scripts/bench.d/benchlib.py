@@ -458,6 +458,9 @@ def cmd_report(d):
     oci, crun_run = by.get("hardrun create+start+delete", {}).get("median_ms"), by.get("crun run", {}).get("median_ms")
     if oci and crun_run:
         target17("hardrun create+start+delete <= crun run (same bundle)", oci <= crun_run, f"{oci:.2f} ms vs {crun_run:.2f} ms")
+    hx, cx = by.get("hardrun exec", {}).get("median_ms"), by.get("crun exec", {}).get("median_ms")
+    if hx and cx:
+        target17("hardrun exec <= crun exec", hx <= cx, f"{hx:.2f} ms vs {cx:.2f} ms")
 
     results = {"meta": meta, "latency": latency, "targets_issue17": targets17, "unavailable": unavailable, "seccomp_ns": seccomp,
                "seccomp_ns_rounds": seccomp_rounds, "seccomp_bpf": bpf, "throughput_per_s": throughput,

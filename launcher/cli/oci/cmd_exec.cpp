@@ -6,6 +6,7 @@
 // its cgroup, and the child runs the rest of harden(): identity, capabilities, no_new_privs, AppArmor,
 // Landlock, fd closing, seccomp last. A flag that gives the new process more than the container's own
 // process has (a capability, no_new_privs off, another AppArmor profile, uid 0) is allowed and logged.
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -165,9 +166,20 @@ std::string cgroup_dir_of(pid_t pid) {
     if (rel.empty()) return {};
     std::ifstream mi("/proc/self/mountinfo");
     const std::string text{std::istreambuf_iterator<char>(mi), {}};
-    for (const auto& m : procfs::parse_mountinfo(text))
-        if (m.fstype == "cgroup2" && m.root == "/") return m.mount_point + (rel == "/" ? "" : rel);
-    return {};
+    // the cgroup2 mount that shows that cgroup: its root is the cgroup or one above it (a bind of a subtree has
+    // its own root); of several, the one mounted last, which is on top of any it shadows, and only where the
+    // directory is really there
+    std::string dir;
+    for (const auto& m : procfs::parse_mountinfo(text)) {
+        if (m.fstype != "cgroup2") continue;
+        const bool above = m.root == "/" || rel == m.root || rel.starts_with(m.root + "/");
+        if (!above) continue;
+        const std::string rest = m.root == "/" ? rel : rel.substr(m.root.size());
+        const std::string candidate = m.mount_point + (rest == "/" ? "" : rest);
+        struct stat st {};
+        if (::stat(candidate.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) dir = candidate;
+    }
+    return dir;
 }
 
 const char* const kNamespaceTypes[][2] = {{"user", "user"},  {"mount", "mnt"}, {"pid", "pid"}, {"ipc", "ipc"},
