@@ -35,6 +35,23 @@ def fixes(report):
     return [f["fix"] for f in report["findings"]]
 
 
+def test_a_root_owned_image_directory_gets_tmpcopyup_with_the_workloads_uid(tmp_rootfs):
+    # issue 15 (nginx's /run/nginx.pid in Debian's root-owned /run, docs/check.md's session): tmpcopyup keeps the
+    # image's owner and mode, so the advice gives the tmpfs itself to the workload's uid, and the fix works
+    os.makedirs(os.path.join(tmp_rootfs, "run", "lock"), exist_ok=True)
+    os.chmod(os.path.join(tmp_rootfs, "run"), 0o755)
+    script = "echo $$ > /run/app.pid && ls -d /run/lock && echo started"
+    code, r, _ = check("--diagnose", "--", "sh", "-c", script, rootfs=tmp_rootfs)
+    assert code == 1 and "mount a tmpfs or a volume at /run (--tmpfs /run:tmpcopyup,uid=10001 or -v HOSTDIR:/run)" in fixes(r), r["findings"]
+    # a plain tmpcopyup, as the advice used to say: the reason, and the fix
+    code, r, _ = check("--diagnose", "--tmpfs", "/run:tmpcopyup", "--", "sh", "-c", script, rootfs=tmp_rootfs)
+    assert code == 1, r["findings"]
+    assert fixes(r) == ["give the tmpfs to uid 10001 and keep the image's files: --tmpfs /run:tmpcopyup,uid=10001"], r["findings"]
+    assert "/run is a tmpcopyup tmpfs, which keeps the image's owner and mode there" in r["findings"][0]["message"]
+    code, r, err = check("--diagnose", "--tmpfs", "/run:tmpcopyup,uid=10001", "--", "sh", "-c", script, rootfs=tmp_rootfs)
+    assert code == 0 and not r["findings"], r["findings"]
+
+
 def test_enoent_under_a_tmpfs_that_hides_the_images_directory(tmp_rootfs):
     # issue 15: postgres' lock file in /run/postgresql, with a bare --tmpfs /run: the directory is in the image, the
     # tmpfs hides it, so open(O_CREAT) fails with ENOENT. That is the plan's doing (HARDENING), with the fix

@@ -88,9 +88,27 @@ std::string write_target(const LaunchPlan& plan, const FailedCall& f, const std:
     return image_path(plan, path);
 }
 
-// The --tmpfs flag for a directory: tmpcopyup where the image has files there (a bare tmpfs would hide them).
+// Can the workload's uid write the image's directory (its owner, group and mode, as a copy keeps them)?
+bool image_dir_writable(const LaunchPlan& plan, const std::string& dir) {
+    if (plan.rootfs.empty()) return true;
+    UniqueFd root(::open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root) return true;
+    UniqueFd fd = files::open_in_root(root.get(), dir, O_PATH | O_DIRECTORY);
+    struct stat st {};
+    if (!fd || ::fstat(fd.get(), &st) != 0) return true;
+    if (plan.uid == 0) return true;
+    if (st.st_uid == plan.uid) return (st.st_mode & S_IWUSR) != 0;
+    const bool group = st.st_gid == plan.gid ||
+                       std::find(plan.additional_gids.begin(), plan.additional_gids.end(), st.st_gid) != plan.additional_gids.end();
+    return (st.st_mode & (group ? S_IWGRP : S_IWOTH)) != 0;
+}
+
+// The --tmpfs flag for a directory: tmpcopyup where the image has files there (a bare tmpfs would hide them), and
+// uid= where the copy, which keeps the image's owner and mode, would not let the workload's uid write (nginx's
+// pid file in Debian's root-owned /run)
 std::string tmpfs_flag(const LaunchPlan& plan, const std::string& dir) {
-    return "--tmpfs " + dir + (image_dir(plan, dir) == ImageDir::Entries ? ":tmpcopyup" : "");
+    if (image_dir(plan, dir) != ImageDir::Entries) return "--tmpfs " + dir;
+    return "--tmpfs " + dir + ":tmpcopyup" + (image_dir_writable(plan, dir) ? "" : ",uid=" + std::to_string(plan.uid));
 }
 
 // The group of a directory on the way to `path` (or of the file) that the workload's uid lacks and that would
@@ -399,9 +417,18 @@ std::vector<Finding> advise(const LaunchPlan& plan, const std::vector<FailedCall
             } else {
                 x.layer = "user";
                 x.message = head + dir + " is not writable for uid " + uid;
-                // (no tmpcopyup: the copies keep the owners that refuse uid now)
-                x.fix = "mount a tmpfs (--tmpfs " + dir + ") or a volume owned by uid " + uid + " at " + dir +
-                        ", or give " + dir + " to uid " + uid + " in the image";
+                const Mount* m = plan_mount(plan, dir);
+                if (m && m->kind == MountKind::Tmpfs && m->copy_up && m->destination == dir && !m->uid) {
+                    // a tmpcopyup tmpfs takes the image's owner of the directory: give the tmpfs itself to uid
+                    x.message = head + dir + " is a tmpcopyup tmpfs, which keeps the image's owner and mode there, "
+                                           "and they do not let uid " + uid + " write";
+                    x.fix = "give the tmpfs to uid " + uid + " and keep the image's files: --tmpfs " + dir +
+                            ":tmpcopyup,uid=" + uid;
+                } else {
+                    // (no tmpcopyup: the copies keep the owners that refuse uid now)
+                    x.fix = "mount a tmpfs (--tmpfs " + dir + ") or a volume owned by uid " + uid + " at " + dir +
+                            ", or give " + dir + " to uid " + uid + " in the image";
+                }
             }
             merge(per_dir, std::to_string(f.err) + ":" + x.layer + ":" + dir, x);
             continue;
