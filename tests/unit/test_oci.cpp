@@ -20,6 +20,8 @@
 #include "hardrun/launch/state.hpp"
 #include "hardrun/layers/sysctl.hpp"
 
+#include "scratch_dir.hpp"
+
 using namespace hardrun;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
@@ -30,9 +32,9 @@ const std::string kData = std::string(HARDRUN_TEST_DATA) + "/oci";
 
 // A bundle directory with an empty rootfs/ (and rootfs/full with a file, for tmpcopyup).
 const std::string& bundle_dir() {
-    static std::string dir = [] {
-        char tmpl[] = "/tmp/hardrun-oci-unit-XXXXXX";
-        std::string d = ::mkdtemp(tmpl);
+    static const ScratchDir scratch("hardrun-oci-unit");  // removed with the test program's static objects
+    static const std::string dir = [] {
+        const std::string& d = scratch.dir;
         fs::create_directories(d + "/rootfs/full");
         std::ofstream(d + "/rootfs/full/file") << "x";
         fs::create_directories(d + "/rootfs/empty");
@@ -719,8 +721,8 @@ TEST_CASE("oci state: container ids") {
 }
 
 TEST_CASE("oci state: the store creates, locks, writes atomically and removes") {
-    char tmpl[] = "/tmp/hardrun-state-unit-XXXXXX";
-    const std::string root = std::string(::mkdtemp(tmpl)) + "/sub/root";
+    const ScratchDir scratch("hardrun-state-unit");
+    const std::string root = scratch.dir + "/sub/root";
     state::Store st(root);
     struct stat sb {};
     REQUIRE(::stat(root.c_str(), &sb) == 0);

@@ -18,12 +18,8 @@ using namespace hardrun;
 
 namespace {
 std::string temp_rootfs() {
-    static std::string dir = [] {
-        char tmpl[] = "/tmp/hardrun-unit-XXXXXX";
-        std::string d = ::mkdtemp(tmpl);
-        return d;
-    }();
-    return dir;
+    static const ScratchDir dir("hardrun-unit");  // removed with the test program's static objects
+    return dir.dir;
 }
 
 RunFlags flags(std::vector<std::string> cmd = {"/bin/true"}) {

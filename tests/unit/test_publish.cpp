@@ -10,6 +10,8 @@
 #include "hardrun/plan/publish.hpp"
 #include "hardrun/support/error.hpp"
 
+#include "scratch_dir.hpp"
+
 using namespace hardrun;
 
 namespace {
@@ -23,12 +25,9 @@ std::string publish_error(const std::string& spec) {
 }
 
 RunFlags publish_flags(std::vector<std::string> publish, std::string network = "none") {
-    static const std::string rootfs = [] {
-        char tmpl[] = "/tmp/hardrun-unit-publish-XXXXXX";
-        return std::string(::mkdtemp(tmpl));
-    }();
+    static const ScratchDir rootfs("hardrun-unit-publish");  // removed with the test program's static objects
     RunFlags f;
-    f.rootfs = rootfs;
+    f.rootfs = rootfs.dir;
     f.command = {"/bin/true"};
     f.publish = std::move(publish);
     f.network = std::move(network);
