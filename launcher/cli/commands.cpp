@@ -37,4 +37,14 @@ std::string named_subcommand(const CLI::App& app, int argc, const char* const* a
     return "";
 }
 
+void register_all(CLI::App& app) {
+    register_run(app);
+    register_check(app);
+    register_lint(app);
+    register_seccomp(app);
+    register_apparmor(app);
+    register_volume(app);
+    register_oci(app);  // after run: runc's run options go onto it
+}
+
 }  // namespace hardrun::commands

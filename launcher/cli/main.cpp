@@ -21,15 +21,6 @@ std::unique_ptr<CLI::App> make_app(int argc, char** argv) {
         hardrun::commands::register_globals(*app);
         return app;
     };
-    auto add_all = [](CLI::App& app) {
-        hardrun::commands::register_run(app);
-        hardrun::commands::register_check(app);
-        hardrun::commands::register_lint(app);
-        hardrun::commands::register_seccomp(app);
-        hardrun::commands::register_apparmor(app);
-        hardrun::commands::register_volume(app);
-        hardrun::commands::register_oci(app);
-    };
     auto app = build();
     const std::string verb = hardrun::commands::named_subcommand(*app, argc, argv);
     // `hardrun --version` needs no subcommand at all (unless help is asked for too)
@@ -44,11 +35,11 @@ std::unique_ptr<CLI::App> make_app(int argc, char** argv) {
         return app;
     }
     hardrun::commands::set_only(verb);
-    add_all(*app);
+    hardrun::commands::register_all(*app);
     if (!verb.empty() && !hardrun::commands::registered(*app, verb)) {
         hardrun::commands::set_only("");
         app = build();
-        add_all(*app);
+        hardrun::commands::register_all(*app);
     }
     return app;
 }

@@ -410,9 +410,11 @@ def cmd_report(d):
                                     "max": max(r[k] for r in runs), "rounds": [r[k] for r in runs]}
                                 for k in runs[0]} if runs else {}
 
-    targets = []
-    def target(text, ok, detail):
-        targets.append({"target": text, "met": ok, "detail": detail})
+    targets, targets17 = [], []  # issue 8's and issue 17's
+    def target(text, ok, detail, into=targets):
+        into.append({"target": text, "met": ok, "detail": detail})
+    def target17(text, ok, detail):
+        target(text, ok, detail, targets17)
     bw = by.get("bwrap", {}).get("median_ms")
     rc = by.get("runc run", {}).get("median_ms")
     un = by.get("unshare (same namespaces)", {}).get("median_ms")
@@ -439,9 +441,6 @@ def cmd_report(d):
                f"start-up peak (VmHWM) {hrf['supervisor_hwm_kib']} KiB")
 
     # issue 17's targets (performance): ahead of bubblewrap with more hardening, fast where engines call it
-    targets17 = []
-    def target17(text, ok, detail):
-        targets17.append({"target": text, "met": ok, "detail": detail})
     if base and bw:
         target17("hardrun run median <= 0.9 x bwrap's", base <= 0.9 * bw, f"{base:.2f} ms vs {0.9 * bw:.2f} ms ({base / bw:.2f}x bwrap)")
     hcpu, bcpu = by.get(hr_key, {}).get("cpu_ms"), by.get("bwrap", {}).get("cpu_ms")
@@ -569,16 +568,12 @@ def cmd_report(d):
             if not any(f["name"] == s["name"] for f in foot):
                 md.append(f"| {s['name']} | – | – | – | – | – | {s.get('binary', '')} | {s.get('kib', '')} | {s.get('libs', '')} |")
         md.append("")
-    if targets:
-        md.append("**Targets** (issue 8):")
+    for issue, ts in (("issue 8", targets), ("issue 17", targets17)):
+        if not ts:
+            continue
+        md.append(f"**Targets** ({issue}):")
         md.append("")
-        for t in targets:
-            md.append(f"- {'met' if t['met'] else 'NOT met'}: {t['target']} ({t['detail']})")
-        md.append("")
-    if targets17:
-        md.append("**Targets** (issue 17):")
-        md.append("")
-        for t in targets17:
+        for t in ts:
             md.append(f"- {'met' if t['met'] else 'NOT met'}: {t['target']} ({t['detail']})")
         md.append("")
     open(os.path.join(d, "results.md"), "w").write("\n".join(md))

@@ -660,16 +660,21 @@ def test_rootless_spec_runs_as_an_ordinary_user():
         shutil.rmtree(base, ignore_errors=True)
 
 
-def rootless_case(base, uid):
+def rootless_bundle(base, uid, *args):
+    """A rootless bundle running ARGS and a runtime whose --root belongs to uid, both under base."""
     os.chmod(base, 0o755)
     b = Bundle(base, rootless=True, user=uid)
-    b.args("sh", "-c", "id -u; cat /proc/self/uid_map")
+    b.args(*args)
     b.save()
     os.chown(b.path, uid, uid)
     root = os.path.join(base, "rl-state")
     os.mkdir(root, 0o700)
     os.chown(root, uid, uid)
-    rt = Runtime(root)
+    return b, Runtime(root)
+
+
+def rootless_case(base, uid):
+    b, rt = rootless_bundle(base, uid, "sh", "-c", "id -u; cat /proc/self/uid_map")
     p = rt("run", "--bundle", b.dir, "rl1", user=uid)
     assert p.returncode == 0, p.stderr
     assert p.stdout.split()[:4] == ["10001", "10001", str(uid), "1"]
@@ -687,15 +692,7 @@ def test_rootless_exec_is_refused_by_name():
     uid = UNPRIV_UID
     base = tempfile.mkdtemp(prefix="hardrun-oci-rootless-exec-")
     try:
-        os.chmod(base, 0o755)
-        b = Bundle(base, rootless=True, user=uid)
-        b.args("sleep", "60")
-        b.save()
-        os.chown(b.path, uid, uid)
-        root = os.path.join(base, "rl-state")
-        os.mkdir(root, 0o700)
-        os.chown(root, uid, uid)
-        rt = Runtime(root)
+        b, rt = rootless_bundle(base, uid, "sleep", "60")
         assert rt("create", "--bundle", b.dir, "rx", user=uid).returncode == 0
         try:
             assert rt("start", "rx", user=uid).returncode == 0

@@ -47,13 +47,7 @@ TEST_CASE("commands: only the wanted subcommand is registered; none wanted regis
     {
         CLI::App app;
         register_globals(app);
-        register_run(app);
-        register_check(app);
-        register_lint(app);
-        register_seccomp(app);
-        register_apparmor(app);
-        register_volume(app);
-        register_oci(app);  // run's runc options go onto run only if it is there
+        register_all(app);  // run's runc options go onto run only if it is there
         CHECK(names(app) == std::vector<std::string>{"create"});
         CHECK(registered(app, "create") != nullptr);
         CHECK(registered(app, "run") == nullptr);
@@ -72,13 +66,7 @@ TEST_CASE("commands: only the wanted subcommand is registered; none wanted regis
     {
         CLI::App app;
         register_globals(app);
-        register_run(app);
-        register_check(app);
-        register_lint(app);
-        register_seccomp(app);
-        register_apparmor(app);
-        register_volume(app);
-        register_oci(app);
+        register_all(app);
         const auto all = names(app);
         CHECK(all.size() > 20);
         for (const char* v : {"run", "check", "lint", "seccomp", "apparmor", "spec", "features", "create", "start", "state",

@@ -34,5 +34,7 @@ void register_seccomp(CLI::App& app);   // seccomp compile|show|record
 void register_apparmor(CLI::App& app);  // apparmor load
 void register_volume(CLI::App& app);    // volume ls|inspect|rm: the named volumes
 void register_oci(CLI::App& app);       // spec, features, create, start, state, kill, delete, list, ps
+// Every register_* above but register_globals, in the order main uses (each still filtered by wanted()).
+void register_all(CLI::App& app);
 
 }  // namespace hardrun::commands
